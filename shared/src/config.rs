@@ -1,0 +1,59 @@
+//! The one config loader. Environment variables carry resource names, ARNs and endpoints,
+//! never secret values (those come from the secrets port).
+
+use std::env;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    #[error("environment variable {name} has an invalid value {value:?}: {why}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        why: &'static str,
+    },
+}
+
+/// Settings every function reads at cold start.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// DynamoDB table holding mappings, settings, audit records, checkpoints (`MAPPING_TABLE`).
+    pub mapping_table: String,
+    /// DynamoDB table holding idempotency records, with TTL (`IDEMPOTENCY_TABLE`).
+    pub idempotency_table: String,
+    /// Endpoint override for a local DynamoDB (`DYNAMODB_ENDPOINT`); unset on AWS.
+    pub dynamodb_endpoint: Option<String>,
+    /// Validity window of signed calls, in seconds (`SIGNATURE_WINDOW_SECS`, default 300).
+    pub signature_window_secs: i64,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            mapping_table: required("MAPPING_TABLE")?,
+            idempotency_table: required("IDEMPOTENCY_TABLE")?,
+            dynamodb_endpoint: optional("DYNAMODB_ENDPOINT"),
+            signature_window_secs: parsed_or("SIGNATURE_WINDOW_SECS", crate::signing::DEFAULT_WINDOW_SECS)?,
+        })
+    }
+}
+
+pub fn required(name: &'static str) -> Result<String, ConfigError> {
+    optional(name).ok_or(ConfigError::Missing(name))
+}
+
+pub fn optional(name: &'static str) -> Option<String> {
+    env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+pub fn parsed_or<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError> {
+    match optional(name) {
+        None => Ok(default),
+        Some(value) => value.parse().map_err(|_| ConfigError::Invalid {
+            name,
+            value,
+            why: "not a number",
+        }),
+    }
+}

@@ -1,0 +1,13 @@
+//! Everything the integration functions share: the pure domain, the ports (traits) it needs,
+//! and the adapters behind them (DynamoDB, Autotask REST, ChannelOnline XML, secrets).
+//!
+//! Layering rule: `domain` imports no AWS, HTTP or Lambda types; adapters depend on `domain`
+//! and `ports`, never the other way round.
+
+pub mod clock;
+pub mod config;
+pub mod secret;
+pub mod signing;
+pub mod telemetry;
+pub mod tenant;
+pub mod web;

@@ -1,0 +1,394 @@
+//! Signed function-URL calls.
+//!
+//! A ChannelOnline button runs in a browser, which can hold no secret, so the request (or the link
+//! it opens) is signed server-side with the tenant's key: HMAC-SHA256 over the tenant, method,
+//! path, canonical query, timestamp and body hash. Two keys may be active at once for rotation.
+//!
+//! Two forms carry the same signature:
+//! - header form (server-to-server POST): `X-Col-Tenant`, `X-Col-Timestamp`, `X-Col-Signature`;
+//! - query form (a link opened in a new window): `tenant`, `ts`, `sig` query parameters.
+
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use http::HeaderMap;
+use sha2::{Digest, Sha256};
+
+use crate::secret::SecretString;
+use crate::tenant::TenantId;
+
+pub const HEADER_TENANT: &str = "x-col-tenant";
+pub const HEADER_TIMESTAMP: &str = "x-col-timestamp";
+pub const HEADER_SIGNATURE: &str = "x-col-signature";
+pub const QUERY_TENANT: &str = "tenant";
+pub const QUERY_TIMESTAMP: &str = "ts";
+pub const QUERY_SIGNATURE: &str = "sig";
+/// Default validity window either side of the signing time.
+pub const DEFAULT_WINDOW_SECS: i64 = 300;
+const SCHEME: &str = "v1";
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// The signing keys of one tenant: the current one and, during rotation, the previous one.
+#[derive(Clone, Debug)]
+pub struct SigningKeys {
+    pub current: SecretString,
+    pub previous: Option<SecretString>,
+}
+
+/// What the verifier needs of a request, independent of the HTTP framework.
+#[derive(Clone, Copy, Debug)]
+pub struct CallToVerify<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    /// The raw query string, without the leading `?`.
+    pub raw_query: &'a str,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+}
+
+/// Why a call was refused. Callers answer every variant with the same short 401 message;
+/// the variant is for logs and tests only.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AuthError {
+    #[error("the call is not signed")]
+    Unsigned,
+    #[error("the tenant id is missing or malformed")]
+    BadTenant,
+    #[error("the timestamp is missing or malformed")]
+    BadTimestamp,
+    #[error("the signature has expired or is not yet valid")]
+    Expired,
+    #[error("the signature does not match")]
+    Mismatch,
+}
+
+impl AuthError {
+    /// The only text a caller ever sees: it reveals nothing about which check failed.
+    pub const PUBLIC_MESSAGE: &'static str =
+        "This link or request is not valid or has expired. Open it again from ChannelOnline.";
+}
+
+/// The signature fields found in a call, before the key is known.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignatureClaim {
+    pub tenant: TenantId,
+    pub timestamp: i64,
+    signature: String,
+}
+
+/// Reads the tenant, timestamp and signature from the headers, or else from the query.
+/// The tenant is only a claim until [`verify`] has checked the signature with that tenant's key.
+pub fn read_claim(call: &CallToVerify<'_>) -> Result<SignatureClaim, AuthError> {
+    let header = |name: &str| call.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let (tenant, ts, sig) = match header(HEADER_SIGNATURE) {
+        Some(sig) => (header(HEADER_TENANT), header(HEADER_TIMESTAMP), Some(sig)),
+        None => {
+            let q = |name: &str| {
+                url::form_urlencoded::parse(call.raw_query.as_bytes())
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.into_owned())
+            };
+            (q(QUERY_TENANT), q(QUERY_TIMESTAMP), q(QUERY_SIGNATURE))
+        }
+    };
+    let signature = sig.ok_or(AuthError::Unsigned)?;
+    let tenant = tenant
+        .and_then(|t| TenantId::parse(&t).ok())
+        .ok_or(AuthError::BadTenant)?;
+    let timestamp = ts.and_then(|t| t.parse::<i64>().ok()).ok_or(AuthError::BadTimestamp)?;
+    Ok(SignatureClaim {
+        tenant,
+        timestamp,
+        signature,
+    })
+}
+
+/// Checks a claim against the tenant's keys: within the window, and matching either active key
+/// (compared in constant time by `hmac`'s `verify_slice`).
+pub fn verify(
+    call: &CallToVerify<'_>,
+    claim: &SignatureClaim,
+    keys: &SigningKeys,
+    now: DateTime<Utc>,
+    window_secs: i64,
+) -> Result<(), AuthError> {
+    if (now.timestamp() - claim.timestamp).abs() > window_secs {
+        return Err(AuthError::Expired);
+    }
+    let given = claim.signature.strip_prefix("v1=").unwrap_or(&claim.signature);
+    let given = hex::decode(given).map_err(|_| AuthError::Mismatch)?;
+    let message = canonical_message(
+        &claim.tenant,
+        call.method,
+        call.path,
+        call.raw_query,
+        claim.timestamp,
+        call.body,
+    );
+    let candidates = std::iter::once(&keys.current).chain(keys.previous.as_ref());
+    for key in candidates {
+        let mut mac = HmacSha256::new_from_slice(key.expose().as_bytes()).expect("HMAC takes any key length");
+        mac.update(message.as_bytes());
+        if mac.verify_slice(&given).is_ok() {
+            return Ok(());
+        }
+    }
+    Err(AuthError::Mismatch)
+}
+
+/// The exact bytes that are signed. The query is canonical: the signature parameters removed,
+/// pairs sorted, form-encoded again, so parameter order and encoding variants do not matter.
+pub fn canonical_message(
+    tenant: &TenantId,
+    method: &str,
+    path: &str,
+    raw_query: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> String {
+    let body_hash = hex::encode(Sha256::digest(body));
+    format!(
+        "{SCHEME}\n{tenant}\n{}\n{}\n{}\n{timestamp}\n{body_hash}",
+        method.to_ascii_uppercase(),
+        if path.is_empty() { "/" } else { path },
+        canonical_query(raw_query)
+    )
+}
+
+fn canonical_query(raw_query: &str) -> String {
+    let mut pairs: Vec<(String, String)> = url::form_urlencoded::parse(raw_query.as_bytes())
+        .filter(|(k, _)| k != QUERY_SIGNATURE && k != QUERY_TIMESTAMP && k != QUERY_TENANT)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    pairs.sort();
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+/// Computes the `v1=<hex>` signature for a call.
+pub fn sign(
+    key: &SecretString,
+    tenant: &TenantId,
+    method: &str,
+    path: &str,
+    raw_query: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> String {
+    let mut mac = HmacSha256::new_from_slice(key.expose().as_bytes()).expect("HMAC takes any key length");
+    mac.update(canonical_message(tenant, method, path, raw_query, timestamp, body).as_bytes());
+    format!("v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// The three headers of the header form, for a server-to-server call.
+pub fn signed_headers(
+    key: &SecretString,
+    tenant: &TenantId,
+    method: &str,
+    path: &str,
+    raw_query: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> [(&'static str, String); 3] {
+    [
+        (HEADER_TENANT, tenant.to_string()),
+        (HEADER_TIMESTAMP, timestamp.to_string()),
+        (
+            HEADER_SIGNATURE,
+            sign(key, tenant, method, path, raw_query, timestamp, body),
+        ),
+    ]
+}
+
+/// A link in query form: `base_url` + `path` + the given parameters + `tenant`, `ts`, `sig`.
+/// Links are opened with GET and carry no body.
+pub fn signed_url(
+    key: &SecretString,
+    tenant: &TenantId,
+    base_url: &str,
+    path: &str,
+    params: &[(String, String)],
+    timestamp: i64,
+) -> String {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .finish();
+    let sig = sign(key, tenant, "GET", path, &query, timestamp, b"");
+    let full = url::form_urlencoded::Serializer::new(query)
+        .append_pair(QUERY_TENANT, tenant.as_str())
+        .append_pair(QUERY_TIMESTAMP, &timestamp.to_string())
+        .append_pair(QUERY_SIGNATURE, &sig)
+        .finish();
+    format!("{}{}?{}", base_url.trim_end_matches('/'), path, full)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn tenant(s: &str) -> TenantId {
+        TenantId::parse(s).unwrap()
+    }
+
+    fn at(ts: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(ts, 0).unwrap()
+    }
+
+    fn keys(current: &str, previous: Option<&str>) -> SigningKeys {
+        SigningKeys {
+            current: current.into(),
+            previous: previous.map(SecretString::from),
+        }
+    }
+
+    fn header_call<'a>(headers: &'a HeaderMap, body: &'a [u8], raw_query: &'a str) -> CallToVerify<'a> {
+        CallToVerify {
+            method: "POST",
+            path: "/export",
+            raw_query,
+            headers,
+            body,
+        }
+    }
+
+    fn signed_header_map(key: &str, t: &str, ts: i64, query: &str, body: &[u8]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (name, value) in signed_headers(&key.into(), &tenant(t), "POST", "/export", query, ts, body) {
+            h.insert(name, HeaderValue::from_str(&value).unwrap());
+        }
+        h
+    }
+
+    fn check(call: &CallToVerify<'_>, k: &SigningKeys, now: i64) -> Result<TenantId, AuthError> {
+        let claim = read_claim(call)?;
+        verify(call, &claim, k, at(now), DEFAULT_WINDOW_SECS)?;
+        Ok(claim.tenant)
+    }
+
+    #[test]
+    fn header_form_round_trip() {
+        // GIVEN a POST signed with the tenant's current key
+        let body = br#"{"customer":"C-1"}"#;
+        let h = signed_header_map("k1", "acme", 1_000, "a=1", body);
+        // WHEN it is verified a minute later THEN the tenant is authenticated
+        assert_eq!(
+            check(&header_call(&h, body, "a=1"), &keys("k1", None), 1_060),
+            Ok(tenant("acme"))
+        );
+    }
+
+    #[test]
+    fn tampered_body_query_or_method_is_rejected() {
+        let body = br#"{"customer":"C-1"}"#;
+        let h = signed_header_map("k1", "acme", 1_000, "a=1", body);
+        let k = keys("k1", None);
+        assert_eq!(
+            check(&header_call(&h, br#"{"customer":"C-2"}"#, "a=1"), &k, 1_000),
+            Err(AuthError::Mismatch)
+        );
+        assert_eq!(
+            check(&header_call(&h, body, "a=2"), &k, 1_000),
+            Err(AuthError::Mismatch)
+        );
+        let get = CallToVerify {
+            method: "GET",
+            ..header_call(&h, body, "a=1")
+        };
+        assert_eq!(check(&get, &k, 1_000), Err(AuthError::Mismatch));
+    }
+
+    #[test]
+    fn expired_and_future_signatures_are_rejected() {
+        let h = signed_header_map("k1", "acme", 1_000, "", b"");
+        let k = keys("k1", None);
+        assert_eq!(check(&header_call(&h, b"", ""), &k, 1_301), Err(AuthError::Expired));
+        assert_eq!(check(&header_call(&h, b"", ""), &k, 699), Err(AuthError::Expired));
+        assert!(check(&header_call(&h, b"", ""), &k, 1_300).is_ok());
+    }
+
+    #[test]
+    fn rotation_accepts_previous_key_and_rejects_unknown_key() {
+        let h = signed_header_map("old", "acme", 1_000, "", b"");
+        assert!(check(&header_call(&h, b"", ""), &keys("new", Some("old")), 1_000).is_ok());
+        assert_eq!(
+            check(&header_call(&h, b"", ""), &keys("new", None), 1_000),
+            Err(AuthError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn cross_tenant_claim_fails() {
+        // GIVEN tenant A signs, WHEN the tenant header is changed to B, THEN B's key check fails,
+        // and even with A's key the tenant is part of the signed message.
+        let mut h = signed_header_map("key-a", "tenant-a", 1_000, "", b"");
+        h.insert(HEADER_TENANT, HeaderValue::from_static("tenant-b"));
+        assert_eq!(
+            check(&header_call(&h, b"", ""), &keys("key-b", None), 1_000),
+            Err(AuthError::Mismatch)
+        );
+        assert_eq!(
+            check(&header_call(&h, b"", ""), &keys("key-a", None), 1_000),
+            Err(AuthError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn query_form_round_trip_with_reordered_parameters() {
+        let url = signed_url(
+            &"k1".into(),
+            &tenant("acme"),
+            "https://x.lambda-url.us-east-1.on.aws/",
+            "/document",
+            &[("number".into(), "Q 100".into()), ("action".into(), "export".into())],
+            1_000,
+        );
+        let raw_query = url.split_once('?').unwrap().1;
+        let reordered: Vec<&str> = raw_query.split('&').rev().collect();
+        let reordered = reordered.join("&");
+        let h = HeaderMap::new();
+        let call = CallToVerify {
+            method: "GET",
+            path: "/document",
+            raw_query: &reordered,
+            headers: &h,
+            body: b"",
+        };
+        assert_eq!(check(&call, &keys("k1", None), 1_010), Ok(tenant("acme")));
+        let tampered = reordered.replace("Q+100", "Q+101");
+        let call = CallToVerify {
+            raw_query: &tampered,
+            ..call
+        };
+        assert_eq!(check(&call, &keys("k1", None), 1_010), Err(AuthError::Mismatch));
+    }
+
+    #[test]
+    fn unsigned_and_malformed_calls_are_rejected() {
+        let h = HeaderMap::new();
+        let call = CallToVerify {
+            method: "GET",
+            path: "/",
+            raw_query: "tenant=acme",
+            headers: &h,
+            body: b"",
+        };
+        assert_eq!(read_claim(&call), Err(AuthError::Unsigned));
+        let call = CallToVerify {
+            raw_query: "tenant=a%23b&ts=1&sig=v1%3D00",
+            ..call
+        };
+        assert_eq!(read_claim(&call), Err(AuthError::BadTenant));
+        let call = CallToVerify {
+            raw_query: "tenant=acme&ts=soon&sig=v1%3D00",
+            ..call
+        };
+        assert_eq!(read_claim(&call), Err(AuthError::BadTimestamp));
+        let call = CallToVerify {
+            raw_query: "tenant=acme&ts=1000&sig=v1%3Dzz",
+            ..call
+        };
+        assert_eq!(check(&call, &keys("k1", None), 1_000), Err(AuthError::Mismatch));
+    }
+}

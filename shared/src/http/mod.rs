@@ -1,0 +1,3 @@
+//! Cross-cutting HTTP concerns of the outbound clients (Autotask, ChannelOnline).
+
+pub mod retry;

@@ -104,7 +104,11 @@ async fn get_document_returns_the_latest_revision_with_all_fields() {
     let expected = sandbox.state().document("Q100045").unwrap().clone();
     assert_eq!(quote.lines, expected.lines, "lines survive the XML round trip");
     assert_eq!(quote.totals, expected.totals);
-    let labor = quote.lines.iter().find(|l| l.product_type == ProductType::Labor).unwrap();
+    let labor = quote
+        .lines
+        .iter()
+        .find(|l| l.product_type == ProductType::Labor)
+        .unwrap();
     assert_eq!(
         labor.autotask,
         Some(AutotaskItemRef {
@@ -180,7 +184,10 @@ async fn a_window_over_the_cap_is_split_until_every_document_is_listed_once() {
     assert_eq!(docs.len(), 1200);
     assert_eq!(numbers.len(), 1200);
     let calls = sandbox.state().calls(RequestKind::ExportDocuments);
-    assert!(calls >= 2 + 4, "quote window split at least twice, orders once: {calls} calls");
+    assert!(
+        calls >= 2 + 4,
+        "quote window split at least twice, orders once: {calls} calls"
+    );
 }
 
 #[tokio::test]
@@ -301,7 +308,10 @@ async fn add_line_carries_the_autotask_identity_and_makes_a_revision() {
     assert_eq!(placed.quantity, Decimal::from(12));
     assert_eq!(placed.price, Some(Decimal::new(19_900, 2)));
     let missing = col.add_document_line("Q404", &line).await.unwrap_err();
-    assert!(matches!(missing, ChannelOnlineError::DocumentNotFound { .. }), "{missing:?}");
+    assert!(
+        matches!(missing, ChannelOnlineError::DocumentNotFound { .. }),
+        "{missing:?}"
+    );
 }
 
 #[tokio::test]
@@ -343,9 +353,15 @@ async fn wrong_user_agent_and_wrong_password_map_to_actionable_errors() {
         .await
         .unwrap_err();
 
-    assert!(matches!(agent_err, ChannelOnlineError::UserAgentRejected { .. }), "{agent_err:?}");
+    assert!(
+        matches!(agent_err, ChannelOnlineError::UserAgentRejected { .. }),
+        "{agent_err:?}"
+    );
     assert!(agent_err.to_string().contains("register"));
-    assert!(matches!(login_err, ChannelOnlineError::BadCredentials { code: 101, .. }), "{login_err:?}");
+    assert!(
+        matches!(login_err, ChannelOnlineError::BadCredentials { code: 101, .. }),
+        "{login_err:?}"
+    );
     assert!(login_err.to_string().contains("password"));
     assert_eq!(sandbox.state().auth_failures, 2, "neither was retried");
 }
@@ -397,25 +413,35 @@ async fn a_dropped_read_is_retried_but_a_dropped_add_line_is_not() {
         taxable: false,
     };
     let err = col.add_document_line("Q100046", &line).await.unwrap_err();
-    assert!(matches!(err, ChannelOnlineError::HttpStatus { status: 503, .. }), "{err:?}");
-    assert_eq!(sandbox.state().calls(RequestKind::AddDocumentLines), 0, "not sent twice");
+    assert!(
+        matches!(err, ChannelOnlineError::HttpStatus { status: 503, .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        sandbox.state().calls(RequestKind::AddDocumentLines),
+        0,
+        "not sent twice"
+    );
     assert_eq!(sandbox.state().document("Q100046").unwrap().lines.len(), 1);
 }
 
 #[tokio::test]
 async fn the_pause_keeps_rapid_requests_from_being_dropped() {
-    // GIVEN a sandbox that drops requests within 150 ms of the previous answer
+    // GIVEN a sandbox that drops requests within 400 ms of the previous answer
     let config = SandboxConfig {
-        min_interval: Some(Duration::from_millis(150)),
+        min_interval: Some(Duration::from_millis(400)),
         ..SandboxConfig::default()
     };
     let sandbox = ChannelOnlineSandbox::start(config).await.unwrap();
     let mut no_retry = sandbox.client_config();
     no_retry.retry.max_attempts = 1;
 
-    // WHEN a client pausing 200 ms makes four calls
-    let paced = XmlChannelOnline::new(no_retry.clone().with_pause(Duration::from_millis(200)), sandbox.credentials())
-        .unwrap();
+    // WHEN a client pausing 450 ms makes four calls
+    let paced = XmlChannelOnline::new(
+        no_retry.clone().with_pause(Duration::from_millis(450)),
+        sandbox.credentials(),
+    )
+    .unwrap();
     for _ in 0..4 {
         paced.get_customer("AC1001").await.unwrap();
     }
@@ -424,7 +450,7 @@ async fn the_pause_keeps_rapid_requests_from_being_dropped() {
     assert_eq!(sandbox.state().dropped, 0);
     assert_eq!(sandbox.state().calls(RequestKind::ExportCustomers), 4);
     let eager = XmlChannelOnline::new(no_retry.with_pause(Duration::ZERO), sandbox.credentials()).unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(450)).await;
     eager.get_customer("AC1001").await.unwrap();
     let second = eager.get_customer("AC1001").await;
     assert!(second.is_err());
@@ -439,6 +465,9 @@ async fn credentials_never_show_in_debug_output() {
 
     let rendered = format!("{col:?} {:?}", sandbox.credentials());
 
-    assert!(rendered.contains(&sandbox.config().email), "the non-secret parts are shown");
+    assert!(
+        rendered.contains(&sandbox.config().email),
+        "the non-secret parts are shown"
+    );
     assert!(!rendered.contains(&password));
 }

@@ -155,3 +155,26 @@ async fn admin_routes_count_inject_and_reset() {
     assert_eq!(sandbox.state().total_calls(), 0);
     assert!(sandbox.state().document("Q100045").unwrap().custom_fields.is_empty());
 }
+
+#[tokio::test]
+async fn injected_latency_past_the_client_timeout_is_a_transport_error() {
+    // GIVEN a client with a short timeout and no retries, and a slow next answer
+    let sandbox = ChannelOnlineSandbox::start(SandboxConfig::default()).await.unwrap();
+    let mut config = sandbox.client_config();
+    config.timeout = std::time::Duration::from_millis(100);
+    config.retry.max_attempts = 1;
+    let col = XmlChannelOnline::new(config, sandbox.credentials()).unwrap();
+    sandbox
+        .state()
+        .faults
+        .push_back(channelonline_sandbox::Fault::Latency { millis: 1_000 });
+
+    // WHEN it reads, THEN it gets a retryable transport error, and the next read works
+    let err = col.get_customer("AC1001").await.unwrap_err();
+    assert!(matches!(err, ChannelOnlineError::Transport { .. }), "{err:?}");
+    assert!(matches!(
+        shared::http::retry::Retryable::retry_class(&err),
+        shared::http::retry::RetryClass::Transient { .. }
+    ));
+    assert_eq!(col.get_customer("AC1001").await.unwrap().number, "AC1001");
+}

@@ -1,0 +1,3 @@
+//! The pure domain: rules with no AWS, HTTP or Lambda types.
+
+pub mod customer;

@@ -1,3 +1,4 @@
 //! The pure domain: rules with no AWS, HTTP or Lambda types.
 
 pub mod customer;
+pub mod mapping;

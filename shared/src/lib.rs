@@ -4,10 +4,13 @@
 //! Layering rule: `domain` imports no AWS, HTTP or Lambda types; adapters depend on `domain`
 //! and `ports`, never the other way round.
 
+pub mod app;
 pub mod clock;
 pub mod config;
+pub mod domain;
 pub mod http;
 pub mod secret;
+pub mod secrets;
 pub mod signing;
 pub mod telemetry;
 pub mod tenant;

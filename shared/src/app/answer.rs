@@ -5,6 +5,7 @@ use lambda_http::{Body, Response};
 use serde_json::Value;
 
 use crate::secrets::SecretsError;
+use crate::store::StoreError;
 use crate::web::{self, ApiError, Format};
 
 /// `Ok(body)` → 200 `{"ok":true,…}` (or an HTML page titled `title`); `Err` → its status and message.
@@ -24,6 +25,28 @@ impl From<SecretsError> for ApiError {
                 "The stored {kind} credentials are unreadable: enter them again in the integration settings."
             )),
             SecretsError::Backend(_) => ApiError::internal(),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "store failure");
+        match e {
+            StoreError::VersionConflict { .. } => ApiError::conflict(
+                "changed_meanwhile",
+                "Someone else changed this at the same time; nothing was saved",
+            )
+            .with_fix("Reload and try again.")
+            .retryable(),
+            StoreError::Unavailable(_) => ApiError::new(
+                http::StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                "The data store is busy; nothing was changed",
+            )
+            .with_fix("Try again in a minute.")
+            .retryable(),
+            _ => ApiError::internal(),
         }
     }
 }

@@ -78,7 +78,8 @@ mod tests {
         let mut b = http::Request::builder()
             .method("PUT")
             .uri("https://x.lambda-url.eu-west-1.on.aws/?a=1");
-        for (name, value) in signing::signed_headers(&SecretString::new(key), &t, "PUT", "/", "a=1", ts, body.as_bytes())
+        for (name, value) in
+            signing::signed_headers(&SecretString::new(key), &t, "PUT", "/", "a=1", ts, body.as_bytes())
         {
             b = b.header(name, value);
         }

@@ -11,7 +11,7 @@ use crate::secrets::SecretSource;
 use crate::secrets::aws::SecretsManagerSource;
 use crate::secrets::cache::CachedSecretSource;
 use crate::secrets::file::FileSecretSource;
-use crate::store::dynamo::DynamoStore;
+use crate::store::dynamo::{DynamoStore, TableNames};
 use crate::store::{AuditLog, MappingStore, SettingsStore, SyncStateStore};
 use crate::tenant::TenantId;
 use crate::web::ApiError;
@@ -73,11 +73,14 @@ impl AppContext {
 
     /// DynamoDB (with the configured endpoint override) and the configured secret source.
     pub async fn from_config(config: Config) -> Result<Self, AppError> {
-        let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let ddb = crate::store::dynamo::client(&aws, config.dynamodb_endpoint.as_deref());
-        let store = Arc::new(DynamoStore::new(ddb, &config.mapping_table, &config.idempotency_table));
+        let ddb = crate::store::dynamo::client(config.dynamodb_endpoint.as_deref()).await;
+        let tables = TableNames {
+            mappings: config.mapping_table.clone(),
+            idempotency: config.idempotency_table.clone(),
+        };
+        let store = Arc::new(DynamoStore::new(ddb, tables));
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let secrets = build_secrets(&config, &aws, clock.clone());
+        let secrets = build_secrets(&config, clock.clone()).await;
         Ok(Self::new(config, clock, secrets, Stores::all(store)))
     }
 
@@ -108,11 +111,12 @@ impl AppContext {
 
 /// The configured secret source behind a TTL cache. The file source is not cached: it is
 /// local and cheap, and hand edits should show at once.
-pub fn build_secrets(config: &Config, aws: &aws_config::SdkConfig, clock: Arc<dyn Clock>) -> Arc<dyn SecretSource> {
+pub async fn build_secrets(config: &Config, clock: Arc<dyn Clock>) -> Arc<dyn SecretSource> {
     match &config.secrets {
         SecretsConfig::File(path) => Arc::new(FileSecretSource::new(path)),
         SecretsConfig::SecretsManager { prefix } => {
-            let client = aws_sdk_secretsmanager::Client::new(aws);
+            let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            let client = aws_sdk_secretsmanager::Client::new(&aws);
             let source = Arc::new(SecretsManagerSource::new(client, prefix.clone()));
             let ttl = chrono::Duration::seconds(config.secrets_cache_ttl_secs);
             Arc::new(CachedSecretSource::new(source, clock, ttl))

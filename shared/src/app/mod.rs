@@ -3,6 +3,8 @@
 
 pub mod answer;
 pub mod auth;
+mod context;
 
 pub use answer::{answer, json_body};
 pub use auth::authenticate;
+pub use context::{AppContext, AppError, Stores, build_secrets};

@@ -188,14 +188,19 @@ impl TenantSettings {
 
     /// Rules serde cannot express: uniqueness, ranges, formats.
     pub fn validate(&self) -> Result<(), SettingsError> {
-        unique(&self.sales_reps, "sales_reps", "col_sales_rep_id", |m| m.col_sales_rep_id.clone())?;
+        unique(&self.sales_reps, "sales_reps", "col_sales_rep_id", |m| {
+            m.col_sales_rep_id.clone()
+        })?;
         unique(&self.sales_reps, "sales_reps", "at_resource_id", |m| m.at_resource_id)?;
         for (i, m) in self.sales_reps.iter().enumerate() {
             non_blank(&m.col_sales_rep_id, format!("sales_reps[{i}].col_sales_rep_id"))?;
             positive(m.at_resource_id, format!("sales_reps[{i}].at_resource_id"))?;
         }
         let fm = &self.field_mappings;
-        for (name, list) in [("payment_terms", &fm.payment_terms), ("shipping_types", &fm.shipping_types)] {
+        for (name, list) in [
+            ("payment_terms", &fm.payment_terms),
+            ("shipping_types", &fm.shipping_types),
+        ] {
             let prefix = format!("field_mappings.{name}");
             unique(list, &prefix, "col", |m| m.col.trim().to_lowercase())?;
             for (i, m) in list.iter().enumerate() {
@@ -217,15 +222,39 @@ impl TenantSettings {
             )?;
         }
         let optional_ids = [
-            (fm.default_product_category_id, "field_mappings.default_product_category_id"),
+            (
+                fm.default_product_category_id,
+                "field_mappings.default_product_category_id",
+            ),
             (fm.default_billing_code_id, "field_mappings.default_billing_code_id"),
-            (fm.new_company.company_type_id, "field_mappings.new_company.company_type_id"),
-            (fm.new_company.owner_resource_id, "field_mappings.new_company.owner_resource_id"),
-            (fm.quote_opportunity.status_id, "field_mappings.quote_opportunity.status_id"),
-            (fm.quote_opportunity.stage_id, "field_mappings.quote_opportunity.stage_id"),
-            (fm.sales_order_opportunity.status_id, "field_mappings.sales_order_opportunity.status_id"),
-            (fm.sales_order_opportunity.stage_id, "field_mappings.sales_order_opportunity.stage_id"),
-            (self.autotask.impersonation_resource_id, "autotask.impersonation_resource_id"),
+            (
+                fm.new_company.company_type_id,
+                "field_mappings.new_company.company_type_id",
+            ),
+            (
+                fm.new_company.owner_resource_id,
+                "field_mappings.new_company.owner_resource_id",
+            ),
+            (
+                fm.quote_opportunity.status_id,
+                "field_mappings.quote_opportunity.status_id",
+            ),
+            (
+                fm.quote_opportunity.stage_id,
+                "field_mappings.quote_opportunity.stage_id",
+            ),
+            (
+                fm.sales_order_opportunity.status_id,
+                "field_mappings.sales_order_opportunity.status_id",
+            ),
+            (
+                fm.sales_order_opportunity.stage_id,
+                "field_mappings.sales_order_opportunity.stage_id",
+            ),
+            (
+                self.autotask.impersonation_resource_id,
+                "autotask.impersonation_resource_id",
+            ),
         ];
         for (id, path) in optional_ids {
             if let Some(id) = id {
@@ -234,7 +263,10 @@ impl TenantSettings {
         }
         for (o, path) in [
             (&fm.quote_opportunity, "field_mappings.quote_opportunity.probability"),
-            (&fm.sales_order_opportunity, "field_mappings.sales_order_opportunity.probability"),
+            (
+                &fm.sales_order_opportunity,
+                "field_mappings.sales_order_opportunity.probability",
+            ),
         ] {
             if o.probability.is_some_and(|p| p > 100) {
                 return Err(SettingsError::at(path, "must be a percentage from 0 to 100"));
@@ -440,7 +472,8 @@ mod tests {
     #[test]
     fn duplicate_col_values_and_category_pairs_are_refused() {
         let mut v = full();
-        v["field_mappings"]["payment_terms"] = json!([{ "col": "Net 30", "at_id": 2 }, { "col": "net 30 ", "at_id": 3 }]);
+        v["field_mappings"]["payment_terms"] =
+            json!([{ "col": "Net 30", "at_id": 2 }, { "col": "net 30 ", "at_id": 3 }]);
         assert_eq!(err_path(v), "field_mappings.payment_terms[1].col");
         let mut v = full();
         v["field_mappings"]["categories"][1] = json!({ "col_category": "hardware", "at_product_category_id": 12 });
@@ -477,7 +510,9 @@ mod tests {
         assert_eq!(patched.opportunity_custom_field, None);
         assert_eq!(patched.sales_reps, s.sales_reps);
         // AND an invalid patch is refused with its path
-        let e = s.patched(&json!({ "sales_reps": [{ "col_sales_rep_id": "x" }] })).unwrap_err();
+        let e = s
+            .patched(&json!({ "sales_reps": [{ "col_sales_rep_id": "x" }] }))
+            .unwrap_err();
         assert_eq!(e.path, "sales_reps[0]");
         assert!(e.message.contains("at_resource_id"), "{}", e.message);
     }

@@ -108,8 +108,11 @@ mod tests {
         let inner = Arc::new(CountingSource::default());
         *inner.value.lock().unwrap() = Some(at_doc("one"));
         let clock = Arc::new(ManualClock::at(DateTime::from_timestamp(1_000_000, 0).unwrap()));
-        let cached: Arc<dyn SecretSource> =
-            Arc::new(CachedSecretSource::new(inner.clone(), clock.clone(), Duration::seconds(300)));
+        let cached: Arc<dyn SecretSource> = Arc::new(CachedSecretSource::new(
+            inner.clone(),
+            clock.clone(),
+            Duration::seconds(300),
+        ));
         (inner, clock, cached, TenantId::parse("acme").unwrap())
     }
 
@@ -140,7 +143,11 @@ mod tests {
         let creds: AutotaskCredentials = serde_json::from_str(&at_doc("new")).unwrap();
         cached.store(&t, &creds).await.unwrap();
         assert_eq!(cached.autotask(&t).await.unwrap().unwrap().secret.expose(), "new");
-        assert_eq!(inner.reads.load(Ordering::SeqCst), 2, "served from the write-through cache");
+        assert_eq!(
+            inner.reads.load(Ordering::SeqCst),
+            2,
+            "served from the write-through cache"
+        );
     }
 
     #[tokio::test]

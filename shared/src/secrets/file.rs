@@ -47,9 +47,8 @@ impl FileSecretSource {
 
     async fn load(&self) -> Result<SecretsFile, SecretsError> {
         match tokio::fs::read(&self.path).await {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                SecretsError::Backend(format!("secrets file {} is not valid: {e}", self.path.display()))
-            }),
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| SecretsError::Backend(format!("secrets file {} is not valid: {e}", self.path.display()))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(SecretsFile::default()),
             Err(e) => Err(SecretsError::Backend(format!(
                 "cannot read secrets file {}: {e}",
@@ -178,7 +177,11 @@ mod tests {
             r#"{"tenants":{"acme":{"autotask":{"username":"u","secret":"s","integration_code":"c","impersonation_resource_id":"leak-me"}}}}"#,
         )
         .unwrap();
-        let text = source.autotask(&TenantId::parse("acme").unwrap()).await.unwrap_err().to_string();
+        let text = source
+            .autotask(&TenantId::parse("acme").unwrap())
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(!text.contains("leak-me"), "{text}");
     }
 }

@@ -105,7 +105,11 @@ impl<'a> dyn SecretSource + 'a {
 pub(crate) fn redacted_serde_error(e: &serde_json::Error) -> String {
     let text = e.to_string();
     if text.contains("invalid type") || text.contains("invalid value") || text.contains("invalid length") {
-        format!("a value has the wrong type or format at line {} column {}", e.line(), e.column())
+        format!(
+            "a value has the wrong type or format at line {} column {}",
+            e.line(),
+            e.column()
+        )
     } else {
         text
     }

@@ -144,6 +144,11 @@ mod tests {
         assert_eq!(at.secret.expose(), "s");
         assert_eq!(at.impersonation_resource_id, None);
         assert_eq!(serde_json::to_string(&at).unwrap(), json);
-        assert!(serde_json::from_str::<AutotaskCredentials>(r#"{"username":"u","secret":"s","integration_code":"c","x":1}"#).is_err());
+        assert!(
+            serde_json::from_str::<AutotaskCredentials>(
+                r#"{"username":"u","secret":"s","integration_code":"c","x":1}"#
+            )
+            .is_err()
+        );
     }
 }

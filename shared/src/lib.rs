@@ -4,6 +4,7 @@
 //! Layering rule: `domain` imports no AWS, HTTP or Lambda types; adapters depend on `domain`
 //! and `ports`, never the other way round.
 
+pub mod app;
 pub mod channelonline;
 pub mod clock;
 pub mod config;
@@ -11,6 +12,7 @@ pub mod domain;
 pub mod http;
 pub mod idempotency;
 pub mod secret;
+pub mod secrets;
 pub mod signing;
 pub mod store;
 pub mod telemetry;

@@ -16,6 +16,7 @@ pub mod secret;
 pub mod secrets;
 pub mod signing;
 pub mod store;
+pub mod sync;
 pub mod telemetry;
 pub mod tenant;
 pub mod web;

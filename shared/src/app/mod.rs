@@ -1,0 +1,14 @@
+//! Wiring shared by every function: the [`AppContext`] built once per cold start, request
+//! authentication and the answer helpers.
+
+pub mod answer;
+pub mod auth;
+pub mod clients;
+mod context;
+mod tenant;
+
+pub use answer::{answer, json_body};
+pub use auth::authenticate;
+pub use clients::{ChannelOnlineFactory, ClientFactories, ClientsError, XmlChannelOnlineFactory};
+pub use context::{AppContext, AppError, Stores, build_secrets};
+pub use tenant::TenantContext;

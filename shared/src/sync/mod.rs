@@ -1,0 +1,6 @@
+//! Sync services shared by the button functions and the bulk-sync worker (one copy of the
+//! sync logic): customers and contacts here; documents and bulk planning alongside.
+
+pub mod error;
+
+pub use error::{SyncError, SyncResult};

@@ -6,6 +6,7 @@ pub mod args;
 pub mod binary_size;
 pub mod cold_start;
 pub mod emulator;
+pub mod lab;
 pub mod report;
 pub mod stats;
 pub mod workspace;

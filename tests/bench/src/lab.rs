@@ -1,0 +1,239 @@
+//! The in-process environment the operations run in: the Autotask sandbox (counters, injected
+//! latency), the ChannelOnline sandbox over HTTP, the in-memory store and a tenant whose secrets
+//! point at both sandboxes — the same `AppContext` → `TenantContext` wiring the functions use.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use autotask_sandbox::{AutotaskSandbox, RunningSandbox as AutotaskRunning, SandboxConfig as AutotaskConfig};
+use channelonline_sandbox::{ChannelOnlineSandbox, RunningSandbox as ColRunning, SandboxConfig as ColConfig};
+use shared::app::{AppContext, ClientFactories, Stores, TenantContext};
+use shared::clock::{Clock, ManualClock};
+use shared::config::{Config, SecretsConfig};
+use shared::secret::SecretString;
+use shared::secrets::file::FileSecretSource;
+use shared::secrets::{AutotaskCredentials, ChannelOnlineCredentials, SecretSource, SigningKeysDocument};
+use shared::store::dynamo::{DynamoStore, TableNames};
+use shared::store::memory::MemoryStore;
+use shared::tenant::TenantId;
+use testkit::dynamo::EmbeddedDynamo;
+
+pub const TENANT: &str = "bench";
+pub const SIGNING_KEY: &str = "bench-signing-key";
+const MAPPING_TABLE: &str = "bench-mappings";
+const IDEMPOTENCY_TABLE: &str = "bench-idempotency";
+
+/// Where the lab keeps mappings, settings and idempotency records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreKind {
+    /// In-process (operations driven through the domain services).
+    Memory,
+    /// Embedded DynamoDB over HTTP, so real function binaries can share the lab's state.
+    Dynamo,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    #[error("autotask sandbox: {0}")]
+    Autotask(String),
+    #[error("channelonline sandbox: {0}")]
+    ChannelOnline(String),
+    #[error("wiring: {0}")]
+    Wiring(String),
+}
+
+pub struct Lab {
+    pub autotask: AutotaskRunning,
+    pub col: ColRunning,
+    pub app: AppContext,
+    /// The functions' clock: advanced to step past idempotency replay windows.
+    pub clock: Arc<ManualClock>,
+    pub tenant: TenantId,
+    /// The Autotask API user's resource id (owner of seeded records).
+    pub owner_resource_id: i64,
+    pub dynamo: Option<EmbeddedDynamo>,
+    secrets_file: std::path::PathBuf,
+}
+
+impl Lab {
+    /// Fresh sandboxes and store; `secrets_file` is overwritten.
+    pub async fn start(secrets_file: &Path, store: StoreKind) -> Result<Self, LabError> {
+        let at_config = AutotaskConfig::default();
+        let autotask = AutotaskSandbox::start(at_config.clone()).await.map_err(|e| LabError::Autotask(e.to_string()))?;
+        let col = ChannelOnlineSandbox::start(ColConfig::default()).await.map_err(|e| LabError::ChannelOnline(e.to_string()))?;
+        let tenant = TenantId::parse(TENANT).map_err(|e| LabError::Wiring(e.to_string()))?;
+
+        let _ = std::fs::remove_file(secrets_file);
+        let secrets: Arc<dyn SecretSource> = Arc::new(FileSecretSource::new(secrets_file));
+        let col_login = col.credentials();
+        let stored = async {
+            secrets
+                .store(
+                    &tenant,
+                    &AutotaskCredentials {
+                        username: at_config.username.clone(),
+                        secret: SecretString::new(at_config.secret.clone()),
+                        integration_code: SecretString::new(at_config.integration_code.clone()),
+                        impersonation_resource_id: None,
+                    },
+                )
+                .await?;
+            secrets
+                .store(
+                    &tenant,
+                    &ChannelOnlineCredentials { shortcut: col_login.shortcut, email: col_login.email, password: col_login.password },
+                )
+                .await?;
+            secrets.store(&tenant, &SigningKeysDocument { current: SecretString::new(SIGNING_KEY.to_owned()), previous: None }).await
+        };
+        stored.await.map_err(|e| LabError::Wiring(e.to_string()))?;
+
+        let clock = Arc::new(ManualClock::at(chrono::Utc::now()));
+        let (stores, dynamo) = match store {
+            StoreKind::Memory => (Stores::all(Arc::new(MemoryStore::new())), None),
+            StoreKind::Dynamo => {
+                let server = EmbeddedDynamo::start().await.map_err(|e| LabError::Wiring(e.to_string()))?;
+                let tables = TableNames { mappings: MAPPING_TABLE.into(), idempotency: IDEMPOTENCY_TABLE.into() };
+                let store = DynamoStore::new(server.client().await, tables);
+                store.create_tables().await.map_err(|e| LabError::Wiring(format!("create tables: {e}")))?;
+                (Stores::all(Arc::new(store)), Some(server))
+            }
+        };
+        let config = Config {
+            mapping_table: MAPPING_TABLE.into(),
+            idempotency_table: IDEMPOTENCY_TABLE.into(),
+            dynamodb_endpoint: dynamo.as_ref().map(|d| d.endpoint().to_owned()),
+            signature_window_secs: 300,
+            secrets: SecretsConfig::File(secrets_file.to_owned()),
+            secrets_cache_ttl_secs: 300,
+        };
+        let clients = ClientFactories::for_sandboxes(&autotask.base_url(), &col.base_url()).map_err(|e| LabError::Wiring(e.to_string()))?;
+        let app = AppContext::new(config, clock.clone() as Arc<dyn Clock>, secrets, stores).with_clients(clients);
+        let owner_resource_id = autotask.state().api_user_resource_id();
+        Ok(Self { autotask, col, app, clock, tenant, owner_resource_id, dynamo, secrets_file: secrets_file.to_owned() })
+    }
+
+    /// The environment a real function binary needs to work on this lab's state
+    /// (`StoreKind::Dynamo` only: the tables live in the embedded server).
+    pub fn function_env(&self) -> Vec<(String, String)> {
+        let mut env = vec![
+            ("MAPPING_TABLE", MAPPING_TABLE.to_owned()),
+            ("IDEMPOTENCY_TABLE", IDEMPOTENCY_TABLE.to_owned()),
+            ("SECRETS_FILE", self.secrets_file.display().to_string()),
+            ("AUTOTASK_ZONE_URL", self.autotask.zone_lookup_url()),
+            ("CHANNELONLINE_URL", self.col.base_url()),
+            ("CHANNELONLINE_PAUSE_MS", "0".to_owned()),
+            ("AWS_ACCESS_KEY_ID", "bench".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "bench".to_owned()),
+        ];
+        if let Some(d) = &self.dynamo {
+            env.push(("DYNAMODB_ENDPOINT", d.endpoint().to_owned()));
+        }
+        env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+    }
+
+    /// The tenant's context, as a function builds it per call.
+    pub async fn context(&self) -> Result<TenantContext, LabError> {
+        self.app.tenant(&self.tenant).await.map_err(|e| LabError::Wiring(format!("{e:?}")))
+    }
+
+    /// Autotask answers every call after `latency` (0 = as fast as it can).
+    pub fn set_latency(&self, latency: Duration) {
+        self.autotask.counters().set_latency(latency);
+    }
+
+    /// Steps the functions' clock past replay windows (a later click, not a retry).
+    pub fn advance_clock(&self, by: chrono::Duration) {
+        self.clock.advance(by);
+    }
+
+    /// Starts counting Autotask calls from now.
+    pub fn meter(&self) -> Meter {
+        Meter { calls: self.calls_now(), records: self.records_now() }
+    }
+
+    fn calls_now(&self) -> BTreeMap<String, u64> {
+        self.autotask.counters().snapshot().calls.into_iter().collect()
+    }
+
+    fn records_now(&self) -> BTreeMap<&'static str, usize> {
+        COLLECTIONS.iter().map(|c| (*c, self.autotask.state().count(c))).collect()
+    }
+
+    /// The calls made since `meter` was taken.
+    pub fn calls_since(&self, meter: &Meter) -> CallCount {
+        let now = self.calls_now();
+        let records = self.records_now();
+        let mut count = CallCount::default();
+        for (key, n) in &now {
+            let n = n - meter.calls.get(key).copied().unwrap_or(0);
+            if n == 0 {
+                continue;
+            }
+            let (method, endpoint) = key.split_once(' ').unwrap_or(("", key.as_str()));
+            if endpoint == "zoneInformation" {
+                count.zone_lookups += n; // once per cold start and API user, not per operation
+                continue;
+            }
+            count.by_endpoint.insert(key.clone(), n);
+            count.total += n;
+            let writes = match method {
+                "GET" => 0,
+                "POST" => match COLLECTIONS.iter().find(|c| **c == endpoint) {
+                    // POST is both query and create: the creates are the records that appeared.
+                    Some(c) => {
+                        let grown = records[c].saturating_sub(meter.records[c]) as u64;
+                        let deleted = now.get(&format!("DELETE {endpoint}")).copied().unwrap_or(0)
+                            - meter.calls.get(&format!("DELETE {endpoint}")).copied().unwrap_or(0);
+                        (grown + deleted).min(n)
+                    }
+                    None => n, // an endpoint outside the list: counted as writes (upper bound)
+                },
+                _ => n,
+            };
+            count.writes += writes;
+            count.reads += n - writes;
+        }
+        count
+    }
+}
+
+/// Counters at the start of an operation.
+pub struct Meter {
+    calls: BTreeMap<String, u64>,
+    records: BTreeMap<&'static str, usize>,
+}
+
+/// Autotask calls of one operation. Reads are GETs and query/count POSTs; writes are creates
+/// (POSTs that added a record), PATCH, PUT and DELETE.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallCount {
+    pub total: u64,
+    pub reads: u64,
+    pub writes: u64,
+    pub zone_lookups: u64,
+    pub by_endpoint: BTreeMap<String, u64>,
+}
+
+/// Collections the operations touch (autotask-rest-api.md §3) whose record counts tell creates
+/// from queries.
+const COLLECTIONS: &[&str] = &[
+    "Companies",
+    "CompanyLocations",
+    "Contacts",
+    "Opportunities",
+    "Quotes",
+    "QuoteLocations",
+    "QuoteItems",
+    "Products",
+    "ProductVendors",
+    "Services",
+    "ServiceBundles",
+    "Resources",
+    "BillingCodes",
+    "ShippingTypes",
+    "PaymentTerms",
+    "Countries",
+];

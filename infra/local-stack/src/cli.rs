@@ -30,10 +30,13 @@ pub async fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     if mode == "demo" {
         let report = demo::run(&stack).await?;
         println!("{}", report.lines);
-        println!("Settings as read back:\n{}", serde_json::to_string_pretty(&report.read_back["settings"])?);
+        println!(
+            "Settings as read back:\n{}",
+            serde_json::to_string_pretty(&report.read_back["settings"])?
+        );
     } else {
-        println!("Serving until Ctrl-C.");
-        tokio::signal::ctrl_c().await?;
+        println!("Serving until Ctrl-C or SIGTERM.");
+        shutdown_signal().await?;
     }
     stack.stop().await;
     Ok(())
@@ -42,12 +45,38 @@ pub async fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
 pub fn banner(stack: &LocalStack) -> String {
     let mut out = String::new();
     writeln!(out, "Local stack up (no AWS, no Docker).").ok();
-    writeln!(out, "  DynamoDB : {} (file {})", stack.dynamo.endpoint, stack.db_file.display()).ok();
-    let seeded = if stack.seeded_now { ", demo tenant created now" } else { "" };
+    writeln!(
+        out,
+        "  DynamoDB : {} (file {})",
+        stack.dynamo.endpoint,
+        stack.db_file.display()
+    )
+    .ok();
+    let seeded = if stack.seeded_now {
+        ", demo tenant created now"
+    } else {
+        ""
+    };
     writeln!(out, "  Secrets  : {}{seeded}", stack.secrets_file.display()).ok();
     writeln!(out, "  Tenant   : {DEMO_TENANT}").ok();
     for (name, _) in functions::all() {
         writeln!(out, "  Function : {name:<10} {}/", stack.url(name)).ok();
     }
     out
+}
+
+/// Ctrl-C or SIGTERM: either stops the server gracefully so the database file is checkpointed.
+async fn shutdown_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r,
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await
+    }
 }

@@ -19,7 +19,11 @@ pub enum DemoError {
     #[error("calling the local server failed: {0}")]
     Http(#[from] std::io::Error),
     #[error("{step} answered {status}: {body}")]
-    Unexpected { step: &'static str, status: u16, body: String },
+    Unexpected {
+        step: &'static str,
+        status: u16,
+        body: String,
+    },
 }
 
 /// What the demo did, for printing.
@@ -59,11 +63,23 @@ pub async fn run(stack: &LocalStack) -> Result<DemoReport, DemoError> {
     let body = settings.to_string();
     let put = call(stack, &tenant, &keys.current, "PUT", "/", body.as_bytes()).await?;
     let put = expect(put, "write", 200)?;
-    writeln!(lines, "PUT  {}/  -> 200, settings version {}", stack.url("settings"), put["version"]).ok();
+    writeln!(
+        lines,
+        "PUT  {}/  -> 200, settings version {}",
+        stack.url("settings"),
+        put["version"]
+    )
+    .ok();
 
     let read = call(stack, &tenant, &keys.current, "GET", "/", b"").await?;
     let read = expect(read, "read back", 200)?;
-    writeln!(lines, "GET  {}/  -> 200, {}", stack.url("settings"), read["message"].as_str().unwrap_or("")).ok();
+    writeln!(
+        lines,
+        "GET  {}/  -> 200, {}",
+        stack.url("settings"),
+        read["message"].as_str().unwrap_or("")
+    )
+    .ok();
 
     let unsigned = send(stack.addr, "GET", "/settings/", &[], b"").await?;
     if unsigned.status != 401 {
@@ -129,7 +145,10 @@ mod tests {
         // WHEN the demo runs THEN the settings read back as written
         let report = run(&stack).await.unwrap();
         assert_eq!(report.read_back["version"], 1);
-        assert_eq!(report.read_back["settings"]["sales_reps"][0]["col_sales_rep_id"], "demo-rep");
+        assert_eq!(
+            report.read_back["settings"]["sales_reps"][0]["col_sales_rep_id"],
+            "demo-rep"
+        );
         stack.stop().await;
 
         // WHEN the stack restarts on the same directory

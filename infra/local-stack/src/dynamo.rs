@@ -33,9 +33,13 @@ impl LocalDynamo {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let endpoint = format!("http://{}", listener.local_addr()?);
         let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(dynoxide::server::serve_with_shutdown(listener, database.clone(), async {
-            let _ = rx.await;
-        }));
+        tokio::spawn(dynoxide::server::serve_with_shutdown(
+            listener,
+            database.clone(),
+            async {
+                let _ = rx.await;
+            },
+        ));
         let sweeper = database.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(sweep_every);

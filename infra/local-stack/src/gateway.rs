@@ -40,14 +40,22 @@ async fn invoke_root(State(gw): State<Gateway>, Path(function): Path<String>, re
     dispatch(gw, &function, req).await
 }
 
-async fn invoke(State(gw): State<Gateway>, Path((function, _rest)): Path<(String, String)>, req: AxumRequest) -> AxumResponse {
+async fn invoke(
+    State(gw): State<Gateway>,
+    Path((function, _rest)): Path<(String, String)>,
+    req: AxumRequest,
+) -> AxumResponse {
     dispatch(gw, &function, req).await
 }
 
 async fn dispatch(gw: Gateway, function: &str, req: AxumRequest) -> AxumResponse {
     let Some(handler) = gw.functions.get(function).cloned() else {
         let known: Vec<_> = gw.functions.keys().collect();
-        return (StatusCode::NOT_FOUND, format!("no function {function:?}; mounted: {known:?}\n")).into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            format!("no function {function:?}; mounted: {known:?}\n"),
+        )
+            .into_response();
     };
     let (parts, body) = req.into_parts();
     let bytes = match to_bytes(body, MAX_BODY).await {

@@ -104,7 +104,9 @@ impl LocalStack {
         let listener = TcpListener::bind(options.listen)
             .await
             .map_err(|e| StackError::Listen(options.listen, e))?;
-        let addr = listener.local_addr().map_err(|e| StackError::Listen(options.listen, e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| StackError::Listen(options.listen, e))?;
         let app = gateway::router(ctx.clone(), functions::all());
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {

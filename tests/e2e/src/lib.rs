@@ -36,7 +36,14 @@ fn cargo_build(name: &str) -> PathBuf {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let out = Command::new(cargo)
         .current_dir(&workspace)
-        .args(["build", "--quiet", "--message-format=json", "--workspace", "--bin", name])
+        .args([
+            "build",
+            "--quiet",
+            "--message-format=json",
+            "--workspace",
+            "--bin",
+            name,
+        ])
         .output()
         .expect("run cargo build");
     assert!(

@@ -21,7 +21,9 @@ struct Stack {
 }
 
 async fn stack() -> Stack {
-    let binary = tokio::task::spawn_blocking(|| e2e::function_binary("settings")).await.unwrap();
+    let binary = tokio::task::spawn_blocking(|| e2e::function_binary("settings"))
+        .await
+        .unwrap();
     let dynamo = EmbeddedDynamo::start().await.expect("start DynamoDB");
     let store = dynamo.store().await;
     let dir = tempfile::tempdir().unwrap();

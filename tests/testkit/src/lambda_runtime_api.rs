@@ -84,7 +84,9 @@ fn serve(listener: TcpListener, event: String, tx: mpsc::Sender<Outcome>) {
     let mut delivered = false;
     for stream in listener.incoming() {
         let Ok(mut stream) = stream else { continue };
-        let Some((method, path, body)) = read_request(&mut stream) else { continue };
+        let Some((method, path, body)) = read_request(&mut stream) else {
+            continue;
+        };
         if method == "GET" && path.ends_with("/invocation/next") {
             if delivered {
                 // Hold the second poll open: the test is over once the first answer is in.

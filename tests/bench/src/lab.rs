@@ -47,11 +47,13 @@ pub enum LabError {
 pub struct Lab {
     pub autotask: AutotaskRunning,
     pub col: ColRunning,
-    pub app: AppContext,
+    /// Replaced by [`Lab::renew_clients`]: a metered operation starts with the empty client
+    /// caches (zone, picklists) of a new function instance.
+    app: std::sync::Mutex<AppContext>,
     /// The functions' clock: advanced to step past idempotency replay windows.
     pub clock: Arc<ManualClock>,
     pub tenant: TenantId,
-    /// The Autotask API user's resource id (owner of seeded records).
+    /// A licensed Autotask resource (owner of seeded companies).
     pub owner_resource_id: i64,
     pub dynamo: Option<EmbeddedDynamo>,
     secrets_file: std::path::PathBuf,
@@ -60,9 +62,11 @@ pub struct Lab {
 impl Lab {
     /// Fresh sandboxes and store; `secrets_file` is overwritten.
     pub async fn start(secrets_file: &Path, store: StoreKind) -> Result<Self, LabError> {
-        let at_config = AutotaskConfig::default();
+        // Both sandboxes start with their demo accounts (resources, billing codes, products,
+        // the demo customers and the 120-line demo quote the operations build on).
+        let at_config = AutotaskConfig { demo_seed: true, ..AutotaskConfig::default() };
         let autotask = AutotaskSandbox::start(at_config.clone()).await.map_err(|e| LabError::Autotask(e.to_string()))?;
-        let col = ChannelOnlineSandbox::start(ColConfig::default()).await.map_err(|e| LabError::ChannelOnline(e.to_string()))?;
+        let col = ChannelOnlineSandbox::start(ColConfig { seed_demo: true, ..ColConfig::default() }).await.map_err(|e| LabError::ChannelOnline(e.to_string()))?;
         let tenant = TenantId::parse(TENANT).map_err(|e| LabError::Wiring(e.to_string()))?;
 
         let _ = std::fs::remove_file(secrets_file);
@@ -111,8 +115,14 @@ impl Lab {
         };
         let clients = ClientFactories::for_sandboxes(&autotask.base_url(), &col.base_url()).map_err(|e| LabError::Wiring(e.to_string()))?;
         let app = AppContext::new(config, clock.clone() as Arc<dyn Clock>, secrets, stores).with_clients(clients);
-        let owner_resource_id = autotask.state().api_user_resource_id();
-        Ok(Self { autotask, col, app, clock, tenant, owner_resource_id, dynamo, secrets_file: secrets_file.to_owned() })
+        // Autotask refuses the API user as an owner: take the demo companies' owner.
+        let owner_resource_id = autotask
+            .state()
+            .all("Companies")
+            .iter()
+            .find_map(|c| c["ownerResourceID"].as_i64())
+            .ok_or_else(|| LabError::Autotask("the demo seed has no company owner".into()))?;
+        Ok(Self { autotask, col, app: std::sync::Mutex::new(app), clock, tenant, owner_resource_id, dynamo, secrets_file: secrets_file.to_owned() })
     }
 
     /// The environment a real function binary needs to work on this lab's state
@@ -136,7 +146,17 @@ impl Lab {
 
     /// The tenant's context, as a function builds it per call.
     pub async fn context(&self) -> Result<TenantContext, LabError> {
-        self.app.tenant(&self.tenant).await.map_err(|e| LabError::Wiring(format!("{e:?}")))
+        let app = self.app.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        app.tenant(&self.tenant).await.map_err(|e| LabError::Wiring(format!("{e:?}")))
+    }
+
+    /// New Autotask and ChannelOnline clients, as a new function instance has.
+    pub fn renew_clients(&self) -> Result<(), LabError> {
+        let clients = ClientFactories::for_sandboxes(&self.autotask.base_url(), &self.col.base_url())
+            .map_err(|e| LabError::Wiring(e.to_string()))?;
+        let mut app = self.app.lock().unwrap_or_else(|p| p.into_inner());
+        *app = app.clone().with_clients(clients);
+        Ok(())
     }
 
     /// Autotask answers every call after `latency` (0 = as fast as it can).

@@ -4,9 +4,14 @@
 
 pub mod args;
 pub mod binary_size;
+pub mod bulk;
+pub mod calls;
 pub mod cold_start;
 pub mod emulator;
 pub mod lab;
+pub mod latency;
+pub mod memory;
+pub mod operations;
 pub mod report;
 pub mod stats;
 pub mod workspace;
@@ -16,6 +21,9 @@ use std::process::Command;
 use args::Args;
 use report::{Report, Section};
 use workspace::{Workspace, WorkspaceError};
+
+/// Delay the Autotask sandbox adds to every call in the latency and bulk sections (a real zone).
+pub const LATENCY_MS: u64 = 100;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
@@ -43,10 +51,28 @@ pub async fn run(args: &Args) -> Result<Report, BenchError> {
         eprintln!("bench: building release binaries ({} functions + references)…", ws.functions.len());
         ws.build_release()?;
     }
+    let lab_dir = out_dir.join("lab");
+    std::fs::create_dir_all(lab_dir.join("logs")).map_err(|source| BenchError::Write { path: lab_dir.display().to_string(), source })?;
+    if args.wants(Section::AutotaskCalls) {
+        eprintln!("bench: Autotask calls per operation…");
+        report.extend(calls::run(&lab_dir, args.quick).await);
+    }
+    if args.wants(Section::Latency) {
+        let runs = if args.quick { 2 } else { 10 };
+        eprintln!("bench: latency per operation ({runs} runs each, {LATENCY_MS} ms per Autotask call)…");
+        report.extend(latency::run(&lab_dir, args.quick, LATENCY_MS, runs).await);
+    }
     if args.wants(Section::ColdStart) {
         eprintln!("bench: cold starts…");
-        let env = cold_start::StartEnv { env: function_env(&out_dir), log_dir: log_dir.clone() };
-        report.extend(cold_start::run(&ws, &env, if args.quick { 3 } else { 15 }));
+        report.extend(cold_starts(&ws, &lab_dir, &log_dir, if args.quick { 3 } else { 15 }).await);
+    }
+    if args.wants(Section::PeakMemory) {
+        eprintln!("bench: peak memory…");
+        report.extend(memory::run(&ws, &lab_dir, args.quick).await);
+    }
+    if args.wants(Section::BulkThroughput) {
+        eprintln!("bench: bulk sync throughput…");
+        report.extend(bulk::run(&ws, &lab_dir, args.quick, LATENCY_MS).await);
     }
     if args.wants(Section::BinarySize) {
         eprintln!("bench: binary sizes…");
@@ -58,24 +84,24 @@ pub async fn run(args: &Args) -> Result<Report, BenchError> {
     Ok(report)
 }
 
-/// What Lambda and the template give every function (tables, secrets, log settings); endpoints
-/// are local and credentials dummies, as in the local stack.
-fn function_env(out_dir: &std::path::Path) -> Vec<(String, String)> {
-    [
-        ("STAGE", "bench"),
-        ("MAPPING_TABLE", "bench-mappings"),
-        ("IDEMPOTENCY_TABLE", "bench-idempotency"),
-        ("DYNAMODB_ENDPOINT", "http://127.0.0.1:9"),
-        ("AWS_ACCESS_KEY_ID", "bench"),
-        ("AWS_SECRET_ACCESS_KEY", "bench"),
-        ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
-        ("AWS_LAMBDA_LOG_LEVEL", "INFO"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .chain([("SECRETS_FILE".to_owned(), out_dir.join("secrets.json").display().to_string())])
-    .collect()
+/// Cold starts see a working environment (embedded DynamoDB, both sandboxes, a secrets file),
+/// so no function waits on a refused connection; the emulator blocks, so it runs off the runtime.
+async fn cold_starts(ws: &Workspace, lab_dir: &std::path::Path, log_dir: &std::path::Path, starts: usize) -> Vec<report::Row> {
+    let lab = match lab::Lab::start(&lab_dir.join("secrets-cold.json"), lab::StoreKind::Dynamo).await {
+        Ok(lab) => lab,
+        Err(e) => return vec![report::Row::not_measured(Section::ColdStart, "all functions", format!("lab: {e}"))],
+    };
+    let mut env = lab.function_env();
+    env.extend(LAMBDA_ENV.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    let env = cold_start::StartEnv { env, log_dir: log_dir.to_owned() };
+    let ws = ws.clone();
+    let rows = tokio::task::spawn_blocking(move || cold_start::run(&ws, &env, starts)).await;
+    drop(lab);
+    rows.unwrap_or_else(|e| vec![report::Row::not_measured(Section::ColdStart, "all functions", e.to_string())])
 }
+
+/// What Lambda sets from the template's logging config.
+const LAMBDA_ENV: &[(&str, &str)] = &[("STAGE", "bench"), ("AWS_LAMBDA_LOG_FORMAT", "JSON"), ("AWS_LAMBDA_LOG_LEVEL", "INFO")];
 
 fn git_commit(ws: &Workspace) -> Option<String> {
     let out = Command::new("git").current_dir(&ws.root).args(["rev-parse", "--short", "HEAD"]).output().ok()?;

@@ -128,6 +128,7 @@ impl Operation {
 }
 
 async fn metered(lab: &Lab, latency: Duration, op: impl Future<Output = Result<(), String>>) -> Result<Measured, String> {
+    lab.renew_clients().map_err(|e| e.to_string())?;
     lab.set_latency(latency);
     let meter = lab.meter();
     let started = Instant::now();

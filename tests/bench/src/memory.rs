@@ -1,0 +1,84 @@
+//! Section 4: peak RSS (VmHWM) of the real release binaries on large quotes. The lab runs on the
+//! embedded DynamoDB so the binary, started under the timed emulator with the lab's environment,
+//! sees the customer mapping the (unmetered) setup wrote, and talks to both sandboxes over HTTP.
+
+use std::path::Path;
+use std::time::Duration;
+
+use testkit::function_url::{EventSpec, event};
+
+use crate::emulator::{self, Answer, Launch};
+use crate::lab::{Lab, SIGNING_KEY, StoreKind, TENANT};
+use crate::operations::seed_quote;
+use crate::report::{Row, Section, Verdict};
+use crate::workspace::Workspace;
+
+/// Target: well inside a 128 MB Lambda.
+pub const TARGET_MIB: f64 = 40.0;
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The quote sizes measured (lines, new products).
+pub fn sizes(quick: bool) -> Vec<(usize, usize)> {
+    if quick { vec![(120, 20)] } else { vec![(120, 20), (500, 50)] }
+}
+
+pub async fn run(ws: &Workspace, dir: &Path, quick: bool) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for (lines, new_products) in sizes(quick) {
+        let subject = format!("export-document, {lines}-line quote");
+        rows.push(match ws.function("export-document") {
+            None => Row::not_measured(Section::PeakMemory, subject, "no functions/export-document crate yet"),
+            Some(f) => match export_document_peak(ws, &f.binary, dir, lines, new_products).await {
+                Ok(kib) => memory_row(subject, kib),
+                Err(e) => Row::not_measured(Section::PeakMemory, subject, e),
+            },
+        });
+    }
+    rows
+}
+
+pub fn memory_row(subject: String, kib: u64) -> Row {
+    let mib = kib as f64 / 1024.0;
+    Row::new(Section::PeakMemory, subject)
+        .measured(format!("{mib:.1} MiB peak RSS"))
+        .bound(format!("≤ {TARGET_MIB:.0} MiB (Lambda: 128 MB)"))
+        .verdict(Verdict::against(mib <= TARGET_MIB))
+        .value("peak_rss_kib", kib as f64)
+}
+
+async fn export_document_peak(ws: &Workspace, binary: &str, dir: &Path, lines: usize, new_products: usize) -> Result<u64, String> {
+    let lab = Lab::start(&dir.join(format!("secrets-mem-{lines}.json")), StoreKind::Dynamo).await.map_err(|e| e.to_string())?;
+    let number = seed_quote(&lab, lines, new_products).await?;
+    let body = serde_json::json!({ "document": number }).to_string();
+    let now = chrono::Utc::now().timestamp();
+    let ev = event(&EventSpec { method: "POST", path: "/", query: "", body: &body, signer: Some((TENANT, SIGNING_KEY, now)), headers: &[] });
+    let launch = Launch {
+        name: binary.to_owned(),
+        program: ws.release_binary(binary),
+        args: vec![],
+        env: lab.function_env(),
+        log: emulator::log_path(&dir.join("logs"), &format!("memory-{binary}-{lines}")),
+    };
+    let outcome = tokio::task::spawn_blocking(move || emulator::invoke_once(&launch, &ev.to_string(), TIMEOUT))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    check_answer(&outcome.answer)?;
+    outcome.peak_rss_kib.ok_or_else(|| "no /proc status for the process".to_owned())
+}
+
+/// The run only counts if the export succeeded (a 4xx/5xx answer is a broken setup, not a figure).
+fn check_answer(answer: &Answer) -> Result<(), String> {
+    let Answer::Response(envelope) = answer else {
+        return Err(format!("invocation error: {answer:?}"));
+    };
+    let v: serde_json::Value = serde_json::from_str(envelope).map_err(|e| format!("answer is not JSON: {e}"))?;
+    match v["statusCode"].as_u64() {
+        Some(200..=299) => Ok(()),
+        other => Err(format!("answered {other:?}: {}", shorten(v["body"].as_str().unwrap_or_default()))),
+    }
+}
+
+fn shorten(text: &str) -> String {
+    text.chars().take(200).collect()
+}

@@ -6,6 +6,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod domain;
 pub mod http;
 pub mod secret;
 pub mod signing;

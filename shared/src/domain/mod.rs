@@ -1,0 +1,3 @@
+//! The pure domain: rules and decisions with no AWS, HTTP or Lambda types.
+
+pub mod document;

@@ -1,3 +1,4 @@
 //! The pure domain: rules and decisions with no AWS, HTTP or Lambda types.
 
 pub mod document;
+pub mod mapping;

@@ -6,12 +6,14 @@
 
 pub mod autotask;
 pub mod channelonline;
+pub mod app;
 pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod http;
 pub mod idempotency;
 pub mod secret;
+pub mod secrets;
 pub mod signing;
 pub mod store;
 pub mod telemetry;

@@ -2,3 +2,4 @@
 
 pub mod document;
 pub mod mapping;
+pub mod settings;

@@ -4,9 +4,9 @@
 //! Layering rule: `domain` imports no AWS, HTTP or Lambda types; adapters depend on `domain`
 //! and `ports`, never the other way round.
 
+pub mod app;
 pub mod autotask;
 pub mod channelonline;
-pub mod app;
 pub mod clock;
 pub mod config;
 pub mod domain;

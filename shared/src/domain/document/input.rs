@@ -116,7 +116,7 @@ pub enum LineKind {
     Autotask(AutotaskIdentity),
 }
 
-/// The Autotask item a line came from (added by query-services).
+/// The Autotask item a line came from (added by query-services; the COL adapter keeps it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct AutotaskIdentity {
     pub kind: AutotaskItemKind,
@@ -130,51 +130,15 @@ pub enum AutotaskItemKind {
     ServiceBundle,
     /// A role (labor rate): quote items reference roles through `laborID`.
     Labor,
-    /// A work-type billing code: placed on a quote as a charge (`chargeID`).
-    WorkType,
 }
 
 impl AutotaskItemKind {
-    const ALL: [Self; 4] = [Self::Service, Self::ServiceBundle, Self::Labor, Self::WorkType];
-
-    pub fn tag(self) -> &'static str {
-        match self {
-            Self::Service => "service",
-            Self::ServiceBundle => "bundle",
-            Self::Labor => "labor",
-            Self::WorkType => "worktype",
-        }
-    }
-
     pub fn label(self) -> &'static str {
         match self {
             Self::Service => "Service",
             Self::ServiceBundle => "Service bundle",
             Self::Labor => "Labor",
-            Self::WorkType => "Labor (work type)",
         }
-    }
-}
-
-impl AutotaskIdentity {
-    /// Prefix of the part number that marks a line as coming from Autotask.
-    pub const MARKER: &'static str = "AT:";
-
-    /// The part number written on the ChannelOnline line, e.g. `AT:service:42`. It keeps the
-    /// Autotask identity on the document without adding anything to the product catalog.
-    pub fn marker(&self) -> String {
-        format!("{}{}:{}", Self::MARKER, self.kind.tag(), self.id)
-    }
-
-    /// Reads a marker back; `None` for ordinary part numbers.
-    pub fn parse(part_number: &str) -> Option<Self> {
-        let rest = part_number.trim().strip_prefix(Self::MARKER)?;
-        let (tag, id) = rest.split_once(':')?;
-        let kind = AutotaskItemKind::ALL
-            .into_iter()
-            .find(|k| k.tag().eq_ignore_ascii_case(tag))?;
-        let id = id.parse::<i64>().ok().filter(|id| *id > 0)?;
-        Some(Self { kind, id })
     }
 }
 
@@ -198,20 +162,5 @@ mod tests {
         assert_eq!(DocumentType::parse("SalesOrder"), DocumentType::SalesOrder);
         assert_eq!(DocumentType::parse("sales order"), DocumentType::SalesOrder);
         assert_eq!(DocumentType::parse(" Invoice "), DocumentType::Other("Invoice".into()));
-    }
-
-    #[test]
-    fn autotask_markers_round_trip_and_reject_plain_part_numbers() {
-        for kind in AutotaskItemKind::ALL {
-            let identity = AutotaskIdentity { kind, id: 42 };
-            assert_eq!(AutotaskIdentity::parse(&identity.marker()), Some(identity));
-        }
-        assert_eq!(
-            AutotaskIdentity::parse("AT:service:42").unwrap().kind,
-            AutotaskItemKind::Service
-        );
-        for plain in ["ATX-100", "AT:service:", "AT:service:-3", "AT:gizmo:4", "C9200-24T", ""] {
-            assert_eq!(AutotaskIdentity::parse(plain), None, "{plain:?}");
-        }
     }
 }

@@ -16,7 +16,6 @@ pub const SHIPPING_LINE_ID: &str = "#shipping";
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum QuoteItemType {
     Product,
-    Cost,
     Labor,
     Shipping,
     Service,
@@ -27,7 +26,6 @@ impl QuoteItemType {
     pub fn code(self) -> i64 {
         match self {
             Self::Product => 1,
-            Self::Cost => 2,
             Self::Labor => 3,
             Self::Shipping => 6,
             Self::Service => 11,
@@ -39,7 +37,6 @@ impl QuoteItemType {
     pub fn id_field(self) -> &'static str {
         match self {
             Self::Product => "productID",
-            Self::Cost => "chargeID",
             Self::Labor => "laborID",
             Self::Shipping => "shippingID",
             Self::Service => "serviceID",
@@ -50,7 +47,6 @@ impl QuoteItemType {
     pub fn label(self) -> &'static str {
         match self {
             Self::Product => "product",
-            Self::Cost => "charge",
             Self::Labor => "labor",
             Self::Shipping => "shipping",
             Self::Service => "service",
@@ -63,7 +59,6 @@ impl QuoteItemType {
             AutotaskItemKind::Service => Self::Service,
             AutotaskItemKind::ServiceBundle => Self::ServiceBundle,
             AutotaskItemKind::Labor => Self::Labor,
-            AutotaskItemKind::WorkType => Self::Cost,
         }
     }
 }
@@ -405,7 +400,6 @@ mod tests {
             (AutotaskItemKind::Service, 11, "serviceID"),
             (AutotaskItemKind::ServiceBundle, 12, "serviceBundleID"),
             (AutotaskItemKind::Labor, 3, "laborID"),
-            (AutotaskItemKind::WorkType, 2, "chargeID"),
         ] {
             line.kind = LineKind::Autotask(AutotaskIdentity { kind, id: 77 });
             let body = desired_item(&line, None).unwrap().create_body();

@@ -299,6 +299,11 @@ pub struct LinePlan {
     pub item_id: Option<i64>,
     /// Hash of the quote item the line becomes (stored per line in the document mapping).
     pub hash: String,
+    /// Product lines: the lookup key and the Autotask product (`None` while it is to be created).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product_id: Option<i64>,
 }
 
 /// How the opportunity was chosen.

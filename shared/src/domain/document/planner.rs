@@ -189,6 +189,7 @@ pub fn plan_export(input: PlanInput<'_>) -> Result<Plan, PlanError> {
     let mut refused = Vec::new();
     let mut desired = Vec::new();
     let mut new_products: BTreeMap<String, usize> = BTreeMap::new();
+    let mut product_of_line: BTreeMap<String, (String, IdRef)> = BTreeMap::new();
     for line in &doc.lines {
         let product = match &line.kind {
             LineKind::Autotask(_) => None,
@@ -229,6 +230,11 @@ pub fn plan_export(input: PlanInput<'_>) -> Result<Plan, PlanError> {
                 }
             }
         };
+        if let (LineKind::Product { sku, part_number, .. }, Some(product)) = (&line.kind, &product)
+            && let Some(key) = product_key(sku.as_deref(), part_number.as_deref())
+        {
+            product_of_line.insert(line.line_id.clone(), (key, product.clone()));
+        }
         match desired_item(line, product) {
             Ok(item) => desired.push(item),
             Err(problem) => refused.push(problem),
@@ -237,8 +243,17 @@ pub fn plan_export(input: PlanInput<'_>) -> Result<Plan, PlanError> {
     desired.extend(shipping_item(doc, ready.shipping_type_id));
 
     let refused_ids: BTreeSet<&str> = refused.iter().map(|p| p.line_id.as_str()).collect();
-    let (lines, item_steps) = diff_items(&desired, &state.items, previous, &quote, &refused_ids);
+    let (mut lines, item_steps) = diff_items(&desired, &state.items, previous, &quote, &refused_ids);
     steps.extend(item_steps);
+    for line in &mut lines {
+        if let Some((key, product)) = product_of_line.remove(&line.line_id) {
+            line.product_key = Some(key);
+            line.product_id = match product {
+                IdRef::Id(id) => Some(id),
+                IdRef::Pending(_) => None,
+            };
+        }
+    }
 
     Ok(Plan {
         document_number: doc.number.clone(),
@@ -360,6 +375,8 @@ fn diff_items(
             action: LineAction::Unchanged,
             item_id: None,
             hash: item.hash.clone(),
+            product_key: None,
+            product_id: None,
         };
         match claimed[d] {
             Some(e) => {

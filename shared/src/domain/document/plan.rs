@@ -307,7 +307,7 @@ pub struct LinePlan {
 }
 
 /// How the opportunity was chosen.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OpportunitySource {
     Given,

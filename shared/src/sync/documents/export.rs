@@ -89,11 +89,14 @@ pub struct ExportOutcome {
     pub plan: Option<Value>,
 }
 
-/// Exports one document. `export_customer_link` is offered when the customer is not mapped.
+/// Builds the link that exports a customer (by customer number), offered when it is not mapped.
+pub type CustomerLink<'a> = &'a (dyn Fn(&str) -> String + Send + Sync);
+
+/// Exports one document.
 pub async fn export_document(
     ctx: &TenantContext,
     request: &ExportDocumentRequest,
-    export_customer_link: Option<&str>,
+    export_customer_link: Option<CustomerLink<'_>>,
 ) -> SyncResult<ExportOutcome> {
     let number = request.document_number.trim();
     if number.is_empty() {
@@ -103,7 +106,8 @@ pub async fn export_document(
     let settings = document_settings(&ctx.settings);
     let input = document_input(&doc, settings.opportunity_field_name.as_deref());
     let (mapped, previous_mapping) = resolve_mappings(ctx, &input, request.dry_run).await?;
-    let ready = check_preconditions(&input, &settings, &mapped, export_customer_link).map_err(unmet_error)?;
+    let link = export_customer_link.map(|f| f(&input.customer_number));
+    let ready = check_preconditions(&input, &settings, &mapped, link.as_deref()).map_err(unmet_error)?;
     let previous = previous_mapping.as_ref().map(|m| ExportRecord::from_data(m.at_id, &m.data));
 
     if request.dry_run {
@@ -582,7 +586,7 @@ fn line_outcomes(plan: &Plan, failed: &BTreeMap<String, String>, written: &BTree
 }
 
 /// Creates or updates the document mapping (a changed opportunity moves the pair).
-async fn save_record(
+pub(crate) async fn save_record(
     ctx: &TenantContext,
     number: &str,
     existing: Option<Mapping>,

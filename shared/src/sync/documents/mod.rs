@@ -6,4 +6,9 @@ pub mod export;
 mod raw;
 pub mod reads;
 
-pub use export::{ExportDocumentRequest, ExportOutcome, LineOutcome, LineStatus, export_document};
+pub use export::{CustomerLink, ExportDocumentRequest, ExportOutcome, LineOutcome, LineStatus, export_document};
+pub mod opportunities;
+pub mod services;
+
+pub use opportunities::{AttachOutcome, OpportunityPage, OpportunityQuery, OpportunityView, attach_opportunity, list_opportunities};
+pub use services::{AddServiceLine, AddedServiceLine, ServiceChoice, ServiceKind, add_service_line, search_services};

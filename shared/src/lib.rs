@@ -9,6 +9,7 @@ pub mod autotask;
 pub mod channelonline;
 pub mod clock;
 pub mod config;
+pub mod function_url;
 pub mod domain;
 pub mod http;
 pub mod idempotency;

@@ -4,6 +4,7 @@
 //! Layering rule: `domain` imports no AWS, HTTP or Lambda types; adapters depend on `domain`
 //! and `ports`, never the other way round.
 
+pub mod channelonline;
 pub mod clock;
 pub mod config;
 pub mod http;

@@ -7,9 +7,12 @@
 pub mod channelonline;
 pub mod clock;
 pub mod config;
+pub mod domain;
 pub mod http;
+pub mod idempotency;
 pub mod secret;
 pub mod signing;
+pub mod store;
 pub mod telemetry;
 pub mod tenant;
 pub mod web;

@@ -1,0 +1,3 @@
+//! The pure domain: no AWS, HTTP or Lambda types.
+
+pub mod mapping;

@@ -40,10 +40,16 @@ pub async fn handle(app: &AppContext, req: Request) -> Result<Response<Body>, la
         },
         (&Method::GET, "") => match call::query_param(&req, "customer_number") {
             Some(n) => export(&call, &req, &n).await,
-            None => Err(ApiError::bad_request("customer_number_missing", "Say which customer to export.")
-                .with_fix("Add ?customer_number=<ChannelOnline customer number> to the link.")),
+            None => Err(
+                ApiError::bad_request("customer_number_missing", "Say which customer to export.")
+                    .with_fix("Add ?customer_number=<ChannelOnline customer number> to the link."),
+            ),
         },
-        (_, "") => Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Use POST (or GET from a link).")),
+        (_, "") => Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "Use POST (or GET from a link).",
+        )),
         _ => Err(ApiError::not_found("no_such_route", "There is nothing at this address").with_fix("Use /.")),
     };
     Ok(call::reply(call.format, "Export to Autotask", result))
@@ -52,13 +58,19 @@ pub async fn handle(app: &AppContext, req: Request) -> Result<Response<Body>, la
 async fn export(call: &Call, req: &Request, number: &str) -> Result<(serde_json::Value, bool), ApiError> {
     let number = number.trim();
     if number.is_empty() {
-        return Err(ApiError::bad_request("customer_number_missing", "The customer number is empty."));
+        return Err(ApiError::bad_request(
+            "customer_number_missing",
+            "The customer number is empty.",
+        ));
     }
     let ctx = &call.ctx;
     let customer = ctx.channelonline.get_customer(number).await.map_err(SyncError::from)?;
     let source = payload_hash(&customer).map_err(SyncError::from)?;
     let key = call::idempotency_key(req).unwrap_or_else(|| format!("{number}#{source}"));
     let payload = json!({ "customer_number": number, "source": source });
-    let guarded = idempotent(ctx, FUNCTION, &key, &payload, call.deadline, || export_loaded(ctx, &customer)).await?;
+    let guarded = idempotent(ctx, FUNCTION, &key, &payload, call.deadline, || {
+        export_loaded(ctx, &customer)
+    })
+    .await?;
     Ok((guarded.body, guarded.replayed))
 }

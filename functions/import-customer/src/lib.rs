@@ -30,9 +30,16 @@ pub async fn handle(app: &AppContext, req: Request) -> Result<Response<Body>, la
         (&Method::GET, "/contacts") => ("Autotask contacts", contacts(&call, &req).await),
         (_, "" | "/contacts") => (
             "Not done",
-            Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Use POST / or GET /contacts.")),
+            Err(ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "Use POST / or GET /contacts.",
+            )),
         ),
-        _ => ("Not found", Err(ApiError::not_found("no_such_route", "There is nothing at this address"))),
+        _ => (
+            "Not found",
+            Err(ApiError::not_found("no_such_route", "There is nothing at this address")),
+        ),
     };
     Ok(call::reply(call.format, title, result))
 }
@@ -44,15 +51,20 @@ async fn import(call: &Call, req: &Request) -> Result<(serde_json::Value, bool),
         Some(k) => k,
         None => payload_hash(&body).map_err(SyncError::from)?,
     };
-    let guarded = idempotent(ctx, FUNCTION, &key, &body, call.deadline, || import_customer(ctx, &body)).await?;
+    let guarded = idempotent(ctx, FUNCTION, &key, &body, call.deadline, || {
+        import_customer(ctx, &body)
+    })
+    .await?;
     Ok((guarded.body, guarded.replayed))
 }
 
 async fn contacts(call: &Call, req: &Request) -> Result<(serde_json::Value, bool), ApiError> {
-    let number = call::query_param(req, "customer_number").filter(|n| !n.trim().is_empty()).ok_or_else(|| {
-        ApiError::bad_request("customer_number_missing", "Say which customer's contacts to list.")
-            .with_fix("Add ?customer_number=<ChannelOnline customer number>.")
-    })?;
+    let number = call::query_param(req, "customer_number")
+        .filter(|n| !n.trim().is_empty())
+        .ok_or_else(|| {
+            ApiError::bad_request("customer_number_missing", "Say which customer's contacts to list.")
+                .with_fix("Add ?customer_number=<ChannelOnline customer number>.")
+        })?;
     let view = account_contacts(&call.ctx, number.trim()).await?;
     Ok((serde_json::to_value(view).unwrap_or_default(), false))
 }

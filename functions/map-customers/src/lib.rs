@@ -38,7 +38,10 @@ pub async fn handle(app: &AppContext, req: Request) -> Result<Response<Body>, la
                 "Use GET /, POST /run or POST /confirm.",
             )),
         ),
-        _ => ("Not found", Err(ApiError::not_found("no_such_route", "There is nothing at this address"))),
+        _ => (
+            "Not found",
+            Err(ApiError::not_found("no_such_route", "There is nothing at this address")),
+        ),
     };
     Ok(call::reply(call.format, title, result))
 }

@@ -35,7 +35,9 @@ pub async fn open(app: &AppContext, req: &Request, function: &str) -> Result<Cal
         .unwrap_or(now + DEFAULT_BUDGET);
     let left = (deadline - now).to_std().unwrap_or(StdDuration::ZERO);
     let ctx = app.tenant(&tenant).await.map_err(|e| e.into_response(format))?;
-    let ctx = ctx.with_deadline(Instant::now() + left).with_actor(actor(req, function));
+    let ctx = ctx
+        .with_deadline(Instant::now() + left)
+        .with_actor(actor(req, function));
     Ok(Call { format, ctx, deadline })
 }
 
@@ -62,7 +64,9 @@ pub fn idempotency_key(req: &Request) -> Option<String> {
 /// One query parameter, percent-decoded.
 pub fn query_param(req: &Request, name: &str) -> Option<String> {
     let query = req.uri().query()?;
-    url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
 }
 
 /// The answer: `{"ok":true,…}` (marked when replayed) or the error.
@@ -71,7 +75,8 @@ pub fn reply(format: Format, title: &str, result: Result<(Value, bool), ApiError
         Ok((body, replayed)) => {
             let mut resp = web::ok(format, title, body);
             if replayed {
-                resp.headers_mut().insert("idempotent-replay", HeaderValue::from_static("true"));
+                resp.headers_mut()
+                    .insert("idempotent-replay", HeaderValue::from_static("true"));
             }
             resp
         }
@@ -79,7 +84,8 @@ pub fn reply(format: Format, title: &str, result: Result<(Value, bool), ApiError
             let retry = e.retryable && e.status == http::StatusCode::CONFLICT;
             let mut resp = e.into_response(format);
             if retry {
-                resp.headers_mut().insert(http::header::RETRY_AFTER, HeaderValue::from_static("2"));
+                resp.headers_mut()
+                    .insert(http::header::RETRY_AFTER, HeaderValue::from_static("2"));
             }
             resp
         }

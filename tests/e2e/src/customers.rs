@@ -36,7 +36,12 @@ pub struct CustomerStack {
 }
 
 /// A ChannelOnline customer for tests: `contacts` are (id, first, last, email, phone).
-pub fn customer(number: &str, name: &str, phone: Option<&str>, contacts: &[(&str, &str, &str, &str, Option<&str>)]) -> Customer {
+pub fn customer(
+    number: &str,
+    name: &str,
+    phone: Option<&str>,
+    contacts: &[(&str, &str, &str, &str, Option<&str>)],
+) -> Customer {
     Customer {
         customer_id: format!("id-{number}"),
         number: number.into(),
@@ -53,6 +58,7 @@ pub fn customer(number: &str, name: &str, phone: Option<&str>, contacts: &[(&str
                 mobile: None,
             })
             .collect(),
+        modified_at: Some(chrono::Utc::now()),
         ..Customer::default()
     }
 }
@@ -67,12 +73,20 @@ impl CustomerStack {
     pub async fn start() -> Self {
         let dynamo = EmbeddedDynamo::start().await.expect("start DynamoDB");
         let store = dynamo.store().await;
-        let at = AutotaskSandbox::start(AtConfig::default()).await.expect("start Autotask sandbox");
-        at.state().set_picklist("Companies", "companyType", &[(1, "Customer"), (3, "Prospect")]);
-        let owner_id = at.state().add_resource("Olivia", "Owner", "olivia@reseller.example", false);
-        let col = ChannelOnlineSandbox::start(ColConfig { seed_demo: false, ..ColConfig::default() })
+        let at = AutotaskSandbox::start(AtConfig::default())
             .await
-            .expect("start ChannelOnline sandbox");
+            .expect("start Autotask sandbox");
+        at.state()
+            .set_picklist("Companies", "companyType", &[(1, "Customer"), (3, "Prospect")]);
+        let owner_id = at
+            .state()
+            .add_resource("Olivia", "Owner", "olivia@reseller.example", false);
+        let col = ChannelOnlineSandbox::start(ColConfig {
+            seed_demo: false,
+            ..ColConfig::default()
+        })
+        .await
+        .expect("start ChannelOnline sandbox");
 
         let dir = tempfile::tempdir().unwrap();
         let secrets_file = dir.path().join("secrets.json");
@@ -81,7 +95,16 @@ impl CustomerStack {
         let colc = col.config().clone();
         for (tenant, key) in [(TENANT, KEY), (OTHER_TENANT, OTHER_KEY)] {
             let t = TenantId::parse(tenant).unwrap();
-            secrets.store(&t, &SigningKeysDocument { current: key.into(), previous: None }).await.unwrap();
+            secrets
+                .store(
+                    &t,
+                    &SigningKeysDocument {
+                        current: key.into(),
+                        previous: None,
+                    },
+                )
+                .await
+                .unwrap();
             let creds = AutotaskCredentials {
                 username: atc.username.clone(),
                 secret: SecretString::new(atc.secret.clone()),
@@ -96,8 +119,12 @@ impl CustomerStack {
             };
             secrets.store(&t, &creds).await.unwrap();
         }
-        let settings = json!({ "field_mappings": { "new_company": { "company_type_id": 1, "owner_resource_id": owner_id } } });
-        store.put_settings(&TenantId::parse(TENANT).unwrap(), &settings, None, chrono::Utc::now()).await.unwrap();
+        let settings =
+            json!({ "field_mappings": { "new_company": { "company_type_id": 1, "owner_resource_id": owner_id } } });
+        store
+            .put_settings(&TenantId::parse(TENANT).unwrap(), &settings, None, chrono::Utc::now())
+            .await
+            .unwrap();
 
         let env = vec![
             ("MAPPING_TABLE".into(), store.tables().mappings.clone()),
@@ -111,7 +138,15 @@ impl CustomerStack {
             ("CHANNELONLINE_PAUSE_MS".into(), "0".into()),
             ("RUST_LOG".into(), "warn".into()),
         ];
-        Self { at, col, store, owner_id, env, _dynamo: dynamo, _dir: dir }
+        Self {
+            at,
+            col,
+            store,
+            owner_id,
+            env,
+            _dynamo: dynamo,
+            _dir: dir,
+        }
     }
 
     pub fn add_customer(&self, c: Customer) {
@@ -120,7 +155,8 @@ impl CustomerStack {
 
     /// Calls function `binary` as tenant `TENANT`.
     pub async fn call(&self, binary: &str, method: &str, path: &str, query: &str, body: &str) -> UrlResponse {
-        self.call_as(binary, (TENANT, KEY), method, path, query, body, &[]).await
+        self.call_as(binary, (TENANT, KEY), method, path, query, body, &[])
+            .await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -134,7 +170,14 @@ impl CustomerStack {
         body: &str,
         headers: &[(&str, &str)],
     ) -> UrlResponse {
-        let spec = EventSpec { method, path, query, body, signer: Some((tenant, key, now())), headers };
+        let spec = EventSpec {
+            method,
+            path,
+            query,
+            body,
+            signer: Some((tenant, key, now())),
+            headers,
+        };
         self.invoke(binary, event(&spec)).await
     }
 
@@ -146,7 +189,9 @@ impl CustomerStack {
     /// Runs the binary on one event, off the async runtime so the in-process servers keep serving.
     pub async fn invoke(&self, binary: &str, ev: Value) -> UrlResponse {
         let name = binary.to_owned();
-        let path: PathBuf = tokio::task::spawn_blocking(move || crate::function_binary(&name)).await.unwrap();
+        let path: PathBuf = tokio::task::spawn_blocking(move || crate::function_binary(&name))
+            .await
+            .unwrap();
         let env = self.env.clone();
         let outcome = tokio::task::spawn_blocking(move || {
             let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -171,6 +216,11 @@ impl CustomerStack {
     }
 
     pub fn contacts_of(&self, company_id: i64) -> Vec<Value> {
-        self.at.state().all("Contacts").into_iter().filter(|c| c["companyID"].as_i64() == Some(company_id)).collect()
+        self.at
+            .state()
+            .all("Contacts")
+            .into_iter()
+            .filter(|c| c["companyID"].as_i64() == Some(company_id))
+            .collect()
     }
 }

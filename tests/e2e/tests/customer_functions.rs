@@ -45,7 +45,12 @@ async fn new_customer_with_three_contacts_gets_company_contacts_and_default_phon
 async fn unchanged_reexport_writes_nothing_and_a_changed_phone_is_one_patch() {
     // GIVEN an exported customer
     let s = CustomerStack::start().await;
-    s.add_customer(customer("C-200", "Contoso Ltd", PHONE, &[("k1", "Ann", "Lee", "ann@contoso.example", PHONE)]));
+    s.add_customer(customer(
+        "C-200",
+        "Contoso Ltd",
+        PHONE,
+        &[("k1", "Ann", "Lee", "ann@contoso.example", PHONE)],
+    ));
     assert_eq!(s.export("C-200").await.status, 200);
     let companies_before = s.at.state().count("Companies");
     let contacts_before = s.at.state().count("Contacts");
@@ -57,15 +62,36 @@ async fn unchanged_reexport_writes_nothing_and_a_changed_phone_is_one_patch() {
     assert_eq!(replay.headers["idempotent-replay"], "true");
     // WHEN it runs again for real (a new idempotency key) THEN it reads but writes nothing
     let body = json!({ "customer_number": "C-200" }).to_string();
-    let rerun = s.call_as("export-customer", (TENANT, KEY), "POST", "/", "", &body, &[("idempotency-key", "second")]).await;
+    let rerun = s
+        .call_as(
+            "export-customer",
+            (TENANT, KEY),
+            "POST",
+            "/",
+            "",
+            &body,
+            &[("idempotency-key", "second")],
+        )
+        .await;
     assert_eq!(rerun.status, 200, "{}", rerun.body);
     assert_eq!(rerun.json()["autotask_writes"], 0);
     assert_eq!(rerun.json()["company"]["action"], "unchanged");
-    assert_eq!(s.at.counters().calls("PATCH", "Companies") + s.at.counters().calls("PATCH", "Contacts"), 0);
-    assert_eq!((s.at.state().count("Companies"), s.at.state().count("Contacts")), (companies_before, contacts_before));
+    assert_eq!(
+        s.at.counters().calls("PATCH", "Companies") + s.at.counters().calls("PATCH", "Contacts"),
+        0
+    );
+    assert_eq!(
+        (s.at.state().count("Companies"), s.at.state().count("Contacts")),
+        (companies_before, contacts_before)
+    );
 
     // WHEN the company phone changes in ChannelOnline THEN exactly one PATCH carries only the phone
-    s.add_customer(customer("C-200", "Contoso Ltd", Some("555-777-1234"), &[("k1", "Ann", "Lee", "ann@contoso.example", PHONE)]));
+    s.add_customer(customer(
+        "C-200",
+        "Contoso Ltd",
+        Some("555-777-1234"),
+        &[("k1", "Ann", "Lee", "ann@contoso.example", PHONE)],
+    ));
     let changed = s.export("C-200").await;
     assert_eq!(changed.status, 200, "{}", changed.body);
     assert_eq!(s.at.counters().calls("PATCH", "Companies"), 1);
@@ -80,7 +106,12 @@ async fn unchanged_reexport_writes_nothing_and_a_changed_phone_is_one_patch() {
 async fn ten_concurrent_identical_exports_create_exactly_one_company() {
     // GIVEN a new customer
     let s = CustomerStack::start().await;
-    s.add_customer(customer("C-300", "Fabrikam", PHONE, &[("k1", "Ann", "Lee", "ann@fabrikam.example", PHONE)]));
+    s.add_customer(customer(
+        "C-300",
+        "Fabrikam",
+        PHONE,
+        &[("k1", "Ann", "Lee", "ann@fabrikam.example", PHONE)],
+    ));
     // WHEN ten identical exports run at once
     let calls = (0..10).map(|_| s.export("C-300"));
     let answers = futures_util::future::join_all(calls).await;
@@ -93,7 +124,11 @@ async fn ten_concurrent_identical_exports_create_exactly_one_company() {
             assert_eq!(a.json()["error"]["retryable"], true, "{}", a.body);
         }
     }
-    assert!(answers.iter().any(|a| a.status == 200 && a.json()["company"]["action"] == "created"));
+    assert!(
+        answers
+            .iter()
+            .any(|a| a.status == 200 && a.json()["company"]["action"] == "created")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -101,14 +136,30 @@ async fn a_create_whose_response_is_lost_is_reconciled_not_duplicated() {
     // GIVEN the sandbox will commit the next company create but never answer it
     let s = CustomerStack::start().await;
     s.add_customer(customer("C-400", "Tailspin Toys", PHONE, &[]));
-    let rule = |kind, times| FaultRule { endpoint: Some("Companies".into()), method: Some("POST".into()), kind, times };
+    let rule = |kind, times| FaultRule {
+        endpoint: Some("Companies".into()),
+        method: Some("POST".into()),
+        kind,
+        times,
+    };
     // (the first POST on Companies is the look-up query; it passes untouched)
     s.at.counters().add_fault(rule(FaultKind::Timeout { delay_ms: 0 }, 1));
-    s.at.counters().add_fault(rule(FaultKind::LoseResponse { delay_ms: 2500 }, 1));
+    s.at.counters()
+        .add_fault(rule(FaultKind::LoseResponse { delay_ms: 2500 }, 1));
     // WHEN the export runs, and is then retried
     let first = s.export("C-400").await;
     let body = json!({ "customer_number": "C-400" }).to_string();
-    let retry = s.call_as("export-customer", (TENANT, KEY), "POST", "/", "", &body, &[("idempotency-key", "retry")]).await;
+    let retry = s
+        .call_as(
+            "export-customer",
+            (TENANT, KEY),
+            "POST",
+            "/",
+            "",
+            &body,
+            &[("idempotency-key", "retry")],
+        )
+        .await;
     // THEN exactly one company exists, and both answers point at it
     let companies = s.companies_named("Tailspin Toys");
     assert_eq!(companies.len(), 1, "{}", first.body);
@@ -158,7 +209,10 @@ async fn a_contact_whose_email_exists_in_the_company_is_mapped_not_created() {
         "C-600",
         "Litware",
         PHONE,
-        &[("k1", "Ann", "Lee", "ann@litware.example", PHONE), ("k2", "Bob", "Ray", "bob@litware.example", PHONE)],
+        &[
+            ("k1", "Ann", "Lee", "ann@litware.example", PHONE),
+            ("k2", "Bob", "Ray", "bob@litware.example", PHONE),
+        ],
     ));
     let r = s.export("C-600").await;
     // THEN Ann is linked by e-mail, Bob created: two contacts, not three
@@ -167,7 +221,10 @@ async fn a_contact_whose_email_exists_in_the_company_is_mapped_not_created() {
     let ann_out = contacts.iter().find(|c| c["col_id"] == "k1").unwrap();
     assert_eq!(ann_out["action"], "linked");
     assert_eq!(ann_out["at_id"], ann);
-    assert_eq!(contacts.iter().find(|c| c["col_id"] == "k2").unwrap()["action"], "created");
+    assert_eq!(
+        contacts.iter().find(|c| c["col_id"] == "k2").unwrap()["action"],
+        "created"
+    );
     assert_eq!(s.contacts_of(company).len(), 2);
 }
 
@@ -182,7 +239,8 @@ async fn import_by_name_with_chosen_contacts_and_ambiguous_or_unknown_names() {
     s.at.state().add_company("Adatum", s.owner_id);
     s.at.state().add_company("ADATUM", s.owner_id);
     // WHEN importing "woodgrove bank" with two chosen contacts
-    let body = json!({ "account_name": "woodgrove bank", "import_all_contacts": false, "contact_ids": [a, b] }).to_string();
+    let body =
+        json!({ "account_name": "woodgrove bank", "import_all_contacts": false, "contact_ids": [a, b] }).to_string();
     let r = s.call("import-customer", "POST", "/", "", &body).await;
     // THEN a ChannelOnline customer with exactly those contacts exists, and the mappings too
     assert_eq!(r.status, 200, "{}", r.body);
@@ -195,14 +253,33 @@ async fn import_by_name_with_chosen_contacts_and_ambiguous_or_unknown_names() {
     emails.sort();
     assert_eq!(emails, vec!["ann@woodgrove.example", "bob@woodgrove.example"]);
     assert_eq!(out["contacts_not_imported"].as_array().unwrap().len(), 1);
-    assert_eq!(s.at.state().get("Companies", wood).unwrap()["companyNumber"], number.as_str());
+    assert_eq!(
+        s.at.state().get("Companies", wood).unwrap()["companyNumber"],
+        number.as_str()
+    );
 
     // WHEN the name is ambiguous THEN 409 lists the candidates
-    let r = s.call("import-customer", "POST", "/", "", &json!({ "account_name": "Adatum" }).to_string()).await;
+    let r = s
+        .call(
+            "import-customer",
+            "POST",
+            "/",
+            "",
+            &json!({ "account_name": "Adatum" }).to_string(),
+        )
+        .await;
     assert_eq!(r.status, 409, "{}", r.body);
     assert_eq!(r.json()["error"]["details"]["candidates"].as_array().unwrap().len(), 2);
     // WHEN no account has the name THEN 404 offers close names
-    let r = s.call("import-customer", "POST", "/", "", &json!({ "account_name": "Woodgrove" }).to_string()).await;
+    let r = s
+        .call(
+            "import-customer",
+            "POST",
+            "/",
+            "",
+            &json!({ "account_name": "Woodgrove" }).to_string(),
+        )
+        .await;
     assert_eq!(r.status, 404, "{}", r.body);
     assert_eq!(r.json()["error"]["details"]["close_names"][0]["name"], "Woodgrove Bank");
 }
@@ -215,12 +292,27 @@ async fn mapped_account_contacts_import_by_email_without_duplicates() {
     let company = s.export("C-700").await.json()["company_id"].as_i64().unwrap();
     let ann = s.at.state().add_contact(company, "Ann", "Lee", "Ann@Proseware.example");
     let bob = s.at.state().add_contact(company, "Bob", "Ray", "bob@proseware.example");
-    s.add_customer(customer("C-700", "Proseware", PHONE, &[("k1", "Ann", "Lee", "ann@proseware.example", PHONE)]));
+    s.add_customer(customer(
+        "C-700",
+        "Proseware",
+        PHONE,
+        &[("k1", "Ann", "Lee", "ann@proseware.example", PHONE)],
+    ));
     // WHEN the contacts of the account are listed THEN Ann shows as matching by e-mail, Bob as missing
-    let list = s.call("import-customer", "GET", "/contacts", "customer_number=C-700", "").await;
+    let list = s
+        .call("import-customer", "GET", "/contacts", "customer_number=C-700", "")
+        .await;
     assert_eq!(list.status, 200, "{}", list.body);
-    let states: Vec<_> = list.json()["contacts"].as_array().unwrap().iter().map(|c| (c["at_id"].as_i64().unwrap(), c["state"].as_str().unwrap().to_owned())).collect();
-    assert!(states.contains(&(ann, "same_email_in_channelonline".into())), "{states:?}");
+    let states: Vec<_> = list.json()["contacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["at_id"].as_i64().unwrap(), c["state"].as_str().unwrap().to_owned()))
+        .collect();
+    assert!(
+        states.contains(&(ann, "same_email_in_channelonline".into())),
+        "{states:?}"
+    );
     assert!(states.contains(&(bob, "not_in_channelonline".into())), "{states:?}");
     // WHEN both are imported THEN Ann is mapped to the existing contact, Bob created: two, not three
     let body = json!({ "company_id": company, "import_all_contacts": false, "contact_ids": [ann, bob] }).to_string();
@@ -230,7 +322,13 @@ async fn mapped_account_contacts_import_by_email_without_duplicates() {
     let col = s.col.state().customer("C-700").cloned().unwrap();
     assert_eq!(col.contacts.len(), 2);
     let out = r.json();
-    let ann_out = out["contacts"].as_array().unwrap().iter().find(|c| c["at_id"] == ann).unwrap().clone();
+    let ann_out = out["contacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["at_id"] == ann)
+        .unwrap()
+        .clone();
     assert_eq!(ann_out["col_id"], "k1");
     assert_eq!(ann_out["action"], "mapped_by_email");
 }
@@ -245,7 +343,11 @@ async fn map_customers_over_300_pairs_proposes_every_true_pair_first() {
         let base = format!("Vendor{i} Logistics");
         let phone = format!("555-{:03}-{:04}", 300 + i / 10, 2000 + i);
         s.add_customer(customer(&format!("N{i:03}"), &base, Some(&phone), &[]));
-        let at_name = if i < 250 { forms[i % forms.len()].replace("{}", &base.to_uppercase()) } else { format!("Unrelated{i} Farms") };
+        let at_name = if i < 250 {
+            forms[i % forms.len()].replace("{}", &base.to_uppercase())
+        } else {
+            format!("Unrelated{i} Farms")
+        };
         let id = s.at.state().add_company(&at_name, s.owner_id);
         if i < 250 {
             truth.insert(format!("N{i:03}"), id);
@@ -259,16 +361,38 @@ async fn map_customers_over_300_pairs_proposes_every_true_pair_first() {
     let mut cols = std::collections::BTreeSet::new();
     let mut ats = std::collections::BTreeSet::new();
     for p in &proposals {
-        assert!(cols.insert(p["col_id"].as_str().unwrap().to_owned()), "column side shared: {p}");
+        assert!(
+            cols.insert(p["col_id"].as_str().unwrap().to_owned()),
+            "column side shared: {p}"
+        );
         assert!(ats.insert(p["at_id"].as_i64().unwrap()), "Autotask side shared: {p}");
     }
     for (col, at) in &truth {
-        let p = proposals.iter().find(|p| p["col_id"] == col.as_str()).unwrap_or_else(|| panic!("{col} not proposed"));
+        let p = proposals
+            .iter()
+            .find(|p| p["col_id"] == col.as_str())
+            .unwrap_or_else(|| panic!("{col} not proposed"));
         assert_eq!(p["at_id"], *at, "{p}");
     }
-    let worst_true = truth.keys().map(|c| proposals.iter().find(|p| p["col_id"] == c.as_str()).unwrap()["confidence"].as_u64().unwrap()).min().unwrap();
-    let best_false = proposals.iter().filter(|p| !truth.contains_key(p["col_id"].as_str().unwrap())).map(|p| p["confidence"].as_u64().unwrap()).max().unwrap_or(0);
-    assert!(worst_true > best_false, "true pairs {worst_true} vs others {best_false}");
+    let worst_true = truth
+        .keys()
+        .map(|c| {
+            proposals.iter().find(|p| p["col_id"] == c.as_str()).unwrap()["confidence"]
+                .as_u64()
+                .unwrap()
+        })
+        .min()
+        .unwrap();
+    let best_false = proposals
+        .iter()
+        .filter(|p| !truth.contains_key(p["col_id"].as_str().unwrap()))
+        .map(|p| p["confidence"].as_u64().unwrap())
+        .max()
+        .unwrap_or(0);
+    assert!(
+        worst_true > best_false,
+        "true pairs {worst_true} vs others {best_false}"
+    );
 
     // WHEN two pairs are confirmed, one of them with a side mapped elsewhere THEN that one is refused with the reason
     let pairs = json!({ "pairs": [{ "col_id": "N000", "at_id": truth["N000"] }] }).to_string();
@@ -278,11 +402,22 @@ async fn map_customers_over_300_pairs_proposes_every_true_pair_first() {
     let clash = json!({ "pairs": [{ "col_id": "N001", "at_id": truth["N000"] }] }).to_string();
     let refused = s.call("map-customers", "POST", "/confirm", "", &clash).await;
     assert_eq!(refused.json()["results"][0]["status"], "refused", "{}", refused.body);
-    assert!(refused.json()["results"][0]["reason"].as_str().unwrap().contains("N000"));
+    assert!(
+        refused.json()["results"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("N000")
+    );
     // AND the list shows it mapped and no longer proposed
     let view = s.call("map-customers", "GET", "/", "", "").await.json();
     assert_eq!(view["mapped"].as_array().unwrap().len(), 1);
-    assert!(!view["proposed"].as_array().unwrap().iter().any(|p| p["col_id"] == "N000"));
+    assert!(
+        !view["proposed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["col_id"] == "N000")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -292,20 +427,44 @@ async fn a_call_signed_for_tenant_b_cannot_read_or_change_tenant_a() {
     s.add_customer(customer("C-800", "Blue Yonder", PHONE, &[]));
     assert_eq!(s.export("C-800").await.status, 200);
     // WHEN tenant B lists mappings THEN it sees none of A's
-    let view = s.call_as("map-customers", (OTHER_TENANT, OTHER_KEY), "GET", "/", "", "", &[]).await;
+    let view = s
+        .call_as("map-customers", (OTHER_TENANT, OTHER_KEY), "GET", "/", "", "", &[])
+        .await;
     assert_eq!(view.status, 200, "{}", view.body);
     assert!(view.json()["mapped"].as_array().unwrap().is_empty());
     // WHEN B asks for A's account contacts THEN the customer is not mapped for B
-    let contacts = s.call_as("import-customer", (OTHER_TENANT, OTHER_KEY), "GET", "/contacts", "customer_number=C-800", "", &[]).await;
+    let contacts = s
+        .call_as(
+            "import-customer",
+            (OTHER_TENANT, OTHER_KEY),
+            "GET",
+            "/contacts",
+            "customer_number=C-800",
+            "",
+            &[],
+        )
+        .await;
     assert_eq!(contacts.status, 412, "{}", contacts.body);
     // WHEN B signs a call that claims to be A THEN it is refused
-    let forged = s.call_as("map-customers", (TENANT, OTHER_KEY), "GET", "/", "", "", &[]).await;
+    let forged = s
+        .call_as("map-customers", (TENANT, OTHER_KEY), "GET", "/", "", "", &[])
+        .await;
     assert_eq!(forged.status, 401);
     // WHEN B exports the same customer number (both tenants share the sandboxes here) THEN B's
     // export works in B's own mapping space: the company is linked for B, nothing is created
     let before = s.at.state().count("Companies");
     let body = json!({ "customer_number": "C-800" }).to_string();
-    let b = s.call_as("export-customer", (OTHER_TENANT, OTHER_KEY), "POST", "/", "", &body, &[]).await;
+    let b = s
+        .call_as(
+            "export-customer",
+            (OTHER_TENANT, OTHER_KEY),
+            "POST",
+            "/",
+            "",
+            &body,
+            &[],
+        )
+        .await;
     assert_eq!(b.status, 200, "{}", b.body);
     assert_eq!(b.json()["company"]["action"], "linked");
     assert_eq!(s.at.state().count("Companies"), before);

@@ -471,3 +471,83 @@ async fn a_call_signed_for_tenant_b_cannot_read_or_change_tenant_a() {
     let a_view = s.call("map-customers", "GET", "/", "", "").await.json();
     assert_eq!(a_view["mapped"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_data_is_a_422_naming_field_and_setting_and_an_outage_is_a_503_to_retry() {
+    use shared::store::SettingsStore;
+    // GIVEN the owner for new companies is the API user (Autotask refuses it with an opaque 500)
+    let s = CustomerStack::start().await;
+    let tenant = shared::tenant::TenantId::parse(TENANT).unwrap();
+    let api_user = s.at.state().api_user_resource_id();
+    let settings =
+        json!({ "field_mappings": { "new_company": { "company_type_id": 1, "owner_resource_id": api_user } } });
+    s.store
+        .put_settings(&tenant, &settings, Some(1), chrono::Utc::now())
+        .await
+        .unwrap();
+    s.add_customer(customer("C-900", "Wingtip Toys", PHONE, &[]));
+    // WHEN the customer is exported THEN 422 names ownerResourceID and the setting to change
+    let r = s.export("C-900").await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let e = &r.json()["error"];
+    assert_eq!(e["details"]["field"], "ownerResourceID");
+    assert!(e["fix"].as_str().unwrap().contains("owner_resource_id"), "{e}");
+    assert!(s.companies_named("Wingtip Toys").is_empty());
+
+    // GIVEN a usable owner again, but Autotask failing every call on Companies
+    let settings =
+        json!({ "field_mappings": { "new_company": { "company_type_id": 1, "owner_resource_id": s.owner_id } } });
+    s.store
+        .put_settings(&tenant, &settings, Some(2), chrono::Utc::now())
+        .await
+        .unwrap();
+    s.at.counters().add_fault(FaultRule {
+        endpoint: Some("Companies".into()),
+        method: None,
+        kind: FaultKind::ServerError,
+        times: 10,
+    });
+    // WHEN the export runs THEN 503 says to try again, and nothing was written
+    let r = s.export("C-900").await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.json()["error"]["retryable"], true);
+    assert!(s.companies_named("Wingtip Toys").is_empty());
+    // WHEN Autotask is back THEN the same click completes it (the failed run left nothing to block it)
+    s.at.counters().clear_faults();
+    let r = s.export("C-900").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(s.companies_named("Wingtip Toys").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn html_is_answered_when_asked_and_unsigned_calls_are_refused() {
+    let s = CustomerStack::start().await;
+    s.add_customer(customer("C-950", "Alpine Ski House", PHONE, &[]));
+    // WHEN the export link is opened in a browser (accepts text/html)
+    let r = s
+        .call_as(
+            "export-customer",
+            (TENANT, KEY),
+            "GET",
+            "/",
+            "customer_number=C-950",
+            "",
+            &[("accept", "text/html")],
+        )
+        .await;
+    // THEN a small HTML page carries the same message
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.headers["content-type"].as_str().unwrap().starts_with("text/html"));
+    assert!(r.body.contains("Created the Autotask company"), "{}", r.body);
+    // WHEN a call is not signed THEN 401, and nothing is exported
+    let ev = testkit::function_url::event(&testkit::function_url::EventSpec {
+        method: "POST",
+        path: "/",
+        query: "",
+        body: r#"{"customer_number":"C-950"}"#,
+        signer: None,
+        headers: &[],
+    });
+    let r = s.invoke("import-customer", ev).await;
+    assert_eq!(r.status, 401, "{}", r.body);
+}

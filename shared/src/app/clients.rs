@@ -115,12 +115,16 @@ impl ClientFactories {
 
     /// Both clients pointed at local sandboxes (tests, the local stack): zone discovery on the
     /// Autotask sandbox's host root, ChannelOnline without pacing.
-    pub fn for_sandboxes(autotask_host_root: &str, channelonline_url: &str) -> Result<Self, ClientsError> {
+    pub fn for_sandboxes(
+        autotask_host_root: &str,
+        channelonline_url: &str,
+        channelonline_user_agent: &str,
+    ) -> Result<Self, ClientsError> {
         let col = XmlChannelOnlineConfig::for_base_url(channelonline_url).with_pause(Duration::ZERO);
         Self::new(
             ClientConfig::with_zone_host(autotask_host_root),
             col,
-            DEFAULT_COL_USER_AGENT.into(),
+            channelonline_user_agent.into(),
         )
     }
 }

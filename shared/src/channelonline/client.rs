@@ -54,6 +54,8 @@ pub struct XmlChannelOnlineConfig {
     pub retry: RetryPolicy,
     pub timeout: Duration,
     pub max_response_bytes: usize,
+    /// The Lambda invocation deadline, when known: retries never sleep past it.
+    pub deadline: Option<Instant>,
 }
 
 impl XmlChannelOnlineConfig {
@@ -71,6 +73,7 @@ impl XmlChannelOnlineConfig {
             retry: RetryPolicy::default(),
             timeout: Duration::from_secs(60),
             max_response_bytes: parse::DEFAULT_MAX_BYTES,
+            deadline: None,
         }
     }
 
@@ -141,7 +144,9 @@ impl XmlChannelOnline {
         let result = self
             .config
             .retry
-            .run(repeatable, None, &RandomJitter, |_| self.send_once(kind, &xml))
+            .run(repeatable, self.config.deadline, &RandomJitter, |_| {
+                self.send_once(kind, &xml)
+            })
             .await;
         match result.map_err(|e| e.into_inner())? {
             Checked::Error { code, message } => {

@@ -5,12 +5,13 @@
 //! Admin routes (JSON): `GET /admin/counters`, `POST /admin/faults` (a [`Fault`]),
 //! `POST /admin/reset` (clears state and counters, re-seeds the demo account when configured).
 
+mod memory;
 pub mod seed;
 mod server;
 pub mod state;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
 use axum::Router;
@@ -21,6 +22,7 @@ use shared::http::retry::RetryPolicy;
 use shared::secret::SecretString;
 use tokio::sync::oneshot;
 
+pub use memory::MemoryChannelOnline;
 pub use state::{Fault, SandboxConfig, SandboxState};
 
 pub struct ChannelOnlineSandbox;
@@ -28,15 +30,7 @@ pub struct ChannelOnlineSandbox;
 impl ChannelOnlineSandbox {
     /// Binds `127.0.0.1:{config.port}` (0 = a free port) and serves until the handle drops.
     pub async fn start(config: SandboxConfig) -> std::io::Result<RunningSandbox> {
-        let mut state = SandboxState::default();
-        if config.seed_demo {
-            seed::demo(&mut state, chrono::Utc::now());
-        }
-        let shared = Arc::new(server::Shared {
-            config: config.clone(),
-            state: Mutex::new(state),
-            last_answer: Mutex::new(None),
-        });
+        let shared = Arc::new(server::Shared::new(config.clone()));
         let app = Router::new()
             .route(REQUEST_PATH, post(server::request))
             .route("/admin/counters", get(server::counters))
@@ -108,6 +102,11 @@ impl RunningSandbox {
             ..RetryPolicy::default()
         };
         config
+    }
+
+    /// The in-memory port on this sandbox's state (no HTTP): writes show on both.
+    pub fn memory_client(&self) -> MemoryChannelOnline {
+        MemoryChannelOnline::on(self.shared.clone())
     }
 
     /// An `XmlChannelOnline` pointed at this sandbox with its credentials.

@@ -28,6 +28,18 @@ pub struct Shared {
 }
 
 impl Shared {
+    pub fn new(config: SandboxConfig) -> Self {
+        let mut state = SandboxState::default();
+        if config.seed_demo {
+            crate::seed::demo(&mut state, Utc::now());
+        }
+        Self {
+            config,
+            state: Mutex::new(state),
+            last_answer: Mutex::new(None),
+        }
+    }
+
     pub fn lock(&self) -> std::sync::MutexGuard<'_, SandboxState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -156,14 +168,13 @@ fn export_documents(state: &mut SandboxState, config: &SandboxConfig, xml: &str)
             after: after.unwrap_or(chrono::DateTime::<Utc>::MIN_UTC),
             before: before.unwrap_or(chrono::DateTime::<Utc>::MAX_UTC),
         };
-        let docs = state.modified_in(doc_type, window);
-        if docs.len() > config.document_cap {
+        let Some(docs) = state.modified_in_capped(doc_type, window, config.document_cap) else {
             return Err((
                 protocol::CODE_TOO_MANY_DOCUMENTS,
                 "The number of documents is limited to 500. Please update your filters to reduce the result set."
                     .into(),
             ));
-        }
+        };
         docs
     } else {
         return Err(bad_request("give a documentNumber or an eventInRange"));
@@ -180,20 +191,16 @@ fn export_documents(state: &mut SandboxState, config: &SandboxConfig, xml: &str)
 fn export_customers(state: &SandboxState, xml: &str) -> Answer {
     let request: ExportCustomersRequest = parse::deserialize(xml).map_err(bad_request)?;
     let o = request.options;
-    let number = convert::text(&o.customer_number);
-    let name = convert::text(&o.company_name_contains).map(|n| n.to_lowercase());
     let since = o
         .event_in_range
         .as_ref()
         .and_then(|r| r.after.as_deref())
         .and_then(timestamp);
-    let matching: Vec<_> = state
-        .customers
-        .values()
-        .filter(|c| number.as_ref().is_none_or(|n| c.number.eq_ignore_ascii_case(n)))
-        .filter(|c| name.as_ref().is_none_or(|n| c.company_name.to_lowercase().contains(n)))
-        .filter(|c| since.is_none_or(|s| c.modified_at.is_some_and(|m| m >= s)))
-        .collect();
+    let matching = state.find_customers(
+        convert::text(&o.customer_number).as_deref(),
+        convert::text(&o.company_name_contains).as_deref(),
+        since,
+    );
     let page = o.page.unwrap_or(WirePage {
         number: 1,
         size: u32::MAX,
@@ -204,12 +211,7 @@ fn export_customers(state: &SandboxState, xml: &str) -> Answer {
         version: SCHEMA_VERSION.into(),
         customers: WireCustomers {
             more_pages: Some(matching.len() > skip.saturating_add(size)),
-            customer: matching
-                .iter()
-                .skip(skip)
-                .take(size)
-                .map(|c| customer_to_wire(c))
-                .collect(),
+            customer: matching.iter().skip(skip).take(size).map(customer_to_wire).collect(),
         },
     };
     serialize(RequestKind::ExportCustomers, &response)

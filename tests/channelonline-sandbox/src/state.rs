@@ -116,6 +116,34 @@ impl SandboxState {
             .collect()
     }
 
+    /// Customers by exact number, name fragment (case-insensitive) and modified-since.
+    pub fn find_customers(
+        &self,
+        number: Option<&str>,
+        name_contains: Option<&str>,
+        since: Option<DateTime<Utc>>,
+    ) -> Vec<Customer> {
+        let name = name_contains.map(str::to_lowercase);
+        self.customers
+            .values()
+            .filter(|c| number.is_none_or(|n| c.number.eq_ignore_ascii_case(n)))
+            .filter(|c| name.as_ref().is_none_or(|n| c.company_name.to_lowercase().contains(n)))
+            .filter(|c| since.is_none_or(|s| c.modified_at.is_some_and(|m| m >= s)))
+            .cloned()
+            .collect()
+    }
+
+    /// [`Self::modified_in`] under COL's cap: `None` when more than `cap` match (error 507).
+    pub fn modified_in_capped(
+        &self,
+        doc_type: Option<DocumentType>,
+        window: TimeWindow,
+        cap: usize,
+    ) -> Option<Vec<Document>> {
+        let docs = self.modified_in(doc_type, window);
+        (docs.len() <= cap).then_some(docs)
+    }
+
     /// Update else create, as COL's account import does. Contacts match by id, then email.
     pub fn upsert_customer(&mut self, upsert: &CustomerUpsert, now: DateTime<Utc>) -> UpsertedCustomer {
         let existing = upsert.number.as_ref().and_then(|n| self.customers.get(n)).cloned();

@@ -14,9 +14,12 @@ pub type Handler = Arc<dyn Fn(Arc<AppContext>, Request) -> HandlerFuture + Send 
 /// Every function, by the name of its crate (and its path segment on the local server).
 /// A new function is one more `mount(...)` line here.
 pub fn all() -> Vec<(&'static str, Handler)> {
-    vec![mount("settings", |ctx, req| async move {
-        settings::handle(&ctx, req).await
-    })]
+    vec![
+        mount("settings", |ctx, req| async move { settings::handle(&ctx, req).await }),
+        mount("export-document", |ctx, req| async move { export_document::handle(&ctx, req).await }),
+        mount("query-opportunities", |ctx, req| async move { query_opportunities::handle(&ctx, req).await }),
+        mount("query-services", |ctx, req| async move { query_services::handle(&ctx, req).await }),
+    ]
 }
 
 fn mount<F, Fut>(name: &'static str, handler: F) -> (&'static str, Handler)

@@ -80,11 +80,13 @@ async fn env() -> Env {
         .await
         .unwrap();
 
-    let mut settings = TenantSettings::default();
-    settings.sales_reps = vec![SalesRepMapping {
-        col_sales_rep_id: "rep-1".into(),
-        at_resource_id: owner,
-    }];
+    let mut settings = TenantSettings {
+        sales_reps: vec![SalesRepMapping {
+            col_sales_rep_id: "rep-1".into(),
+            at_resource_id: owner,
+        }],
+        ..TenantSettings::default()
+    };
     let fm = &mut settings.field_mappings;
     fm.payment_terms = vec![ValueMapping {
         col: "Net 30".into(),
@@ -329,6 +331,9 @@ async fn twenty_line_quote_lands_as_one_opportunity_one_quote_and_twenty_items()
     put(&env, document("Q20", 12, 5, true, &env));
     // WHEN it is exported
     let out = export(&env, &request("Q20")).await.unwrap();
+    let calls = env.at.counters().total();
+    println!("20-line first export: {calls} Autotask calls");
+    assert!(calls <= 20 + 5 + 8, "{calls} calls");
     // THEN one opportunity and one quote exist, with 5 new products and 20 items in order
     assert_eq!(out.failed_lines, 0, "{:?}", out.lines);
     let opportunities = records(&env, "Opportunities");
@@ -381,6 +386,7 @@ async fn unchanged_reexport_writes_nothing_and_three_changes_write_three_items()
     put(&env, doc.clone());
     let first = export(&env, &request("Q21")).await.unwrap();
     let before = all_writes(&env);
+    let after_first = env.at.counters().total();
     // WHEN it is exported again unchanged, after the double-click replay window
     env.clock.advance(chrono::Duration::minutes(5));
     let again = export(&env, &request("Q21")).await.unwrap();
@@ -397,6 +403,10 @@ async fn unchanged_reexport_writes_nothing_and_three_changes_write_three_items()
     // THEN nothing is written and the plan is empty
     assert_eq!(all_writes(&env), before);
     assert_eq!(again.writes, 0);
+    println!(
+        "20-line unchanged re-export: {} Autotask calls",
+        env.at.counters().total() - after_first
+    );
     assert_eq!(direct.writes, 0, "{:?}", direct.plan);
     // WHEN one quantity changes, one line is removed and one added
     doc.lines[0].quantity = Decimal::from(9);
@@ -514,7 +524,8 @@ async fn an_opportunity_with_a_foreign_quote_is_a_409_explaining_one_to_one() {
 async fn each_precondition_failure_says_what_to_do_and_writes_nothing() {
     let env = env().await;
     let before = all_writes(&env);
-    let cases: Vec<(&str, Box<dyn Fn(&mut Document)>)> = vec![
+    type Change = Box<dyn Fn(&mut Document)>;
+    let cases: Vec<(&str, Change)> = vec![
         (
             "customer_not_mapped",
             Box::new(|d| d.customer.number = "UNMAPPED".into()),

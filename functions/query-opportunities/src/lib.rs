@@ -101,7 +101,7 @@ async fn picker(ctx: &AppContext, tenant: &TenantId, req: &Request, page: &Oppor
 
 /// The picker: one row per opportunity, a signed "Choose" link on those that can take the
 /// document, signed links to the other pages.
-pub fn render_picker(page: &OpportunityPage, link: &dyn Fn(&str, &[(String, String)]) -> String) -> String {
+pub fn render_picker(page: &OpportunityPage, link: function_url::LinkSigner<'_>) -> String {
     let mut rows = String::new();
     for o in &page.opportunities {
         let choose = match (&page.document_number, o.has_quote && !o.attached) {

@@ -115,11 +115,7 @@ async fn picker(
 }
 
 /// The picker: one row per item; with a document, a signed "Add" link per row.
-pub fn render_picker(
-    document: Option<&str>,
-    choices: &[ServiceChoice],
-    link: &dyn Fn(&str, &[(String, String)]) -> String,
-) -> String {
+pub fn render_picker(document: Option<&str>, choices: &[ServiceChoice], link: function_url::LinkSigner<'_>) -> String {
     let mut rows = String::new();
     for c in choices {
         let add = match document {

@@ -36,7 +36,11 @@ pub async fn handle(ctx: &AppContext, req: Request) -> Result<Response<Body>, la
 
 async fn export(ctx: &AppContext, tenant: &TenantId, req: &Request) -> Result<Value, ApiError> {
     if !matches!(*req.method(), http::Method::GET | http::Method::POST) {
-        return Err(ApiError::new(http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Use POST (or GET)."));
+        return Err(ApiError::new(
+            http::StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "Use POST (or GET).",
+        ));
     }
     let params = function_url::params(req)?;
     let request = ExportDocumentRequest {

@@ -12,9 +12,6 @@ pub const PLANNED_FUNCTIONS: &[&str] = &[
     "export-customer",
     "import-customer",
     "map-customers",
-    "export-document",
-    "query-opportunities",
-    "query-services",
     "sync-planner",
     "sync-worker",
 ];

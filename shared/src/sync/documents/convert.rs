@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
 
 use crate::channelonline::types as col;
 use crate::domain::document::input::ContactRef;
@@ -41,14 +41,19 @@ pub fn document_input(doc: &col::Document, opportunity_field: Option<&str>) -> D
         bill_to: doc.bill_to.as_ref().map(address),
         ship_to: doc.ship_to.as_ref().map(address),
         sold_to: doc.sold_to.as_ref().map(address),
-        opportunity_field: opportunity_field.and_then(|name| doc.custom_field(name)).map(str::to_owned),
+        opportunity_field: opportunity_field
+            .and_then(|name| doc.custom_field(name))
+            .map(str::to_owned),
         lines: sorted_lines(doc).into_iter().map(line).collect(),
     }
 }
 
 /// The key a sales rep is mapped by: its COL id, else its email.
 pub fn sales_rep_key(rep: &col::SalesRep) -> Option<String> {
-    rep.id.clone().or_else(|| rep.email.clone()).filter(|k| !k.trim().is_empty())
+    rep.id
+        .clone()
+        .or_else(|| rep.email.clone())
+        .filter(|k| !k.trim().is_empty())
 }
 
 fn sorted_lines(doc: &col::Document) -> Vec<&col::DocumentLine> {
@@ -119,7 +124,11 @@ pub fn document_settings(s: &TenantSettings) -> DocumentSettings {
     DocumentSettings {
         payment_terms: fm.payment_terms.iter().map(|m| (m.col.clone(), m.at_id)).collect(),
         shipping_types: shipping,
-        default_shipping_type: fm.shipping_types.iter().find(|m| m.col.trim() == DEFAULT_SHIPPING_KEY).map(|m| m.at_id),
+        default_shipping_type: fm
+            .shipping_types
+            .iter()
+            .find(|m| m.col.trim() == DEFAULT_SHIPPING_KEY)
+            .map(|m| m.at_id),
         categories: fm
             .categories
             .iter()
@@ -140,12 +149,19 @@ pub fn document_settings(s: &TenantSettings) -> DocumentSettings {
 }
 
 fn opportunity_defaults(d: &SettingsDefaults) -> Option<OpportunityDefaults> {
-    Some(OpportunityDefaults { status: d.status_id?, stage: d.stage_id?, probability: i64::from(d.probability?) })
+    Some(OpportunityDefaults {
+        status: d.status_id?,
+        stage: d.stage_id?,
+        probability: i64::from(d.probability?),
+    })
 }
 
 /// The Autotask resource mapped to a COL sales rep in the settings (SalesRep Mapping screen).
 pub fn mapped_resource(s: &TenantSettings, sales_rep: &str) -> Option<i64> {
-    s.sales_reps.iter().find(|m| m.col_sales_rep_id.eq_ignore_ascii_case(sales_rep.trim())).map(|m| m.at_resource_id)
+    s.sales_reps
+        .iter()
+        .find(|m| m.col_sales_rep_id.eq_ignore_ascii_case(sales_rep.trim()))
+        .map(|m| m.at_resource_id)
 }
 
 /// Today in UTC, the date new opportunities start.

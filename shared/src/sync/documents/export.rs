@@ -100,7 +100,11 @@ pub async fn export_document(
 ) -> SyncResult<ExportOutcome> {
     let number = request.document_number.trim();
     if number.is_empty() {
-        return Err(SyncError::bad_request("document_number_missing", "Say which document to export.", Some("document_number")));
+        return Err(SyncError::bad_request(
+            "document_number_missing",
+            "Say which document to export.",
+            Some("document_number"),
+        ));
     }
     let doc = ctx.channelonline.get_document(number).await?;
     let settings = document_settings(&ctx.settings);
@@ -108,7 +112,9 @@ pub async fn export_document(
     let (mapped, previous_mapping) = resolve_mappings(ctx, &input, request.dry_run).await?;
     let link = export_customer_link.map(|f| f(&input.customer_number));
     let ready = check_preconditions(&input, &settings, &mapped, link.as_deref()).map_err(unmet_error)?;
-    let previous = previous_mapping.as_ref().map(|m| ExportRecord::from_data(m.at_id, &m.data));
+    let previous = previous_mapping
+        .as_ref()
+        .map(|m| ExportRecord::from_data(m.at_id, &m.data));
 
     if request.dry_run {
         let plan = plan_against_autotask(ctx, &input, &ready, &settings, request, previous.as_ref()).await?;
@@ -117,11 +123,20 @@ pub async fn export_document(
 
     // One export per document at a time (lease), and identical repeats answered from the
     // first run (idempotency): concurrent clicks never create a second opportunity or quote.
-    let idempotency = ctx.idempotency(FUNCTION).with_expiry(Duration::minutes(REPLAY_WINDOW_MINUTES));
+    let idempotency = ctx
+        .idempotency(FUNCTION)
+        .with_expiry(Duration::minutes(REPLAY_WINDOW_MINUTES));
     let payload = json!({ "request": request, "document": input });
     let caller_key = format!("{number}#{}", hash_value(&payload));
     let now = ctx.clock.now();
-    let claim = idempotency.claim(&ctx.tenant, &caller_key, &payload, now + Duration::seconds(LEASE_SECONDS)).await?;
+    let claim = idempotency
+        .claim(
+            &ctx.tenant,
+            &caller_key,
+            &payload,
+            now + Duration::seconds(LEASE_SECONDS),
+        )
+        .await?;
     match claim.outcome {
         ClaimOutcome::Claimed => {}
         ClaimOutcome::Replay(answer) => {
@@ -131,7 +146,11 @@ pub async fn export_document(
     }
     let lease = format!("{FUNCTION}#{number}");
     let owner = claim.key.clone();
-    if let Err(e) = ctx.sync_state.acquire_lease(&ctx.tenant, &lease, &owner, now, now + Duration::seconds(LEASE_SECONDS)).await {
+    if let Err(e) = ctx
+        .sync_state
+        .acquire_lease(&ctx.tenant, &lease, &owner, now, now + Duration::seconds(LEASE_SECONDS))
+        .await
+    {
         idempotency.release(&claim.key).await.ok();
         return Err(match e {
             StoreError::LeaseHeld { .. } => busy(number),
@@ -141,8 +160,13 @@ pub async fn export_document(
 
     let result = async {
         // Re-read the mapping under the lease: a run that just finished may have written it.
-        let previous_mapping = ctx.mappings.get_by_col(&ctx.tenant, MappingKind::Document, number).await?;
-        let previous = previous_mapping.as_ref().map(|m| ExportRecord::from_data(m.at_id, &m.data));
+        let previous_mapping = ctx
+            .mappings
+            .get_by_col(&ctx.tenant, MappingKind::Document, number)
+            .await?;
+        let previous = previous_mapping
+            .as_ref()
+            .map(|m| ExportRecord::from_data(m.at_id, &m.data));
         let plan = plan_against_autotask(ctx, &input, &ready, &settings, request, previous.as_ref()).await?;
         run_plan(ctx, &input, plan, previous, previous_mapping).await
     }
@@ -180,13 +204,20 @@ async fn resolve_mappings(
     let (customer, contact, rep_mapping, document) = tokio::join!(
         store.get_by_col(tenant, MappingKind::Customer, &input.customer_number),
         async {
-            if contact_key.is_empty() { Ok(None) } else { store.get_by_col(tenant, MappingKind::Contact, &contact_key).await }
+            if contact_key.is_empty() {
+                Ok(None)
+            } else {
+                store.get_by_col(tenant, MappingKind::Contact, &contact_key).await
+            }
         },
         async {
             match mapped_resource(&ctx.settings, &rep) {
                 Some(id) => Ok(Some(id)),
                 None if rep.is_empty() => Ok(None),
-                None => store.get_by_col(tenant, MappingKind::SalesRep, &rep).await.map(|m| m.map(|m| m.at_id)),
+                None => store
+                    .get_by_col(tenant, MappingKind::SalesRep, &rep)
+                    .await
+                    .map(|m| m.map(|m| m.at_id)),
             }
         },
         store.get_by_col(tenant, MappingKind::Document, &input.number),
@@ -206,7 +237,14 @@ async fn resolve_mappings(
             }
         }
     }
-    Ok((MappedIds { company_id, contact_id, resource_id: rep_mapping? }, document?))
+    Ok((
+        MappedIds {
+            company_id,
+            contact_id,
+            resource_id: rep_mapping?,
+        },
+        document?,
+    ))
 }
 
 /// All unmet preconditions in one answer; the code is the first one's.
@@ -221,7 +259,10 @@ fn plan_error(e: PlanError, input: &DocumentInput) -> SyncError {
     match e {
         PlanError::BadOpportunityField(bad) => SyncError::precondition(
             "opportunity_field_invalid",
-            format!("The document's opportunity field holds {:?}, which is not an Autotask opportunity.", bad.0),
+            format!(
+                "The document's opportunity field holds {:?}, which is not an Autotask opportunity.",
+                bad.0
+            ),
             "Choose the opportunity again with the query button, or clear the field to create a new one.",
         ),
         PlanError::OpportunityNotFound { id } => SyncError::not_found(
@@ -260,7 +301,8 @@ async fn plan_against_autotask(
     previous: Option<&ExportRecord>,
 ) -> SyncResult<Plan> {
     let at = &ctx.autotask;
-    let choice = choose_opportunity(request.opportunity_id, input, previous).map_err(|e| plan_error(e.into(), input))?;
+    let choice =
+        choose_opportunity(request.opportunity_id, input, previous).map_err(|e| plan_error(e.into(), input))?;
     let (opportunity, products) = tokio::join!(
         async {
             match choice {
@@ -271,7 +313,12 @@ async fn plan_against_autotask(
         product_index(at, ctx.mappings.as_ref(), &ctx.tenant, input),
     );
     let (opportunity, quotes) = opportunity?.unwrap_or_default();
-    let mut state = AutotaskState { opportunity, quotes, products: products?, ..AutotaskState::default() };
+    let mut state = AutotaskState {
+        opportunity,
+        quotes,
+        products: products?,
+        ..AutotaskState::default()
+    };
     if let OpportunityChoice::Existing { id, .. } = choice
         && state.opportunity.is_some()
     {
@@ -282,7 +329,10 @@ async fn plan_against_autotask(
             state.locations = locations;
         }
     }
-    let export = ExportRequest { opportunity_id: request.opportunity_id, custom_name: request.custom_name.clone() };
+    let export = ExportRequest {
+        opportunity_id: request.opportunity_id,
+        custom_name: request.custom_name.clone(),
+    };
     plan_export(PlanInput {
         doc: input,
         ready,
@@ -310,7 +360,10 @@ fn dry_run_outcome(plan: &Plan) -> ExportOutcome {
         message: if plan.is_empty() {
             "Autotask already matches the document: nothing would be written.".into()
         } else {
-            format!("The export would make {} Autotask writes (nothing was written).", plan.steps.len())
+            format!(
+                "The export would make {} Autotask writes (nothing was written).",
+                plan.steps.len()
+            )
         },
         lines,
         failed_lines,
@@ -356,7 +409,11 @@ impl Execution<'_> {
                 .map_err(|p| format!("{} could not be created, so this step was skipped", p.name()))?;
         }
         let parent = match &step.call.parent {
-            Some(parent) => Some(parent.resolve(&self.ids).map_err(|p| format!("{} could not be created", p.name()))?),
+            Some(parent) => Some(
+                parent
+                    .resolve(&self.ids)
+                    .map_err(|p| format!("{} could not be created", p.name()))?,
+            ),
             None => None,
         };
         raw::execute(&self.ctx.autotask, &step.call, parent, body)
@@ -427,7 +484,12 @@ async fn run_plan(
         items: BTreeMap::new(),
         products_created: vec![],
     };
-    let of = |kinds: &[StepKind]| plan.steps.iter().filter(|s| kinds.contains(&s.kind)).collect::<Vec<_>>();
+    let of = |kinds: &[StepKind]| {
+        plan.steps
+            .iter()
+            .filter(|s| kinds.contains(&s.kind))
+            .collect::<Vec<_>>()
+    };
 
     // 1. Opportunity, locations and new products do not depend on each other.
     let first = of(&[
@@ -460,7 +522,12 @@ async fn run_plan(
     }
     if let Some((step, reason)) = header_failure {
         audit(ctx, input, &exec, AuditOutcome::Failed).await;
-        return Err(SyncError::Rejected { record: step, field: None, message: reason, fix: "Correct the named value and export again.".into() });
+        return Err(SyncError::Rejected {
+            record: step,
+            field: None,
+            message: reason,
+            fix: "Correct the named value and export again.".into(),
+        });
     }
 
     // 2. The quote (needs the opportunity and the locations).
@@ -492,7 +559,11 @@ async fn run_plan(
             record.locations.insert(role.tag().into(), id);
         }
     }
-    let refused: BTreeMap<String, String> = plan.refused.iter().map(|p| (p.line_id.clone(), p.message.clone())).collect();
+    let refused: BTreeMap<String, String> = plan
+        .refused
+        .iter()
+        .map(|p| (p.line_id.clone(), p.message.clone()))
+        .collect();
     let mut lines = BTreeMap::new();
     for line in &plan.lines {
         let item_id = exec.items.get(&line.line_id).copied().or(line.item_id);
@@ -500,7 +571,11 @@ async fn run_plan(
         let entry = LineRecord {
             item_id: if failed.is_some() { line.item_id } else { item_id },
             hash: line.hash.clone(),
-            state: if failed.is_some() { LineState::Failed } else { LineState::Synced },
+            state: if failed.is_some() {
+                LineState::Failed
+            } else {
+                LineState::Synced
+            },
             error: failed.cloned(),
         };
         if line.line_id == SHIPPING_LINE_ID {
@@ -513,7 +588,12 @@ async fn run_plan(
         let kept = record.lines.get(line_id).and_then(|l| l.item_id);
         lines.insert(
             line_id.clone(),
-            LineRecord { item_id: kept, hash: String::new(), state: LineState::Failed, error: Some(message.clone()) },
+            LineRecord {
+                item_id: kept,
+                hash: String::new(),
+                state: LineState::Failed,
+                error: Some(message.clone()),
+            },
         );
     }
     if !plan.lines.iter().any(|l| l.line_id == SHIPPING_LINE_ID) {
@@ -526,7 +606,11 @@ async fn run_plan(
     save_product_mappings(ctx, &plan, &exec).await;
 
     let failed_lines = exec.failed.len() + refused.len();
-    let outcome_kind = if failed_lines == 0 { AuditOutcome::Succeeded } else { AuditOutcome::Partial };
+    let outcome_kind = if failed_lines == 0 {
+        AuditOutcome::Succeeded
+    } else {
+        AuditOutcome::Partial
+    };
     if !exec.log.is_empty() {
         audit(ctx, input, &exec, outcome_kind).await;
     }
@@ -542,7 +626,10 @@ async fn run_plan(
         products_created: exec.products_created.iter().map(|(_, id)| *id).collect(),
         message: match (writes, failed_lines) {
             (0, 0) => "Autotask already matched the document: nothing was written.".into(),
-            (_, 0) => format!("Exported to Autotask opportunity {} ({} writes).", record.opportunity_id, writes),
+            (_, 0) => format!(
+                "Exported to Autotask opportunity {} ({} writes).",
+                record.opportunity_id, writes
+            ),
             (_, n) => format!(
                 "Exported to Autotask opportunity {}, but {n} line(s) did not land; see each line's reason. Export again after fixing them: only those lines will be sent.",
                 record.opportunity_id
@@ -622,7 +709,11 @@ async fn save_product_mappings(ctx: &TenantContext, plan: &Plan, exec: &Executio
     }
     // Keys already mapped need no write.
     let known: Vec<String> = pairs.keys().cloned().collect();
-    if let Ok(existing) = ctx.mappings.batch_get_by_col(&ctx.tenant, MappingKind::Product, &known).await {
+    if let Ok(existing) = ctx
+        .mappings
+        .batch_get_by_col(&ctx.tenant, MappingKind::Product, &known)
+        .await
+    {
         for m in existing {
             pairs.remove(&m.col_id);
         }
@@ -638,9 +729,14 @@ async fn save_product_mappings(ctx: &TenantContext, plan: &Plan, exec: &Executio
 }
 
 async fn audit(ctx: &TenantContext, input: &DocumentInput, exec: &Execution<'_>, outcome: AuditOutcome) {
-    let mut at_ids: Vec<i64> = exec.log.iter().filter_map(|w| w.result.as_ref().ok().copied()).collect();
+    let mut at_ids: Vec<i64> = exec
+        .log
+        .iter()
+        .filter_map(|w| w.result.as_ref().ok().copied())
+        .collect();
     at_ids.sort_unstable();
     at_ids.dedup();
     let changes = json!({ "writes": exec.log, "failed_lines": exec.failed });
-    ctx.record(FUNCTION, vec![input.number.clone()], at_ids, changes, outcome).await;
+    ctx.record(FUNCTION, vec![input.number.clone()], at_ids, changes, outcome)
+        .await;
 }

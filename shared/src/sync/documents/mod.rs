@@ -10,5 +10,7 @@ pub use export::{CustomerLink, ExportDocumentRequest, ExportOutcome, LineOutcome
 pub mod opportunities;
 pub mod services;
 
-pub use opportunities::{AttachOutcome, OpportunityPage, OpportunityQuery, OpportunityView, attach_opportunity, list_opportunities};
+pub use opportunities::{
+    AttachOutcome, OpportunityPage, OpportunityQuery, OpportunityView, attach_opportunity, list_opportunities,
+};
 pub use services::{AddServiceLine, AddedServiceLine, ServiceChoice, ServiceKind, add_service_line, search_services};

@@ -7,9 +7,9 @@ use super::export::{FUNCTION as EXPORT_FUNCTION, save_record};
 use super::reads::to_map;
 use crate::app::TenantContext;
 use crate::autotask::{Filter, Opportunity, Query, Quote};
+use crate::domain::document::ExportRecord;
 use crate::domain::document::opportunity::{opportunity_field_value, parse_opportunity_field};
 use crate::domain::document::quote::{choose_quote, id_of};
-use crate::domain::document::ExportRecord;
 use crate::domain::mapping::MappingKind;
 use crate::store::AuditOutcome;
 use crate::sync::{SyncError, SyncResult};
@@ -64,7 +64,10 @@ pub struct OpportunityPage {
 
 /// The customer's company in Autotask, or "export the customer first".
 async fn company_of(ctx: &TenantContext, customer_number: &str) -> SyncResult<i64> {
-    let mapping = ctx.mappings.get_by_col(&ctx.tenant, MappingKind::Customer, customer_number).await?;
+    let mapping = ctx
+        .mappings
+        .get_by_col(&ctx.tenant, MappingKind::Customer, customer_number)
+        .await?;
     mapping.map(|m| m.at_id).ok_or_else(|| {
         SyncError::precondition(
             "customer_not_mapped",
@@ -79,8 +82,15 @@ pub async fn list_opportunities(ctx: &TenantContext, q: &OpportunityQuery) -> Sy
     let (customer_number, attached) = match (&q.document_number, &q.customer_number) {
         (Some(number), _) => {
             let doc = ctx.channelonline.get_document(number.trim()).await?;
-            let field = ctx.settings.opportunity_custom_field.as_deref().and_then(|f| doc.custom_field(f));
-            let mapped = ctx.mappings.get_by_col(&ctx.tenant, MappingKind::Document, &doc.number).await?;
+            let field = ctx
+                .settings
+                .opportunity_custom_field
+                .as_deref()
+                .and_then(|f| doc.custom_field(f));
+            let mapped = ctx
+                .mappings
+                .get_by_col(&ctx.tenant, MappingKind::Document, &doc.number)
+                .await?;
             let attached = field.and_then(parse_opportunity_field).or(mapped.map(|m| m.at_id));
             (doc.customer.number, attached)
         }
@@ -109,14 +119,20 @@ pub async fn list_opportunities(ctx: &TenantContext, q: &OpportunityQuery) -> Sy
         "projectedCloseDate",
         "companyID",
     ]);
-    let (found, fields) = tokio::join!(ctx.autotask.query::<Opportunity>(&query), ctx.autotask.fields::<Opportunity>());
+    let (found, fields) = tokio::join!(
+        ctx.autotask.query::<Opportunity>(&query),
+        ctx.autotask.fields::<Opportunity>()
+    );
     let (found, fields) = (found?, fields?);
-    let label = |field: &str, v: Option<i64>| v.and_then(|v| fields.picklist_label(field, &v.to_string()).map(str::to_owned));
+    let label =
+        |field: &str, v: Option<i64>| v.and_then(|v| fields.picklist_label(field, &v.to_string()).map(str::to_owned));
     let mut views: Vec<OpportunityView> = found
         .iter()
         .map(|o| {
             let status = label("status", o.status);
-            let open = status.as_deref().is_none_or(|s| !CLOSED_STATUSES.contains(&s.to_ascii_lowercase().as_str()));
+            let open = status
+                .as_deref()
+                .is_none_or(|s| !CLOSED_STATUSES.contains(&s.to_ascii_lowercase().as_str()));
             OpportunityView {
                 id: o.id.unwrap_or_default(),
                 title: o.title.clone().unwrap_or_default(),
@@ -124,7 +140,10 @@ pub async fn list_opportunities(ctx: &TenantContext, q: &OpportunityQuery) -> Sy
                 status,
                 probability: o.probability,
                 amount: o.amount,
-                projected_close_date: to_map(o).get("projectedCloseDate").and_then(Value::as_str).map(str::to_owned),
+                projected_close_date: to_map(o)
+                    .get("projectedCloseDate")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
                 open,
                 has_quote: false,
                 attached: attached == o.id,
@@ -135,8 +154,11 @@ pub async fn list_opportunities(ctx: &TenantContext, q: &OpportunityQuery) -> Sy
     let page_size = q.page_size.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE);
     let page = q.page.unwrap_or(1).max(1);
     let total = views.len();
-    let mut shown: Vec<OpportunityView> =
-        views.into_iter().skip(((page - 1) * page_size) as usize).take(page_size as usize).collect();
+    let mut shown: Vec<OpportunityView> = views
+        .into_iter()
+        .skip(((page - 1) * page_size) as usize)
+        .take(page_size as usize)
+        .collect();
     let ids: Vec<i64> = shown.iter().map(|o| o.id).collect();
     if !ids.is_empty() {
         let quotes = Query::filter(vec![Filter::is_in("opportunityID", ids)]).include_fields(["id", "opportunityID"]);
@@ -170,7 +192,11 @@ pub struct AttachOutcome {
 
 /// Records the chosen opportunity for the document: in its ChannelOnline custom field and in
 /// our document mapping. Checks the company and the one-quote rule first.
-pub async fn attach_opportunity(ctx: &TenantContext, document_number: &str, opportunity_id: i64) -> SyncResult<AttachOutcome> {
+pub async fn attach_opportunity(
+    ctx: &TenantContext,
+    document_number: &str,
+    opportunity_id: i64,
+) -> SyncResult<AttachOutcome> {
     let field = ctx.settings.opportunity_custom_field.clone().filter(|f| !f.trim().is_empty()).ok_or_else(|| {
         SyncError::precondition(
             "opportunity_field_not_set",
@@ -220,10 +246,16 @@ pub async fn attach_opportunity(ctx: &TenantContext, document_number: &str, oppo
     }
     let title = opportunity.title.clone().unwrap_or_default();
     let value = opportunity_field_value(opportunity_id, &title);
-    ctx.channelonline.set_document_custom_field(&doc.number, &field, &value).await?;
+    ctx.channelonline
+        .set_document_custom_field(&doc.number, &field, &value)
+        .await?;
     if mapping.as_ref().map(|m| m.at_id) != Some(opportunity_id) {
         let ours = quotes.iter().find_map(id_of);
-        let record = ExportRecord { opportunity_id, quote_id: ours, ..ExportRecord::default() };
+        let record = ExportRecord {
+            opportunity_id,
+            quote_id: ours,
+            ..ExportRecord::default()
+        };
         save_record(ctx, &doc.number, mapping, &record).await?;
     }
     ctx.record(
@@ -237,7 +269,10 @@ pub async fn attach_opportunity(ctx: &TenantContext, document_number: &str, oppo
     Ok(AttachOutcome {
         document_number: doc.number.clone(),
         opportunity_id,
-        message: format!("Document {} is attached to Autotask opportunity {opportunity_id} \"{title}\".", doc.number),
+        message: format!(
+            "Document {} is attached to Autotask opportunity {opportunity_id} \"{title}\".",
+            doc.number
+        ),
         title,
         custom_field: field,
         custom_field_value: value,

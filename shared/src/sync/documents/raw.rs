@@ -33,7 +33,10 @@ pub struct RawRecord<K: RawKind> {
 
 impl<K: RawKind> RawRecord<K> {
     pub fn new(fields: Map<String, Value>) -> Self {
-        Self { fields, kind: PhantomData }
+        Self {
+            fields,
+            kind: PhantomData,
+        }
     }
 }
 
@@ -72,22 +75,54 @@ macro_rules! raw_kind {
     };
 }
 
-raw_kind!(Opportunities, "Opportunities", "OpportunityModel", WriteRoute::Root { create: true }, DeleteRoute::Never);
-raw_kind!(QuoteLocations, "QuoteLocations", "QuoteLocationModel", WriteRoute::Root { create: true }, DeleteRoute::Never);
-raw_kind!(Products, "Products", "ProductModel", WriteRoute::Root { create: true }, DeleteRoute::Never);
-raw_kind!(Quotes, "Quotes", "QuoteModel", WriteRoute::Root { create: true }, DeleteRoute::Never);
+raw_kind!(
+    Opportunities,
+    "Opportunities",
+    "OpportunityModel",
+    WriteRoute::Root { create: true },
+    DeleteRoute::Never
+);
+raw_kind!(
+    QuoteLocations,
+    "QuoteLocations",
+    "QuoteLocationModel",
+    WriteRoute::Root { create: true },
+    DeleteRoute::Never
+);
+raw_kind!(
+    Products,
+    "Products",
+    "ProductModel",
+    WriteRoute::Root { create: true },
+    DeleteRoute::Never
+);
+raw_kind!(
+    Quotes,
+    "Quotes",
+    "QuoteModel",
+    WriteRoute::Root { create: true },
+    DeleteRoute::Never
+);
 raw_kind!(
     QuoteItems,
     "QuoteItems",
     "QuoteItemModel",
-    WriteRoute::Child { parent: "Quotes", segment: "Items" },
+    WriteRoute::Child {
+        parent: "Quotes",
+        segment: "Items"
+    },
     DeleteRoute::Child,
     "quoteID"
 );
 
 /// Runs one planned call whose placeholders are already resolved; returns the record id.
 /// Creates are guarded: the export holds an idempotency claim and reconciles before creating.
-pub async fn execute(client: &TenantClient, call: &ApiCall, parent: Option<i64>, body: Option<Value>) -> Result<i64, AutotaskError> {
+pub async fn execute(
+    client: &TenantClient,
+    call: &ApiCall,
+    parent: Option<i64>,
+    body: Option<Value>,
+) -> Result<i64, AutotaskError> {
     let mut fields = match body {
         Some(Value::Object(map)) => map,
         _ => Map::new(),

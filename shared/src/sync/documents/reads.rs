@@ -6,11 +6,13 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::autotask::query::MAX_OR_CONDITIONS;
-use crate::autotask::{AutotaskError, Contact, Filter, Opportunity, Product, Query, Quote, QuoteItem, QuoteLocation, TenantClient};
+use crate::autotask::{
+    AutotaskError, Contact, Filter, Opportunity, Product, Query, Quote, QuoteItem, QuoteLocation, TenantClient,
+};
+use crate::domain::document::DocumentInput;
 use crate::domain::document::input::LineKind;
 use crate::domain::document::lines::{ProductIndex, ProductLookup, product_key, product_lookup};
 use crate::domain::document::plan::LocationRole;
-use crate::domain::document::DocumentInput;
 use crate::domain::mapping::MappingKind;
 use crate::store::MappingStore;
 use crate::sync::SyncError;
@@ -40,14 +42,23 @@ pub async fn quote_contents(
     quote: &Map<String, Value>,
 ) -> Result<(Vec<Map<String, Value>>, Vec<Map<String, Value>>), AutotaskError> {
     let quote_id = quote.get("id").and_then(Value::as_i64).unwrap_or_default();
-    let location_ids: Vec<i64> =
-        LocationRole::ALL.iter().filter_map(|r| quote.get(r.quote_field()).and_then(Value::as_i64)).collect();
+    let location_ids: Vec<i64> = LocationRole::ALL
+        .iter()
+        .filter_map(|r| quote.get(r.quote_field()).and_then(Value::as_i64))
+        .collect();
     let items_query = Query::filter(vec![Filter::eq("quoteID", quote_id)]);
     let locations_query = Query::filter(vec![Filter::is_in("id", location_ids.clone())]);
     let (items, locations) = tokio::join!(at.query::<QuoteItem>(&items_query), async {
-        if location_ids.is_empty() { Ok(Vec::new()) } else { at.query::<QuoteLocation>(&locations_query).await }
+        if location_ids.is_empty() {
+            Ok(Vec::new())
+        } else {
+            at.query::<QuoteLocation>(&locations_query).await
+        }
     });
-    Ok((items?.iter().map(to_map).collect(), locations?.iter().map(to_map).collect()))
+    Ok((
+        items?.iter().map(to_map).collect(),
+        locations?.iter().map(to_map).collect(),
+    ))
 }
 
 /// Product keys of the document's product lines.
@@ -76,7 +87,12 @@ pub async fn product_index(
     let mapped: BTreeMap<String, i64> = if keys.is_empty() {
         BTreeMap::new()
     } else {
-        mappings.batch_get_by_col(tenant, MappingKind::Product, &keys).await?.into_iter().map(|m| (m.col_id, m.at_id)).collect()
+        mappings
+            .batch_get_by_col(tenant, MappingKind::Product, &keys)
+            .await?
+            .into_iter()
+            .map(|m| (m.col_id, m.at_id))
+            .collect()
     };
     let lookup = product_lookup(doc, |k| mapped.contains_key(k));
     let mut found = Vec::new();
@@ -104,15 +120,23 @@ pub fn product_queries(lookup: &ProductLookup) -> Vec<Query> {
             if !parts.is_empty() {
                 branches.push(Filter::is_in("manufacturerProductName", parts));
             }
-            Query::filter(vec![Filter::or(branches)]).include_fields(["id", "sku", "manufacturerProductName", "isActive"])
+            Query::filter(vec![Filter::or(branches)]).include_fields([
+                "id",
+                "sku",
+                "manufacturerProductName",
+                "isActive",
+            ])
         })
         .collect()
 }
 
 /// The Autotask contact of `company_id` with this email, when exactly one matches.
 pub async fn contact_by_email(at: &TenantClient, company_id: i64, email: &str) -> Result<Option<i64>, AutotaskError> {
-    let query = Query::filter(vec![Filter::eq("companyID", company_id), Filter::eq("emailAddress", email.trim())])
-        .include_fields(["id", "companyID", "emailAddress"]);
+    let query = Query::filter(vec![
+        Filter::eq("companyID", company_id),
+        Filter::eq("emailAddress", email.trim()),
+    ])
+    .include_fields(["id", "companyID", "emailAddress"]);
     let contacts = at.query::<Contact>(&query).await?;
     Ok(match contacts.as_slice() {
         [only] => only.id,
@@ -127,12 +151,22 @@ mod tests {
     #[test]
     fn product_queries_stay_within_the_or_limit() {
         let many = |p: &str, n: usize| (0..n).map(|i| format!("{p}{i}")).collect::<Vec<_>>();
-        let small = ProductLookup { skus: many("S", 120), part_numbers: many("P", 120) };
+        let small = ProductLookup {
+            skus: many("S", 120),
+            part_numbers: many("P", 120),
+        };
         assert_eq!(product_queries(&small).len(), 1);
-        let big = ProductLookup { skus: many("S", 600), part_numbers: many("P", 10) };
+        let big = ProductLookup {
+            skus: many("S", 600),
+            part_numbers: many("P", 10),
+        };
         let queries = product_queries(&big);
         assert_eq!(queries.len(), 3);
-        assert!(queries.iter().all(|q| q.filter.iter().map(Filter::or_conditions).sum::<usize>() <= MAX_OR_CONDITIONS));
+        assert!(
+            queries
+                .iter()
+                .all(|q| q.filter.iter().map(Filter::or_conditions).sum::<usize>() <= MAX_OR_CONDITIONS)
+        );
         assert!(product_queries(&ProductLookup::default()).is_empty());
     }
 }

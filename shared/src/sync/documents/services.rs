@@ -59,7 +59,11 @@ pub struct ServiceChoice {
 }
 
 /// Active services, bundles and roles whose name contains `search`, three endpoints in parallel.
-pub async fn search_services(ctx: &TenantContext, search: &str, kinds: &[ServiceKind]) -> SyncResult<Vec<ServiceChoice>> {
+pub async fn search_services(
+    ctx: &TenantContext,
+    search: &str,
+    kinds: &[ServiceKind],
+) -> SyncResult<Vec<ServiceChoice>> {
     let kinds = if kinds.is_empty() { &ServiceKind::ALL[..] } else { kinds };
     let text = search.trim();
     let query = || {
@@ -76,7 +80,8 @@ pub async fn search_services(ctx: &TenantContext, search: &str, kinds: &[Service
             if !want(ServiceKind::Service) {
                 return Ok(vec![]);
             }
-            let (rows, fields) = tokio::join!(at.query::<Service>(&query()), at.fields::<Service>());
+            let q = query();
+            let (rows, fields) = tokio::join!(at.query::<Service>(&q), at.fields::<Service>());
             let (rows, fields) = (rows?, fields?);
             Ok::<_, SyncError>(
                 rows.into_iter()
@@ -96,7 +101,8 @@ pub async fn search_services(ctx: &TenantContext, search: &str, kinds: &[Service
             if !want(ServiceKind::ServiceBundle) {
                 return Ok(vec![]);
             }
-            let (rows, fields) = tokio::join!(at.query::<ServiceBundle>(&query()), at.fields::<ServiceBundle>());
+            let q = query();
+            let (rows, fields) = tokio::join!(at.query::<ServiceBundle>(&q), at.fields::<ServiceBundle>());
             let (rows, fields) = (rows?, fields?);
             Ok::<_, SyncError>(
                 rows.into_iter()
@@ -142,7 +148,10 @@ pub async fn search_services(ctx: &TenantContext, search: &str, kinds: &[Service
 
 fn period_label(fields: &EntityFields, period_type: Option<i64>) -> String {
     let value = period_type.map(|v| v.to_string()).unwrap_or_default();
-    fields.picklist_label("periodType", &value).unwrap_or("One-Time").to_owned()
+    fields
+        .picklist_label("periodType", &value)
+        .unwrap_or("One-Time")
+        .to_owned()
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -170,11 +179,17 @@ pub struct AddedServiceLine {
 /// caller). A repeated identical click within two minutes answers the first result.
 pub async fn add_service_line(ctx: &TenantContext, add: &AddServiceLine) -> SyncResult<AddedServiceLine> {
     if !(add.quantity.is_finite() && add.quantity > 0.0) {
-        return Err(SyncError::bad_request("quantity_invalid", "The quantity must be a positive number.", Some("quantity")));
+        return Err(SyncError::bad_request(
+            "quantity_invalid",
+            "The quantity must be a positive number.",
+            Some("quantity"),
+        ));
     }
     let idempotency = ctx.idempotency(FUNCTION).with_expiry(Duration::minutes(2));
     let caller_key = format!("{}#{:?}#{}#{}", add.document_number, add.kind, add.id, add.quantity);
-    let claim = idempotency.claim(&ctx.tenant, &caller_key, add, ctx.clock.now() + Duration::seconds(120)).await?;
+    let claim = idempotency
+        .claim(&ctx.tenant, &caller_key, add, ctx.clock.now() + Duration::seconds(120))
+        .await?;
     match claim.outcome {
         ClaimOutcome::Claimed => {}
         ClaimOutcome::Replay(v) => {
@@ -247,7 +262,10 @@ async fn add_line(ctx: &TenantContext, add: &AddServiceLine) -> SyncResult<Added
     };
     let decimal = |v: f64| Decimal::from_f64(v).unwrap_or_default().round_dp(4);
     let line = NewLine {
-        autotask: AutotaskItemRef { kind: add.kind.col(), id: add.id },
+        autotask: AutotaskItemRef {
+            kind: add.kind.col(),
+            id: add.id,
+        },
         part_number: None,
         description: choice.name.clone(),
         description2: choice.description.clone(),
@@ -269,7 +287,12 @@ async fn add_line(ctx: &TenantContext, add: &AddServiceLine) -> SyncResult<Added
     .await;
     Ok(AddedServiceLine {
         document_number: add.document_number.clone(),
-        message: format!("{} \"{}\" was added to document {}.", add.kind.label(), choice.name, add.document_number),
+        message: format!(
+            "{} \"{}\" was added to document {}.",
+            add.kind.label(),
+            choice.name,
+            add.document_number
+        ),
         choice,
         line: added,
     })

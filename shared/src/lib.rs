@@ -7,8 +7,10 @@
 pub mod clock;
 pub mod config;
 pub mod http;
+pub mod queue;
 pub mod secret;
 pub mod signing;
+pub mod sync;
 pub mod telemetry;
 pub mod tenant;
 pub mod web;

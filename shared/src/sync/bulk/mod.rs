@@ -1,0 +1,23 @@
+//! Scheduled bulk sync: what the planner enqueues, how the worker reports, and the pure rules
+//! both follow (checkpoints, time windows, the Autotask budget, per-field owners).
+//!
+//! Shape on AWS: EventBridge Scheduler → `sync-planner` → SQS → `sync-worker` (partial batch
+//! failures). The rules here have no AWS, HTTP or Lambda types so they are tested directly.
+
+pub mod batch_response;
+pub mod budget;
+pub mod checkpoint;
+pub mod field_owner;
+pub mod run_record;
+pub mod stream;
+pub mod window;
+pub mod work_item;
+
+pub use batch_response::BatchFailures;
+pub use budget::{BudgetMeter, BudgetPolicy, BudgetStop, BudgetVerdict, ThresholdInfo};
+pub use checkpoint::{Checkpoint, advance_checkpoint};
+pub use field_owner::{FieldDecision, FieldOwnership, Resolution, ResolutionRule, Side, SideState, resolve_fields};
+pub use run_record::{Counts, ItemFailure, ItemOutcome, RunId, RunRecord, RunStatus, StopReason, StreamPlan, Trigger};
+pub use stream::Stream;
+pub use window::Window;
+pub use work_item::WorkItem;

@@ -2,6 +2,7 @@
 //! never secret values (those come from the secrets port).
 
 use std::env;
+use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -26,7 +27,23 @@ pub struct Config {
     pub dynamodb_endpoint: Option<String>,
     /// Validity window of signed calls, in seconds (`SIGNATURE_WINDOW_SECS`, default 300).
     pub signature_window_secs: i64,
+    /// Where the per-tenant secrets live.
+    pub secrets: SecretsConfig,
+    /// How long a secret read from the store is reused, in seconds (`SECRETS_CACHE_TTL_SECS`, default 300).
+    pub secrets_cache_ttl_secs: i64,
 }
+
+/// Where the per-tenant secrets live: a local JSON file (`SECRETS_FILE`, for the local stack and
+/// tests) or AWS Secrets Manager, one secret per tenant and system named
+/// `<SECRETS_PREFIX><tenant>/<system>` (default prefix `col-autotask/`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SecretsConfig {
+    File(PathBuf),
+    SecretsManager { prefix: String },
+}
+
+pub const DEFAULT_SECRETS_PREFIX: &str = "col-autotask/";
+pub const DEFAULT_SECRETS_CACHE_TTL_SECS: i64 = 300;
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -35,6 +52,13 @@ impl Config {
             idempotency_table: required("IDEMPOTENCY_TABLE")?,
             dynamodb_endpoint: optional("DYNAMODB_ENDPOINT"),
             signature_window_secs: parsed_or("SIGNATURE_WINDOW_SECS", crate::signing::DEFAULT_WINDOW_SECS)?,
+            secrets: match optional("SECRETS_FILE") {
+                Some(path) => SecretsConfig::File(path.into()),
+                None => SecretsConfig::SecretsManager {
+                    prefix: optional("SECRETS_PREFIX").unwrap_or_else(|| DEFAULT_SECRETS_PREFIX.into()),
+                },
+            },
+            secrets_cache_ttl_secs: parsed_or("SECRETS_CACHE_TTL_SECS", DEFAULT_SECRETS_CACHE_TTL_SECS)?,
         })
     }
 }

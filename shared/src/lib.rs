@@ -4,12 +4,17 @@
 //! Layering rule: `domain` imports no AWS, HTTP or Lambda types; adapters depend on `domain`
 //! and `ports`, never the other way round.
 
+pub mod app;
 pub mod clock;
 pub mod config;
+pub mod domain;
 pub mod http;
+pub mod idempotency;
 pub mod queue;
 pub mod secret;
+pub mod secrets;
 pub mod signing;
+pub mod store;
 pub mod sync;
 pub mod telemetry;
 pub mod tenant;

@@ -1,0 +1,125 @@
+//! The dependencies every function handler uses, built once per cold start.
+
+use std::sync::Arc;
+
+use lambda_http::Request;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, ConfigError, SecretsConfig};
+use crate::idempotency::IdempotencyStore;
+use crate::secrets::SecretSource;
+use crate::secrets::aws::SecretsManagerSource;
+use crate::secrets::cache::CachedSecretSource;
+use crate::secrets::file::FileSecretSource;
+use crate::store::dynamo::{DynamoStore, TableNames};
+use crate::store::{AuditLog, MappingStore, SettingsStore, SyncStateStore};
+use crate::tenant::TenantId;
+use crate::web::ApiError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+/// Everything a handler needs, as ports. Functions build it once (`AppContext::from_env`) and
+/// share it across invocations; tests and the local stack build it from parts (`AppContext::new`).
+///
+/// The Autotask and ChannelOnline client factories join this struct as fields next to
+/// `secrets` (they need the tenant's credentials from it); constructors build them from `config`.
+#[derive(Clone)]
+pub struct AppContext {
+    pub config: Config,
+    pub clock: Arc<dyn Clock>,
+    pub secrets: Arc<dyn SecretSource>,
+    pub mappings: Arc<dyn MappingStore>,
+    pub settings: Arc<dyn SettingsStore>,
+    pub audit: Arc<dyn AuditLog>,
+    pub sync_state: Arc<dyn SyncStateStore>,
+    pub idempotency: Arc<dyn IdempotencyStore>,
+}
+
+/// The store ports, usually all one adapter (`DynamoStore` or `MemoryStore`).
+#[derive(Clone)]
+pub struct Stores {
+    pub mappings: Arc<dyn MappingStore>,
+    pub settings: Arc<dyn SettingsStore>,
+    pub audit: Arc<dyn AuditLog>,
+    pub sync_state: Arc<dyn SyncStateStore>,
+    pub idempotency: Arc<dyn IdempotencyStore>,
+}
+
+impl Stores {
+    /// Every port served by one adapter.
+    pub fn all<S>(store: Arc<S>) -> Self
+    where
+        S: MappingStore + SettingsStore + AuditLog + SyncStateStore + IdempotencyStore + 'static,
+    {
+        Self {
+            mappings: store.clone(),
+            settings: store.clone(),
+            audit: store.clone(),
+            sync_state: store.clone(),
+            idempotency: store,
+        }
+    }
+}
+
+impl AppContext {
+    /// Reads the environment ([`Config::from_env`]) and builds the AWS-backed context.
+    pub async fn from_env() -> Result<Self, AppError> {
+        Self::from_config(Config::from_env()?).await
+    }
+
+    /// DynamoDB (with the configured endpoint override) and the configured secret source.
+    pub async fn from_config(config: Config) -> Result<Self, AppError> {
+        let ddb = crate::store::dynamo::client(config.dynamodb_endpoint.as_deref()).await;
+        let tables = TableNames {
+            mappings: config.mapping_table.clone(),
+            idempotency: config.idempotency_table.clone(),
+        };
+        let store = Arc::new(DynamoStore::new(ddb, tables));
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let secrets = build_secrets(&config, clock.clone()).await;
+        Ok(Self::new(config, clock, secrets, Stores::all(store)))
+    }
+
+    pub fn new(config: Config, clock: Arc<dyn Clock>, secrets: Arc<dyn SecretSource>, stores: Stores) -> Self {
+        Self {
+            config,
+            clock,
+            secrets,
+            mappings: stores.mappings,
+            settings: stores.settings,
+            audit: stores.audit,
+            sync_state: stores.sync_state,
+            idempotency: stores.idempotency,
+        }
+    }
+
+    /// Verifies the signed call and returns its tenant (see [`super::auth::authenticate`]).
+    pub async fn authenticate(&self, req: &Request) -> Result<TenantId, ApiError> {
+        super::auth::authenticate(
+            self.secrets.as_ref(),
+            self.clock.as_ref(),
+            self.config.signature_window_secs,
+            req,
+        )
+        .await
+    }
+}
+
+/// The configured secret source behind a TTL cache. The file source is not cached: it is
+/// local and cheap, and hand edits should show at once.
+pub async fn build_secrets(config: &Config, clock: Arc<dyn Clock>) -> Arc<dyn SecretSource> {
+    match &config.secrets {
+        SecretsConfig::File(path) => Arc::new(FileSecretSource::new(path)),
+        SecretsConfig::SecretsManager { prefix } => {
+            let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            let client = aws_sdk_secretsmanager::Client::new(&aws);
+            let source = Arc::new(SecretsManagerSource::new(client, prefix.clone()));
+            let ttl = chrono::Duration::seconds(config.secrets_cache_ttl_secs);
+            Arc::new(CachedSecretSource::new(source, clock, ttl))
+        }
+    }
+}

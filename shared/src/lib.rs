@@ -5,6 +5,7 @@
 //! and `ports`, never the other way round.
 
 pub mod app;
+pub mod autotask;
 pub mod clock;
 pub mod config;
 pub mod domain;

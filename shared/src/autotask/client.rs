@@ -1,0 +1,639 @@
+//! `AutotaskClient` (shared, cheap to clone) and `TenantClient` (one tenant's credentials).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::http::retry::{Jitter, RandomJitter, Repeatable, RetryPolicy};
+use crate::secret::SecretString;
+use crate::tenant::TenantId;
+
+use super::entities::{DeleteRoute, Entity, ThresholdInformation, WriteRoute};
+use super::error::AutotaskError;
+use super::limiter::Limiter;
+use super::picklists::{EntityFields, FieldInformation, PicklistCache};
+use super::query::Query;
+use super::zone::{ZoneCache, ZoneInformation};
+
+/// The public zone lookup host; any zone answers it.
+pub const DEFAULT_ZONE_LOOKUP_URL: &str = "https://webservices.autotask.net/atservicesrest/v1.0/zoneInformation";
+
+/// One tenant's Autotask API user.
+#[derive(Clone, Debug)]
+pub struct AutotaskCredentials {
+    pub username: String,
+    pub secret: SecretString,
+    /// The API tracking identifier (`ApiIntegrationCode`).
+    pub integration_code: String,
+    /// Sent as `ImpersonationResourceId` on writes when set.
+    pub impersonation_resource_id: Option<i64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    /// Full URL of `…/v1.0/zoneInformation` (a sandbox serves its own).
+    pub zone_lookup_url: String,
+    /// Skip zone discovery and use this REST base (`…/ATServicesRest`).
+    pub base_url_override: Option<String>,
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+    pub retry: RetryPolicy,
+    /// Concurrent calls per tenant and endpoint (Autotask's thread limit is 3).
+    pub max_in_flight: usize,
+    /// Loop guard: most pages one query may follow.
+    pub max_pages: usize,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            zone_lookup_url: DEFAULT_ZONE_LOOKUP_URL.to_owned(),
+            base_url_override: None,
+            connect_timeout: Duration::from_secs(5),
+            read_timeout: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
+            max_in_flight: 3,
+            max_pages: 2_000,
+        }
+    }
+}
+
+impl ClientConfig {
+    /// Zone discovery against a sandbox (or any host) serving `/atservicesrest/v1.0/zoneInformation`.
+    pub fn with_zone_host(host_root: &str) -> Self {
+        Self {
+            zone_lookup_url: format!(
+                "{}/atservicesrest/v1.0/zoneInformation",
+                host_root.trim_end_matches('/')
+            ),
+            ..Self::default()
+        }
+    }
+}
+
+struct Inner {
+    http: reqwest::Client,
+    config: ClientConfig,
+    zones: ZoneCache,
+    limiter: Limiter,
+    picklists: PicklistCache,
+    jitter: Arc<dyn Jitter>,
+}
+
+/// Shared by every tenant of a process (one connection pool, caches, limiter).
+#[derive(Clone)]
+pub struct AutotaskClient {
+    inner: Arc<Inner>,
+}
+
+impl AutotaskClient {
+    pub fn new(config: ClientConfig) -> Result<Self, AutotaskError> {
+        Self::with_jitter(config, Arc::new(RandomJitter))
+    }
+
+    /// As `new`, with a deterministic jitter source for tests.
+    pub fn with_jitter(config: ClientConfig, jitter: Arc<dyn Jitter>) -> Result<Self, AutotaskError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .read_timeout(config.read_timeout)
+            .build()
+            .map_err(|e| AutotaskError::Transport {
+                message: e.to_string(),
+                timeout: false,
+            })?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                limiter: Limiter::new(config.max_in_flight),
+                config,
+                zones: ZoneCache::default(),
+                picklists: PicklistCache::default(),
+                jitter,
+            }),
+        })
+    }
+
+    /// A handle for one tenant; cheap (two `Arc`s).
+    pub fn for_tenant(&self, tenant: TenantId, credentials: AutotaskCredentials) -> TenantClient {
+        TenantClient {
+            inner: self.inner.clone(),
+            tenant,
+            creds: Arc::new(credentials),
+            deadline: None,
+        }
+    }
+}
+
+/// What one HTTP call targets.
+enum Target {
+    /// A path under the REST base, e.g. `/V1.0/Companies/query`.
+    Path(String),
+    /// An absolute URL Autotask handed out (`nextPageUrl`).
+    Url(String),
+}
+
+struct Call<'a> {
+    method: Method,
+    /// Thread-limit bucket: the collection name.
+    endpoint: &'a str,
+    target: Target,
+    body: Option<&'a Value>,
+    write: bool,
+    repeatable: Repeatable,
+}
+
+/// One tenant's view of Autotask. Clone freely.
+#[derive(Clone)]
+pub struct TenantClient {
+    inner: Arc<Inner>,
+    tenant: TenantId,
+    creds: Arc<AutotaskCredentials>,
+    deadline: Option<Instant>,
+}
+
+#[derive(serde::Deserialize)]
+struct ItemEnvelope<T> {
+    item: Option<T>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CountEnvelope {
+    query_count: u64,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ItemIdEnvelope {
+    item_id: Value,
+}
+
+#[derive(serde::Deserialize)]
+struct FieldsEnvelope {
+    fields: Vec<FieldInformation>,
+}
+
+impl TenantClient {
+    pub fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+
+    /// Retries never sleep past this instant (the Lambda deadline).
+    pub fn with_deadline(mut self, deadline: Instant) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    pub(crate) fn max_pages(&self) -> usize {
+        self.inner.config.max_pages
+    }
+
+    /// The REST base for this tenant (`…/ATServicesRest`), from the override or zone discovery.
+    pub async fn base_url(&self) -> Result<String, AutotaskError> {
+        if let Some(base) = &self.inner.config.base_url_override {
+            return Ok(base.trim_end_matches('/').to_owned());
+        }
+        if let Some(base) = self.inner.zones.get(&self.tenant, &self.creds.username) {
+            return Ok(base);
+        }
+        let zone = self.zone_information().await?;
+        let base = zone.rest_base();
+        self.inner.zones.put(&self.tenant, &self.creds.username, base.clone());
+        Ok(base)
+    }
+
+    /// Asks the zone lookup host where this API user lives (no credentials are sent).
+    pub async fn zone_information(&self) -> Result<ZoneInformation, AutotaskError> {
+        let mut url = url::Url::parse(&self.inner.config.zone_lookup_url)
+            .map_err(|e| AutotaskError::InvalidResponse(format!("zone lookup URL: {e}")))?;
+        url.query_pairs_mut().append_pair("user", &self.creds.username);
+        let resp = self.inner.http.get(url).send().await.map_err(transport)?;
+        let status = resp.status();
+        let body = resp.text().await.map_err(transport)?;
+        if status.is_success() {
+            return serde_json::from_str(&body)
+                .map_err(|e| AutotaskError::InvalidResponse(format!("zoneInformation: {e}")));
+        }
+        let messages = super::error::error_messages(&body);
+        if messages.iter().any(|m| {
+            m.to_ascii_lowercase()
+                .contains("zone information could not be determined")
+        }) {
+            return Err(AutotaskError::UnknownUser {
+                username: self.creds.username.clone(),
+                messages,
+            });
+        }
+        Err(AutotaskError::from_response(status, None, &body, "zoneInformation"))
+    }
+
+    /// All records matching `query`, following every page (and every `in` split).
+    pub async fn query<E: Entity>(&self, query: &Query) -> Result<Vec<E>, AutotaskError> {
+        use futures_util::TryStreamExt;
+        self.query_stream::<E>(query.clone()).try_collect().await
+    }
+
+    /// The first match, if any.
+    pub async fn query_one<E: Entity>(&self, query: &Query) -> Result<Option<E>, AutotaskError> {
+        let q = query.clone().max_records(1);
+        Ok(self.query_page::<E>(&q, None).await?.0.into_iter().next())
+    }
+
+    /// `POST /V1.0/{C}/query/count`, summed over `in` splits.
+    pub async fn count<E: Entity>(&self, query: &Query) -> Result<u64, AutotaskError> {
+        let mut total = 0;
+        for part in query.split()? {
+            let body = serde_json::to_value(&part).map_err(invalid)?;
+            let c: CountEnvelope = self
+                .call(Call {
+                    method: Method::POST,
+                    endpoint: E::COLLECTION,
+                    target: Target::Path(format!("/V1.0/{}/query/count", E::COLLECTION)),
+                    body: Some(&body),
+                    write: false,
+                    repeatable: Repeatable::Yes,
+                })
+                .await?;
+            total += c.query_count;
+        }
+        Ok(total)
+    }
+
+    /// One page: `next` is the `nextPageUrl` of the previous page (POSTed with the same body).
+    pub(crate) async fn query_page<E: Entity>(
+        &self,
+        part: &Query,
+        next: Option<&str>,
+    ) -> Result<(Vec<E>, Option<String>), AutotaskError> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Page<T> {
+            items: Vec<T>,
+            page_details: Option<PageDetails>,
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct PageDetails {
+            next_page_url: Option<String>,
+        }
+        let body = serde_json::to_value(part).map_err(invalid)?;
+        let target = match next {
+            Some(url) => Target::Url(url.to_owned()),
+            None => Target::Path(format!("/V1.0/{}/query", E::COLLECTION)),
+        };
+        let page: Page<E> = self
+            .call(Call {
+                method: Method::POST,
+                endpoint: E::COLLECTION,
+                target,
+                body: Some(&body),
+                write: false,
+                repeatable: Repeatable::Yes,
+            })
+            .await?;
+        let next = page
+            .page_details
+            .and_then(|p| p.next_page_url)
+            .filter(|u| !u.is_empty());
+        Ok((page.items, next))
+    }
+
+    /// `GET /V1.0/{C}/{id}`; `None` when Autotask answers 404 or `{"item": null}`.
+    pub async fn get<E: Entity>(&self, id: i64) -> Result<Option<E>, AutotaskError> {
+        let r: Result<ItemEnvelope<E>, _> = self
+            .call(Call {
+                method: Method::GET,
+                endpoint: E::COLLECTION,
+                target: Target::Path(format!("/V1.0/{}/{id}", E::COLLECTION)),
+                body: None,
+                write: false,
+                repeatable: Repeatable::Yes,
+            })
+            .await;
+        match r {
+            Ok(env) => Ok(env.item),
+            Err(AutotaskError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Creates a record and returns its id. Child entities (Contacts, QuoteItems) are POSTed under
+    /// their parent, taken from the entity (`companyID`, `quoteID`). A create is retried on
+    /// transient failures only with `Repeatable::GuardedCreate` (idempotency record + reconcile).
+    pub async fn create<E: Entity>(&self, entity: &E, repeatable: Repeatable) -> Result<i64, AutotaskError> {
+        let path = match E::WRITE {
+            WriteRoute::Root { create: true } => format!("/V1.0/{}", E::COLLECTION),
+            WriteRoute::Child { parent, segment } => {
+                let pid = entity.parent_id().ok_or_else(|| {
+                    AutotaskError::Unsupported(format!("{} must name its parent {parent} to be created", E::COLLECTION))
+                })?;
+                format!("/V1.0/{parent}/{pid}/{segment}")
+            }
+            _ => {
+                return Err(AutotaskError::Unsupported(format!(
+                    "Autotask does not allow creating {}",
+                    E::COLLECTION
+                )));
+            }
+        };
+        let repeatable = if repeatable == Repeatable::Yes {
+            Repeatable::No
+        } else {
+            repeatable
+        };
+        self.write(E::COLLECTION, Method::POST, path, entity, repeatable).await
+    }
+
+    /// Sparse update: `PATCH /V1.0/{C}` with `id` in the body (never `/{C}/{id}`: 405).
+    pub async fn update<E: Entity>(&self, patch: &E::Patch) -> Result<i64, AutotaskError> {
+        match E::WRITE {
+            WriteRoute::Root { .. } => {
+                self.write(
+                    E::COLLECTION,
+                    Method::PATCH,
+                    format!("/V1.0/{}", E::COLLECTION),
+                    patch,
+                    Repeatable::Yes,
+                )
+                .await
+            }
+            WriteRoute::Child { .. } => Err(AutotaskError::Unsupported(format!(
+                "{} are updated under their parent: use update_child",
+                E::COLLECTION
+            ))),
+            WriteRoute::ReadOnly => Err(AutotaskError::Unsupported(format!(
+                "{} are read-only in Autotask",
+                E::COLLECTION
+            ))),
+        }
+    }
+
+    /// Sparse update of a child entity: `PATCH /V1.0/{Parent}/{parentId}/{Child}` with `id` in the body.
+    pub async fn update_child<E: Entity>(&self, parent_id: i64, patch: &E::Patch) -> Result<i64, AutotaskError> {
+        match E::WRITE {
+            WriteRoute::Child { parent, segment } => {
+                self.write(
+                    E::COLLECTION,
+                    Method::PATCH,
+                    format!("/V1.0/{parent}/{parent_id}/{segment}"),
+                    patch,
+                    Repeatable::Yes,
+                )
+                .await
+            }
+            _ => Err(AutotaskError::Unsupported(format!(
+                "{} is not a child entity: use update",
+                E::COLLECTION
+            ))),
+        }
+    }
+
+    /// `DELETE /V1.0/{C}/{id}`, only where Autotask allows it (ServiceBundles).
+    pub async fn delete<E: Entity>(&self, id: i64) -> Result<i64, AutotaskError> {
+        if E::DELETE != DeleteRoute::Root {
+            return Err(AutotaskError::Unsupported(format!(
+                "Autotask does not allow deleting {} at the root",
+                E::COLLECTION
+            )));
+        }
+        self.delete_at(E::COLLECTION, format!("/V1.0/{}/{id}", E::COLLECTION))
+            .await
+    }
+
+    /// `DELETE /V1.0/{Parent}/{parentId}/{Child}/{id}` (Contacts, QuoteItems).
+    pub async fn delete_child<E: Entity>(&self, parent_id: i64, id: i64) -> Result<i64, AutotaskError> {
+        match (E::DELETE, E::WRITE) {
+            (DeleteRoute::Child, WriteRoute::Child { parent, segment }) => {
+                self.delete_at(E::COLLECTION, format!("/V1.0/{parent}/{parent_id}/{segment}/{id}"))
+                    .await
+            }
+            _ => Err(AutotaskError::Unsupported(format!(
+                "Autotask does not allow deleting {}",
+                E::COLLECTION
+            ))),
+        }
+    }
+
+    /// Field metadata and picklists of `E`, cached per tenant.
+    pub async fn fields<E: Entity>(&self) -> Result<Arc<EntityFields>, AutotaskError> {
+        if let Some(f) = self.inner.picklists.get(&self.tenant, E::COLLECTION) {
+            return Ok(f);
+        }
+        let env: FieldsEnvelope = self
+            .call(Call {
+                method: Method::GET,
+                endpoint: E::COLLECTION,
+                target: Target::Path(format!("/V1.0/{}/entityInformation/fields", E::COLLECTION)),
+                body: None,
+                write: false,
+                repeatable: Repeatable::Yes,
+            })
+            .await?;
+        let fields = Arc::new(EntityFields(env.fields));
+        self.inner.picklists.put(&self.tenant, E::COLLECTION, fields.clone());
+        Ok(fields)
+    }
+
+    /// The numeric value of the picklist entry labelled `label` on `E.field` (e.g.
+    /// `picklist_id::<Company>("companyType", "Customer")`).
+    pub async fn picklist_id<E: Entity>(&self, field: &str, label: &str) -> Result<i64, AutotaskError> {
+        let fields = self.fields::<E>().await?;
+        let err = || AutotaskError::PicklistLabel {
+            entity: E::COLLECTION.to_owned(),
+            field: field.to_owned(),
+            label: label.to_owned(),
+        };
+        let v = fields.picklist_value(field, label).ok_or_else(err)?;
+        v.value.trim().parse().map_err(|_| err())
+    }
+
+    /// Forgets this tenant's cached picklists.
+    pub fn forget_picklists(&self) {
+        self.inner.picklists.forget_tenant(&self.tenant);
+    }
+
+    /// `GET /V1.0/ThresholdInformation`: the hourly budget and its use (this call counts too).
+    pub async fn threshold_information(&self) -> Result<ThresholdInformation, AutotaskError> {
+        self.call(Call {
+            method: Method::GET,
+            endpoint: "ThresholdInformation",
+            target: Target::Path("/V1.0/ThresholdInformation".to_owned()),
+            body: None,
+            write: false,
+            repeatable: Repeatable::Yes,
+        })
+        .await
+    }
+
+    async fn write<B: Serialize>(
+        &self,
+        endpoint: &str,
+        method: Method,
+        path: String,
+        body: &B,
+        repeatable: Repeatable,
+    ) -> Result<i64, AutotaskError> {
+        let body = serde_json::to_value(body).map_err(invalid)?;
+        let env: ItemIdEnvelope = self
+            .call(Call {
+                method,
+                endpoint,
+                target: Target::Path(path),
+                body: Some(&body),
+                write: true,
+                repeatable,
+            })
+            .await?;
+        item_id(&env.item_id)
+    }
+
+    async fn delete_at(&self, endpoint: &str, path: String) -> Result<i64, AutotaskError> {
+        let env: ItemIdEnvelope = self
+            .call(Call {
+                method: Method::DELETE,
+                endpoint,
+                target: Target::Path(path),
+                body: None,
+                write: true,
+                repeatable: Repeatable::Yes,
+            })
+            .await?;
+        item_id(&env.item_id)
+    }
+
+    /// One logical call: the shared retry policy around attempts; a 401 re-resolves the zone once.
+    async fn call<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<T, AutotaskError> {
+        let policy = &self.inner.config.retry;
+        let mut zone_refreshed = false;
+        loop {
+            let r = policy
+                .run(call.repeatable, self.deadline, self.inner.jitter.as_ref(), |_| {
+                    self.attempt::<T>(&call)
+                })
+                .await
+                .map_err(AutotaskError::from);
+            match r {
+                Err(AutotaskError::Authentication { .. })
+                    if !zone_refreshed && self.inner.config.base_url_override.is_none() =>
+                {
+                    tracing::info!(tenant = %self.tenant.as_str(), "Autotask answered 401; re-resolving the zone once");
+                    self.inner.zones.forget(&self.tenant, &self.creds.username);
+                    zone_refreshed = true;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn attempt<T: DeserializeOwned>(&self, call: &Call<'_>) -> Result<T, AutotaskError> {
+        let base = self.base_url().await?;
+        let url = match &call.target {
+            Target::Path(p) => format!("{base}{p}"),
+            Target::Url(u) => {
+                // Credentials go only to the tenant's own zone host.
+                if !same_origin(u, &base) {
+                    return Err(AutotaskError::InvalidResponse(format!(
+                        "nextPageUrl {u} is not on the zone host"
+                    )));
+                }
+                u.clone()
+            }
+        };
+        let _permit = self.inner.limiter.acquire(&self.tenant, call.endpoint).await;
+        let mut req = self
+            .inner
+            .http
+            .request(call.method.clone(), &url)
+            .header("ApiIntegrationCode", &self.creds.integration_code)
+            .header("UserName", &self.creds.username)
+            .header("Secret", self.creds.secret.expose());
+        if call.write
+            && let Some(rid) = self.creds.impersonation_resource_id
+        {
+            req = req.header("ImpersonationResourceId", rid.to_string());
+        }
+        if let Some(body) = call.body {
+            req = req.json(body);
+        }
+        let started = Instant::now();
+        let resp = req.send().await.map_err(transport)?;
+        let status = resp.status();
+        let retry_after = resp
+            .headers()
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let text = resp.text().await.map_err(transport)?;
+        tracing::debug!(
+            method = %call.method,
+            endpoint = call.endpoint,
+            status = status.as_u16(),
+            ms = started.elapsed().as_millis() as u64,
+            "autotask call"
+        );
+        if !status.is_success() {
+            let mut err = AutotaskError::from_response(status, retry_after, &text, &path_of(&url));
+            if let AutotaskError::MethodNotAllowed { method, .. } = &mut err {
+                *method = call.method.to_string();
+            }
+            if status != StatusCode::NOT_FOUND {
+                tracing::warn!(endpoint = call.endpoint, status = status.as_u16(), error = %err, "autotask call failed");
+            }
+            return Err(err);
+        }
+        // A 200 may still carry errors[] (seen in the wild): treat as a refusal.
+        if let Ok(v) = serde_json::from_str::<Value>(&text)
+            && v.get("errors").and_then(Value::as_array).is_some_and(|e| !e.is_empty())
+            && v.get("items").is_none()
+            && v.get("item").is_none()
+            && v.get("itemId").is_none()
+        {
+            return Err(AutotaskError::from_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                None,
+                &text,
+                &path_of(&url),
+            ));
+        }
+        serde_json::from_str(&text).map_err(|e| AutotaskError::InvalidResponse(format!("{}: {e}", path_of(&url))))
+    }
+}
+
+fn same_origin(url: &str, base: &str) -> bool {
+    match (url::Url::parse(url), url::Url::parse(base)) {
+        (Ok(a), Ok(b)) => a.origin() == b.origin(),
+        _ => false,
+    }
+}
+
+fn path_of(url: &str) -> String {
+    url::Url::parse(url)
+        .map(|u| u.path().to_owned())
+        .unwrap_or_else(|_| url.to_owned())
+}
+
+fn item_id(v: &Value) -> Result<i64, AutotaskError> {
+    match v {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .ok_or_else(|| AutotaskError::InvalidResponse(format!("itemId {v} is not an id")))
+}
+
+fn transport(e: reqwest::Error) -> AutotaskError {
+    let timeout = e.is_timeout();
+    AutotaskError::Transport {
+        message: e.without_url().to_string(),
+        timeout,
+    }
+}
+
+fn invalid(e: serde_json::Error) -> AutotaskError {
+    AutotaskError::InvalidResponse(e.to_string())
+}

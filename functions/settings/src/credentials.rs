@@ -19,7 +19,10 @@ pub async fn put_autotask(ctx: &AppContext, tenant: &TenantId, req: &Request) ->
     required("secret", creds.secret.expose())?;
     required("integration_code", creds.integration_code.expose())?;
     if creds.impersonation_resource_id.is_some_and(|id| id <= 0) {
-        return Err(field_error("impersonation_resource_id", "must be a positive Autotask resource id"));
+        return Err(field_error(
+            "impersonation_resource_id",
+            "must be a positive Autotask resource id",
+        ));
     }
     ctx.secrets.store(tenant, &creds).await?;
     let (username, code, resource) = (
@@ -33,7 +36,13 @@ pub async fn put_autotask(ctx: &AppContext, tenant: &TenantId, req: &Request) ->
         s.autotask.impersonation_resource_id = resource;
     })
     .await?;
-    audit_credentials(ctx, tenant, "autotask-credentials.put", json!({ "username": creds.username })).await;
+    audit_credentials(
+        ctx,
+        tenant,
+        "autotask-credentials.put",
+        json!({ "username": creds.username }),
+    )
+    .await;
     view::read(ctx, tenant).await
 }
 
@@ -61,7 +70,11 @@ pub async fn put_channelonline(ctx: &AppContext, tenant: &TenantId, req: &Reques
 
 /// Read-modify-write of the settings with a few retries on a lost race: the change is
 /// small and independent of what the other writer did, so re-applying it is safe.
-async fn update_settings(ctx: &AppContext, tenant: &TenantId, change: impl Fn(&mut TenantSettings)) -> Result<u64, ApiError> {
+async fn update_settings(
+    ctx: &AppContext,
+    tenant: &TenantId,
+    change: impl Fn(&mut TenantSettings),
+) -> Result<u64, ApiError> {
     const ATTEMPTS: usize = 3;
     let mut last = None;
     for _ in 0..ATTEMPTS {

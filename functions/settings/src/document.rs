@@ -21,14 +21,19 @@ pub enum Mode {
 pub async fn write(ctx: &AppContext, tenant: &TenantId, req: &Request, mode: Mode) -> Result<Value, ApiError> {
     let mut body: Value = json_body(req.body().as_ref())?;
     let Some(fields) = body.as_object_mut() else {
-        return Err(ApiError::bad_request("invalid_body", "the body must be a JSON object of settings")
-            .with_details(json!({ "field": "." })));
+        return Err(
+            ApiError::bad_request("invalid_body", "the body must be a JSON object of settings")
+                .with_details(json!({ "field": "." })),
+        );
     };
     let from_body = match fields.remove("version") {
         None | Some(Value::Null) => None,
         Some(v) => Some(v.as_u64().ok_or_else(|| {
-            ApiError::bad_request("invalid_settings", "version: must be the whole number read from the settings")
-                .with_details(json!({ "field": "version" }))
+            ApiError::bad_request(
+                "invalid_settings",
+                "version: must be the whole number read from the settings",
+            )
+            .with_details(json!({ "field": "version" }))
         })?),
     };
     let expected = match (if_match(req)?, from_body) {
@@ -122,7 +127,10 @@ fn if_match(req: &Request) -> Result<Option<u64>, ApiError> {
         .and_then(|s| s.parse().ok())
         .map(Some)
         .ok_or_else(|| {
-            ApiError::bad_request("invalid_if_match", "If-Match must carry the settings version, e.g. \"3\"")
-                .with_details(json!({ "field": "If-Match" }))
+            ApiError::bad_request(
+                "invalid_if_match",
+                "If-Match must carry the settings version, e.g. \"3\"",
+            )
+            .with_details(json!({ "field": "If-Match" }))
         })
 }

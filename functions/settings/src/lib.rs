@@ -29,9 +29,18 @@ pub async fn handle(ctx: &AppContext, req: Request) -> Result<Response<Body>, la
     let route = req.uri().path().trim_end_matches('/').to_owned();
     let (title, result) = match (req.method().clone(), route.as_str()) {
         (Method::GET, "") => ("Integration settings", view::read(ctx, &tenant).await),
-        (Method::PUT, "") => ("Settings saved", document::write(ctx, &tenant, &req, document::Mode::Replace).await),
-        (Method::PATCH, "") => ("Settings saved", document::write(ctx, &tenant, &req, document::Mode::Merge).await),
-        (Method::PUT, "/autotask-credentials") => ("Autotask credentials saved", credentials::put_autotask(ctx, &tenant, &req).await),
+        (Method::PUT, "") => (
+            "Settings saved",
+            document::write(ctx, &tenant, &req, document::Mode::Replace).await,
+        ),
+        (Method::PATCH, "") => (
+            "Settings saved",
+            document::write(ctx, &tenant, &req, document::Mode::Merge).await,
+        ),
+        (Method::PUT, "/autotask-credentials") => (
+            "Autotask credentials saved",
+            credentials::put_autotask(ctx, &tenant, &req).await,
+        ),
         (Method::PUT, "/channelonline-credentials") => (
             "ChannelOnline credentials saved",
             credentials::put_channelonline(ctx, &tenant, &req).await,
@@ -53,7 +62,11 @@ pub async fn handle(ctx: &AppContext, req: Request) -> Result<Response<Body>, la
                 .with_fix("Use /, /autotask-credentials, /channelonline-credentials, /audit or /runs.")),
         ),
     };
-    let version = result.as_ref().ok().and_then(|body| body.get("version")).and_then(|v| v.as_u64());
+    let version = result
+        .as_ref()
+        .ok()
+        .and_then(|body| body.get("version"))
+        .and_then(|v| v.as_u64());
     let mut response = answer(format, title, result);
     if let Some(version) = version {
         let etag = HeaderValue::from_str(&format!("\"{version}\"")).expect("digits are a valid header");

@@ -41,10 +41,17 @@ pub async fn runs(ctx: &AppContext, tenant: &TenantId, req: &Request) -> Result<
 fn paging(req: &Request) -> Result<(Option<String>, u32), ApiError> {
     let limit = match query_param(req, "limit") {
         None => DEFAULT_LIMIT,
-        Some(raw) => raw.parse::<u32>().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
-            ApiError::bad_request("invalid_query", format!("limit: must be a number from 1 to {MAX_LIMIT}"))
+        Some(raw) => raw
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_query",
+                    format!("limit: must be a number from 1 to {MAX_LIMIT}"),
+                )
                 .with_details(json!({ "field": "limit" }))
-        })?,
+            })?,
     };
     Ok((query_param(req, "cursor"), limit))
 }

@@ -49,7 +49,15 @@ async fn harness() -> Harness {
 }
 
 /// A function-URL event for `method path?query` with `body`, signed by `tenant` with `key`.
-fn event(method: &str, path: &str, query: &str, body: &str, tenant: &str, key: &str, extra: &[(&str, &str)]) -> lambda_http::Request {
+fn event(
+    method: &str,
+    path: &str,
+    query: &str,
+    body: &str,
+    tenant: &str,
+    key: &str,
+    extra: &[(&str, &str)],
+) -> lambda_http::Request {
     let mut ev: Value = serde_json::from_str(FIXTURE).unwrap();
     ev["rawPath"] = json!(path);
     ev["rawQueryString"] = json!(query);
@@ -58,7 +66,11 @@ fn event(method: &str, path: &str, query: &str, body: &str, tenant: &str, key: &
     ev["body"] = json!(body);
     let t = TenantId::parse(tenant).unwrap();
     let signed = signing::signed_headers(&SecretString::new(key), &t, method, path, query, NOW, body.as_bytes());
-    for (name, value) in signed.iter().map(|(n, v)| (*n, v.as_str())).chain(extra.iter().copied()) {
+    for (name, value) in signed
+        .iter()
+        .map(|(n, v)| (*n, v.as_str()))
+        .chain(extra.iter().copied())
+    {
         ev["headers"][name] = json!(value);
     }
     lambda_http::request::from_str(&ev.to_string()).expect("a valid function-URL event")
@@ -117,7 +129,10 @@ async fn write_then_read_back_with_versions() {
     // AND the write is in the audit trail
     let (_, audit) = call(&h, acme("GET", "/audit", "")).await;
     assert_eq!(audit["items"][0]["action"], "settings.replace");
-    assert_eq!(audit["items"][0]["changes"]["after"]["opportunity_custom_field"], "Opportunity #");
+    assert_eq!(
+        audit["items"][0]["changes"]["after"]["opportunity_custom_field"],
+        "Opportunity #"
+    );
 }
 
 #[tokio::test]
@@ -127,14 +142,30 @@ async fn stale_version_loses_with_409_and_changes_nothing() {
     // GIVEN two editors read version 1; the first saves
     let (status, _) = call(
         &h,
-        event("PATCH", "/", "", r#"{"opportunity_custom_field":"first"}"#, "acme", "key-acme", &[("if-match", "\"1\"")]),
+        event(
+            "PATCH",
+            "/",
+            "",
+            r#"{"opportunity_custom_field":"first"}"#,
+            "acme",
+            "key-acme",
+            &[("if-match", "\"1\"")],
+        ),
     )
     .await;
     assert_eq!(status, 200);
     // WHEN the second saves against version 1
     let (status, body) = call(
         &h,
-        event("PATCH", "/", "", r#"{"opportunity_custom_field":"second"}"#, "acme", "key-acme", &[("if-match", "\"1\"")]),
+        event(
+            "PATCH",
+            "/",
+            "",
+            r#"{"opportunity_custom_field":"second"}"#,
+            "acme",
+            "key-acme",
+            &[("if-match", "\"1\"")],
+        ),
     )
     .await;
     // THEN it gets 409 and the first editor's value stays
@@ -150,7 +181,10 @@ async fn invalid_settings_get_400_naming_the_field() {
     let h = harness().await;
     let cases = [
         (json!({ "colour": "red" }), "colour"),
-        (json!({ "bulk_sync": { "budget_share": "half" } }), "bulk_sync.budget_share"),
+        (
+            json!({ "bulk_sync": { "budget_share": "half" } }),
+            "bulk_sync.budget_share",
+        ),
         (
             json!({ "sales_reps": [
                 { "col_sales_rep_id": "a", "at_resource_id": 5 },
@@ -188,12 +222,22 @@ async fn credentials_are_write_only() {
         assert!(!text.contains("AT-SECRET-1") && !text.contains("COL-PW-1"), "{text}");
     }
     // AND the secret store holds them
-    let stored = h.ctx.secrets.autotask(&TenantId::parse("acme").unwrap()).await.unwrap().unwrap();
+    let stored = h
+        .ctx
+        .secrets
+        .autotask(&TenantId::parse("acme").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored.secret.expose(), "AT-SECRET-1");
     // AND a missing secret is refused with the field named
     let (status, body) = call(
         &h,
-        acme("PUT", "/autotask-credentials", r#"{"username":"u","integration_code":"c"}"#),
+        acme(
+            "PUT",
+            "/autotask-credentials",
+            r#"{"username":"u","integration_code":"c"}"#,
+        ),
     )
     .await;
     assert_eq!(status, 400);
@@ -220,9 +264,12 @@ async fn tenant_comes_from_the_signature_only() {
 async fn html_view_and_paging_and_unknown_routes() {
     let h = harness().await;
     call(&h, acme("PUT", "/", &settings_body().to_string())).await;
-    let resp = handle(&h.ctx, event("GET", "/", "", "", "acme", "key-acme", &[("accept", "text/html")]))
-        .await
-        .unwrap();
+    let resp = handle(
+        &h.ctx,
+        event("GET", "/", "", "", "acme", "key-acme", &[("accept", "text/html")]),
+    )
+    .await
+    .unwrap();
     assert_eq!(resp.headers()["content-type"], "text/html; charset=utf-8");
     let html = std::str::from_utf8(resp.body().as_ref()).unwrap();
     assert!(html.contains("Settings version 1."), "{html}");

@@ -5,24 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// `GET /V1.0/ThresholdInformation` (the call itself counts against the budget).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ThresholdInfo {
-    pub external_request_threshold: u32,
-    /// Minutes of the rolling window (60).
-    pub request_threshold_timeframe: u32,
-    pub current_timeframe_request_count: u32,
-}
-
-impl ThresholdInfo {
-    pub fn share_used(&self) -> f64 {
-        if self.external_request_threshold == 0 {
-            return 1.0;
-        }
-        f64::from(self.current_timeframe_request_count) / f64::from(self.external_request_threshold)
-    }
-}
+pub use crate::autotask::entities::ThresholdInformation as ThresholdInfo;
 
 /// Plan only while usage stays at or below `max_share` of the tenant's threshold.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -41,15 +24,15 @@ impl Default for BudgetPolicy {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BudgetStop {
     /// Requests counted in the current window when planning started.
-    pub used_at_start: u32,
+    pub used_at_start: u64,
     /// Calls this run had spent or reserved when it stopped.
-    pub spent_by_run: u32,
-    pub threshold: u32,
+    pub spent_by_run: u64,
+    pub threshold: u64,
     pub max_share: f64,
     /// `floor(max_share * threshold)`: the usage this run may reach.
-    pub limit: u32,
+    pub limit: u64,
     /// Calls the refused step needed (0 when usage was already above the limit).
-    pub needed: u32,
+    pub needed: u64,
 }
 
 impl BudgetStop {
@@ -73,8 +56,8 @@ pub enum BudgetVerdict {
 }
 
 impl BudgetPolicy {
-    pub fn limit(&self, threshold: u32) -> u32 {
-        (self.max_share.clamp(0.0, 1.0) * f64::from(threshold)).floor() as u32
+    pub fn limit(&self, threshold: u64) -> u64 {
+        (self.max_share.clamp(0.0, 1.0) * threshold as f64).floor() as u64
     }
 
     pub fn check(&self, info: &ThresholdInfo) -> BudgetVerdict {
@@ -96,17 +79,17 @@ impl BudgetPolicy {
 /// Counts what a run spends or reserves against the share it may use.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BudgetMeter {
-    used_at_start: u32,
-    threshold: u32,
+    used_at_start: u64,
+    threshold: u64,
     max_share: f64,
-    limit: u32,
-    spent: u32,
+    limit: u64,
+    spent: u64,
 }
 
 impl BudgetMeter {
     /// Reserves `calls` (a page read, or the worker calls an item will need); refuses when
     /// that would pass the limit, leaving the meter unchanged.
-    pub fn try_spend(&mut self, calls: u32) -> Result<(), BudgetStop> {
+    pub fn try_spend(&mut self, calls: u64) -> Result<(), BudgetStop> {
         if self.used_at_start.saturating_add(self.spent).saturating_add(calls) > self.limit {
             return Err(self.stop(calls));
         }
@@ -114,15 +97,15 @@ impl BudgetMeter {
         Ok(())
     }
 
-    pub fn spent(&self) -> u32 {
+    pub fn spent(&self) -> u64 {
         self.spent
     }
 
-    pub fn remaining(&self) -> u32 {
+    pub fn remaining(&self) -> u64 {
         self.limit.saturating_sub(self.used_at_start.saturating_add(self.spent))
     }
 
-    fn stop(&self, needed: u32) -> BudgetStop {
+    fn stop(&self, needed: u64) -> BudgetStop {
         BudgetStop {
             used_at_start: self.used_at_start,
             spent_by_run: self.spent,
@@ -138,7 +121,7 @@ impl BudgetMeter {
 mod tests {
     use super::*;
 
-    fn info(used: u32) -> ThresholdInfo {
+    fn info(used: u64) -> ThresholdInfo {
         ThresholdInfo {
             external_request_threshold: 10_000,
             request_threshold_timeframe: 60,
@@ -152,7 +135,6 @@ mod tests {
             r#"{"externalRequestThreshold":10000,"requestThresholdTimeframe":60,"currentTimeframeRequestCount":124}"#;
         let parsed: ThresholdInfo = serde_json::from_str(raw).unwrap();
         assert_eq!(parsed, info(124));
-        assert!((parsed.share_used() - 0.0124).abs() < 1e-9);
     }
 
     #[test]

@@ -10,6 +10,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::domain::settings::{BulkSyncOptions, FieldOwner};
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Side {
@@ -27,13 +29,31 @@ impl Side {
     }
 }
 
-/// The per-field owner setting (canonical field name → owning side). Fields not listed follow
-/// "most recently modified side wins"; on equal or unknown times ChannelOnline wins, as the
-/// side users quote from.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// The owner settings: a default rule and per-field overrides (canonical field names). With
+/// "most recently modified", equal or unknown times go to ChannelOnline, the side users
+/// quote from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FieldOwnership {
-    #[serde(default)]
-    pub owners: BTreeMap<String, Side>,
+    pub default: FieldOwner,
+    pub per_field: BTreeMap<String, FieldOwner>,
+}
+
+impl FieldOwnership {
+    pub fn from_settings(options: &BulkSyncOptions) -> Self {
+        Self {
+            default: options.field_owner_default,
+            per_field: options.field_owners.clone(),
+        }
+    }
+
+    /// The fixed owner of `field`, or `None` when the most recent side wins.
+    fn owner_of(&self, field: &str) -> Option<Side> {
+        match self.per_field.get(field).copied().unwrap_or(self.default) {
+            FieldOwner::MostRecentlyModified => None,
+            FieldOwner::ChannelOnline => Some(Side::ChannelOnline),
+            FieldOwner::Autotask => Some(Side::Autotask),
+        }
+    }
 }
 
 /// One side's current values (canonical names, e.g. `name`, `phone`, `city`) and when that
@@ -150,8 +170,8 @@ pub fn resolve_fields(
         let (winner, rule) = match (changed(&col), changed(&at)) {
             (true, false) => (Side::ChannelOnline, ResolutionRule::OnlyChangedSide),
             (false, true) => (Side::Autotask, ResolutionRule::OnlyChangedSide),
-            _ => match ownership.owners.get(field.as_str()) {
-                Some(owner) => (*owner, ResolutionRule::Owner),
+            _ => match ownership.owner_of(field) {
+                Some(owner) => (owner, ResolutionRule::Owner),
                 None => (most_recent, ResolutionRule::MostRecent),
             },
         };
@@ -245,7 +265,8 @@ mod tests {
         let col = values(&[("phone", "222"), ("name", "Acme Corp")]);
         let at = values(&[("phone", "333"), ("name", "ACME Inc")]);
         let ownership = FieldOwnership {
-            owners: [("phone".to_string(), Side::ChannelOnline)].into(),
+            default: FieldOwner::MostRecentlyModified,
+            per_field: [("phone".to_string(), FieldOwner::ChannelOnline)].into(),
         };
         // WHEN resolved
         let r = resolve_fields(
@@ -296,10 +317,31 @@ mod tests {
     }
 
     #[test]
-    fn ownership_setting_parses_from_settings_json() {
-        let o: FieldOwnership =
-            serde_json::from_str(r#"{"owners":{"phone":"autotask","name":"channelonline"}}"#).unwrap();
-        assert_eq!(o.owners["phone"], Side::Autotask);
-        assert_eq!(o.owners["name"], Side::ChannelOnline);
+    fn ownership_comes_from_the_tenant_settings() {
+        // GIVEN settings where Autotask owns everything except the name
+        let settings = crate::domain::settings::TenantSettings::from_json(json!({
+            "bulk_sync": { "field_owner_default": "autotask", "field_owners": { "name": "channel_online" } }
+        }))
+        .unwrap();
+        let ownership = FieldOwnership::from_settings(&settings.bulk_sync);
+        let col = values(&[("phone", "1"), ("name", "A")]);
+        let at = values(&[("phone", "2"), ("name", "B")]);
+        // WHEN COL is the more recent side
+        let r = resolve_fields(
+            SideState {
+                values: &col,
+                modified_at: t(9),
+            },
+            SideState {
+                values: &at,
+                modified_at: t(0),
+            },
+            None,
+            &ownership,
+        );
+        // THEN the owners decide, not recency
+        assert_eq!(r.to_channelonline, values(&[("phone", "2")]));
+        assert_eq!(r.to_autotask, values(&[("name", "A")]));
+        assert!(r.decisions.iter().all(|d| d.rule == ResolutionRule::Owner));
     }
 }

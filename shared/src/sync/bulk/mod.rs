@@ -7,7 +7,12 @@
 pub mod batch_response;
 pub mod budget;
 pub mod checkpoint;
+pub mod feed;
 pub mod field_owner;
+pub mod ledger;
+pub mod planner;
+#[cfg(test)]
+mod planner_tests;
 pub mod run_record;
 pub mod stream;
 pub mod window;
@@ -16,7 +21,10 @@ pub mod work_item;
 pub use batch_response::BatchFailures;
 pub use budget::{BudgetMeter, BudgetPolicy, BudgetStop, BudgetVerdict, ThresholdInfo};
 pub use checkpoint::{Checkpoint, advance_checkpoint};
+pub use feed::{Change, ChangeFeed, ChangePage, FeedError};
 pub use field_owner::{FieldDecision, FieldOwnership, Resolution, ResolutionRule, Side, SideState, resolve_fields};
+pub use ledger::RunLedger;
+pub use planner::{PLANNER_LEASE, PlanError, PlanOutcome, Planner, PlannerConfig};
 pub use run_record::{Counts, ItemFailure, ItemOutcome, RunId, RunRecord, RunStatus, StopReason, StreamPlan, Trigger};
 pub use stream::Stream;
 pub use window::Window;

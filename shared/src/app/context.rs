@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use lambda_http::Request;
 
+use super::clients::{ClientFactories, ClientsError};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError, SecretsConfig};
 use crate::idempotency::IdempotencyStore;
@@ -20,13 +21,15 @@ use crate::web::ApiError;
 pub enum AppError {
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error(transparent)]
+    Clients(#[from] ClientsError),
 }
 
 /// Everything a handler needs, as ports. Functions build it once (`AppContext::from_env`) and
 /// share it across invocations; tests and the local stack build it from parts (`AppContext::new`).
 ///
-/// The Autotask and ChannelOnline client factories join this struct as fields next to
-/// `secrets` (they need the tenant's credentials from it); constructors build them from `config`.
+/// `clients` builds the Autotask and ChannelOnline clients of one tenant from its secrets;
+/// [`AppContext::tenant`] puts everything one call needs into a `TenantContext`.
 #[derive(Clone)]
 pub struct AppContext {
     pub config: Config,
@@ -37,6 +40,7 @@ pub struct AppContext {
     pub audit: Arc<dyn AuditLog>,
     pub sync_state: Arc<dyn SyncStateStore>,
     pub idempotency: Arc<dyn IdempotencyStore>,
+    pub clients: ClientFactories,
 }
 
 /// The store ports, usually all one adapter (`DynamoStore` or `MemoryStore`).
@@ -81,7 +85,8 @@ impl AppContext {
         let store = Arc::new(DynamoStore::new(ddb, tables));
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let secrets = build_secrets(&config, clock.clone()).await;
-        Ok(Self::new(config, clock, secrets, Stores::all(store)))
+        let clients = ClientFactories::from_env()?;
+        Ok(Self::new(config, clock, secrets, Stores::all(store)).with_clients(clients))
     }
 
     pub fn new(config: Config, clock: Arc<dyn Clock>, secrets: Arc<dyn SecretSource>, stores: Stores) -> Self {
@@ -94,7 +99,14 @@ impl AppContext {
             audit: stores.audit,
             sync_state: stores.sync_state,
             idempotency: stores.idempotency,
+            clients: ClientFactories::production(),
         }
+    }
+
+    /// Replaces the client factories (sandboxes in tests and the local stack).
+    pub fn with_clients(mut self, clients: ClientFactories) -> Self {
+        self.clients = clients;
+        self
     }
 
     /// Verifies the signed call and returns its tenant (see [`super::auth::authenticate`]).

@@ -3,8 +3,12 @@
 
 pub mod answer;
 pub mod auth;
+pub mod clients;
 mod context;
+mod tenant;
 
 pub use answer::{answer, json_body};
 pub use auth::authenticate;
+pub use clients::{ChannelOnlineFactory, ClientFactories, ClientsError, XmlChannelOnlineFactory};
 pub use context::{AppContext, AppError, Stores, build_secrets};
+pub use tenant::TenantContext;

@@ -637,3 +637,41 @@ fn transport(e: reqwest::Error) -> AutotaskError {
 fn invalid(e: serde_json::Error) -> AutotaskError {
     AutotaskError::InvalidResponse(e.to_string())
 }
+
+/// Every request `TenantClient` builds for `E`, as (method, swagger path template); the contract
+/// test checks each against Kaseya's swagger. Keep in step with the methods above.
+pub fn request_templates<E: Entity>() -> Vec<(Method, String)> {
+    let c = E::COLLECTION;
+    let mut out = vec![
+        (Method::POST, format!("/V1.0/{c}/query")),
+        (Method::POST, format!("/V1.0/{c}/query/count")),
+        (Method::GET, format!("/V1.0/{c}/{{id}}")),
+        (Method::GET, format!("/V1.0/{c}/entityInformation/fields")),
+    ];
+    match E::WRITE {
+        WriteRoute::ReadOnly => {}
+        WriteRoute::Root { create } => {
+            if create {
+                out.push((Method::POST, format!("/V1.0/{c}")));
+            }
+            out.push((Method::PATCH, format!("/V1.0/{c}")));
+        }
+        WriteRoute::Child { parent, segment } => {
+            out.push((Method::POST, format!("/V1.0/{parent}/{{parentId}}/{segment}")));
+            out.push((Method::PATCH, format!("/V1.0/{parent}/{{parentId}}/{segment}")));
+        }
+    }
+    match (E::DELETE, E::WRITE) {
+        (DeleteRoute::Root, _) => out.push((Method::DELETE, format!("/V1.0/{c}/{{id}}"))),
+        (DeleteRoute::Child, WriteRoute::Child { parent, segment }) => {
+            out.push((Method::DELETE, format!("/V1.0/{parent}/{{parentId}}/{segment}/{{id}}")))
+        }
+        _ => {}
+    }
+    out
+}
+
+/// Requests not tied to one entity.
+pub fn global_request_templates() -> Vec<(Method, String)> {
+    vec![(Method::GET, "/V1.0/ThresholdInformation".to_owned()), (Method::GET, "/V1.0/ZoneInformation".to_owned())]
+}

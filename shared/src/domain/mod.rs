@@ -1,4 +1,5 @@
-//! The pure domain: no AWS, HTTP or Lambda types.
+//! The pure domain: rules with no AWS, HTTP or Lambda types.
 
+pub mod customer;
 pub mod mapping;
 pub mod settings;

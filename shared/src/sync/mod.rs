@@ -1,3 +1,7 @@
-//! Sync services shared by the button functions and the scheduled bulk sync.
+//! Sync services shared by the button functions and the bulk-sync worker (one copy of the
+//! sync logic): customers and contacts here; documents and bulk planning alongside.
 
 pub mod bulk;
+pub mod error;
+
+pub use error::{SyncError, SyncResult};

@@ -1,0 +1,123 @@
+//! Factories for the two outbound clients, built once per cold start and handed a tenant's
+//! credentials per call. Environment variables point them at sandboxes for local runs:
+//! `AUTOTASK_ZONE_URL` (a zone-lookup URL), `AUTOTASK_BASE_URL` (skip zone discovery),
+//! `CHANNELONLINE_URL`, `CHANNELONLINE_USER_AGENT`, `CHANNELONLINE_PAUSE_MS`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::autotask::{AutotaskClient, AutotaskError, ClientConfig};
+use crate::channelonline::{
+    ChannelOnline, ChannelOnlineError, ColCredentials, XmlChannelOnline, XmlChannelOnlineConfig,
+};
+use crate::config::{ConfigError, optional, parsed_or};
+use crate::secrets::ChannelOnlineCredentials;
+use crate::tenant::TenantId;
+
+/// The user agent sent to ChannelOnline unless `CHANNELONLINE_USER_AGENT` names the one
+/// 1WorldSync registered for the deployment.
+pub const DEFAULT_COL_USER_AGENT: &str = "col-autotask-integration";
+
+/// Builds the ChannelOnline port for one tenant (tests plug in their own).
+pub trait ChannelOnlineFactory: Send + Sync {
+    fn for_tenant(
+        &self,
+        tenant: &TenantId,
+        credentials: ChannelOnlineCredentials,
+    ) -> Result<Arc<dyn ChannelOnline>, ChannelOnlineError>;
+}
+
+/// The XML adapter, one instance per tenant context (it paces its own calls).
+#[derive(Clone, Debug)]
+pub struct XmlChannelOnlineFactory {
+    pub config: XmlChannelOnlineConfig,
+    pub user_agent: String,
+}
+
+impl ChannelOnlineFactory for XmlChannelOnlineFactory {
+    fn for_tenant(
+        &self,
+        _tenant: &TenantId,
+        credentials: ChannelOnlineCredentials,
+    ) -> Result<Arc<dyn ChannelOnline>, ChannelOnlineError> {
+        let creds = ColCredentials {
+            shortcut: credentials.shortcut,
+            email: credentials.email,
+            password: credentials.password,
+            user_agent: self.user_agent.clone(),
+        };
+        Ok(Arc::new(XmlChannelOnline::new(self.config.clone(), creds)?))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientsError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot build the Autotask client: {0}")]
+    Autotask(#[from] AutotaskError),
+}
+
+/// The shared Autotask client (one pool, zone cache and per-endpoint limiter for all tenants)
+/// and the ChannelOnline factory.
+#[derive(Clone)]
+pub struct ClientFactories {
+    pub autotask: AutotaskClient,
+    pub channelonline: Arc<dyn ChannelOnlineFactory>,
+}
+
+impl ClientFactories {
+    /// Production endpoints unless the environment points elsewhere (see the module doc).
+    pub fn from_env() -> Result<Self, ClientsError> {
+        let mut at = match optional("AUTOTASK_ZONE_URL") {
+            Some(url) => ClientConfig {
+                zone_lookup_url: url,
+                ..ClientConfig::default()
+            },
+            None => ClientConfig::default(),
+        };
+        at.base_url_override = optional("AUTOTASK_BASE_URL");
+        let col_url = optional("CHANNELONLINE_URL").unwrap_or_else(|| XmlChannelOnlineConfig::PRODUCTION_URL.into());
+        let mut col = XmlChannelOnlineConfig::for_base_url(col_url);
+        if optional("CHANNELONLINE_PAUSE_MS").is_some() {
+            col = col.with_pause(Duration::from_millis(parsed_or("CHANNELONLINE_PAUSE_MS", 0)?));
+        }
+        let user_agent = optional("CHANNELONLINE_USER_AGENT").unwrap_or_else(|| DEFAULT_COL_USER_AGENT.into());
+        Self::new(at, col, user_agent)
+    }
+
+    /// The public Autotask zone lookup and ChannelOnline's production host.
+    pub fn production() -> Self {
+        Self::new(
+            ClientConfig::default(),
+            XmlChannelOnlineConfig::production(),
+            DEFAULT_COL_USER_AGENT.into(),
+        )
+        .expect("an HTTP client with default settings always builds")
+    }
+
+    pub fn new(
+        autotask: ClientConfig,
+        channelonline: XmlChannelOnlineConfig,
+        user_agent: String,
+    ) -> Result<Self, ClientsError> {
+        Ok(Self {
+            autotask: AutotaskClient::new(autotask)?,
+            channelonline: Arc::new(XmlChannelOnlineFactory {
+                config: channelonline,
+                user_agent,
+            }),
+        })
+    }
+
+    /// Both clients pointed at local sandboxes (tests, the local stack): zone discovery on the
+    /// Autotask sandbox's host root, ChannelOnline without pacing.
+    pub fn for_sandboxes(autotask_host_root: &str, channelonline_url: &str) -> Result<Self, ClientsError> {
+        let col = XmlChannelOnlineConfig::for_base_url(channelonline_url).with_pause(Duration::ZERO);
+        Self::new(
+            ClientConfig::with_zone_host(autotask_host_root),
+            col,
+            DEFAULT_COL_USER_AGENT.into(),
+        )
+    }
+}

@@ -1,0 +1,179 @@
+//! Test and benchmark controls the real API does not have: call counters (per method and
+//! endpoint, with the peak concurrency seen), injected latency and injected faults.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// What an injected fault does to a matching call.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FaultKind {
+    /// 429 with `Retry-After: <secs>`.
+    Throttle { retry_after_secs: u64 },
+    /// 500 with a body that carries no message (a server failure, not a validation).
+    ServerError,
+    /// The thread-limit refusal (as if 3 calls were already in flight).
+    ThreadLimit,
+    /// Waits `delay_ms` before answering normally (use a delay longer than the client's timeout).
+    Timeout { delay_ms: u64 },
+    /// Performs the call (commits a write) and then waits `delay_ms`, so the client times out and
+    /// never sees the id: the case that makes naive retries create duplicates.
+    LoseResponse { delay_ms: u64 },
+}
+
+/// Applies to the next `times` calls matching `endpoint` (collection, case-insensitive; `None` =
+/// any) and `method` (`None` = any).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FaultRule {
+    pub endpoint: Option<String>,
+    pub method: Option<String>,
+    pub kind: FaultKind,
+    pub times: u32,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    calls: HashMap<(String, String), u64>,
+    in_flight: HashMap<(String, String), usize>,
+    peak: HashMap<String, usize>,
+    thread_limit_refusals: u64,
+    faults: Vec<FaultRule>,
+    latency: Duration,
+}
+
+/// Shared counters and controls; cheap to clone.
+#[derive(Clone, Debug, Default)]
+pub struct Controls {
+    inner: Arc<Mutex<Inner>>,
+}
+
+/// A copy of the counters at one moment.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct CounterSnapshot {
+    /// `"POST Companies" -> n`.
+    pub calls: HashMap<String, u64>,
+    pub peak_in_flight: HashMap<String, usize>,
+    pub thread_limit_refusals: u64,
+}
+
+fn is_read(method: &str) -> bool {
+    method.eq_ignore_ascii_case("GET")
+}
+
+impl Controls {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn record_call(&self, method: &str, endpoint: &str) {
+        *self.lock().calls.entry((method.to_ascii_uppercase(), endpoint.to_owned())).or_default() += 1;
+    }
+
+    /// Counts a call entering `endpoint` for `integration_code`; `false` when `limit` were already
+    /// in flight (the caller must refuse it). The peak counts attempted concurrency.
+    pub(crate) fn enter(&self, integration_code: &str, endpoint: &str, limit: usize) -> bool {
+        let mut g = self.lock();
+        let key = (integration_code.to_owned(), endpoint.to_owned());
+        let now = g.in_flight.get(&key).copied().unwrap_or(0) + 1;
+        let peak = g.peak.entry(endpoint.to_owned()).or_default();
+        *peak = (*peak).max(now);
+        if now > limit {
+            g.thread_limit_refusals += 1;
+            return false;
+        }
+        g.in_flight.insert(key, now);
+        true
+    }
+
+    pub(crate) fn leave(&self, integration_code: &str, endpoint: &str) {
+        let mut g = self.lock();
+        if let Some(n) = g.in_flight.get_mut(&(integration_code.to_owned(), endpoint.to_owned())) {
+            *n = n.saturating_sub(1);
+        }
+    }
+
+    /// Takes one use of the first fault rule matching the call.
+    pub(crate) fn take_fault(&self, method: &str, endpoint: &str) -> Option<FaultKind> {
+        let mut g = self.lock();
+        let idx = g.faults.iter().position(|r| {
+            r.times > 0
+                && r.endpoint.as_deref().is_none_or(|e| e.eq_ignore_ascii_case(endpoint))
+                && r.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
+        })?;
+        g.faults[idx].times -= 1;
+        let kind = g.faults[idx].kind.clone();
+        if g.faults[idx].times == 0 {
+            g.faults.remove(idx);
+        }
+        Some(kind)
+    }
+
+    pub fn latency(&self) -> Duration {
+        self.lock().latency
+    }
+
+    /// Delay added to every API call (not zone discovery).
+    pub fn set_latency(&self, latency: Duration) {
+        self.lock().latency = latency;
+    }
+
+    pub fn add_fault(&self, rule: FaultRule) {
+        self.lock().faults.push(rule);
+    }
+
+    /// Shorthand: the next `times` calls to `endpoint` fail with `kind`.
+    pub fn fail_next(&self, endpoint: &str, times: u32, kind: FaultKind) {
+        self.add_fault(FaultRule { endpoint: Some(endpoint.to_owned()), method: None, kind, times });
+    }
+
+    pub fn clear_faults(&self) {
+        self.lock().faults.clear();
+    }
+
+    /// Calls with `method` on `endpoint` (collection name as Autotask spells it, e.g. `Companies`).
+    pub fn calls(&self, method: &str, endpoint: &str) -> u64 {
+        self.lock().calls.get(&(method.to_ascii_uppercase(), endpoint.to_owned())).copied().unwrap_or(0)
+    }
+
+    /// GET calls on `endpoint` (queries are POSTs: see `calls("POST", ..)`).
+    pub fn reads(&self, endpoint: &str) -> u64 {
+        self.lock().calls.iter().filter(|((m, e), _)| e == endpoint && is_read(m)).map(|(_, n)| n).sum()
+    }
+
+    /// Non-GET calls on `endpoint` (POST creates and queries, PATCH, PUT, DELETE).
+    pub fn writes(&self, endpoint: &str) -> u64 {
+        self.lock().calls.iter().filter(|((m, e), _)| e == endpoint && !is_read(m)).map(|(_, n)| n).sum()
+    }
+
+    pub fn total(&self) -> u64 {
+        self.lock().calls.values().sum()
+    }
+
+    /// Highest number of concurrent calls seen on `endpoint` (including refused ones).
+    pub fn peak_in_flight(&self, endpoint: &str) -> usize {
+        self.lock().peak.get(endpoint).copied().unwrap_or(0)
+    }
+
+    pub fn thread_limit_refusals(&self) -> u64 {
+        self.lock().thread_limit_refusals
+    }
+
+    pub fn snapshot(&self) -> CounterSnapshot {
+        let g = self.lock();
+        CounterSnapshot {
+            calls: g.calls.iter().map(|((m, e), n)| (format!("{m} {e}"), *n)).collect(),
+            peak_in_flight: g.peak.clone(),
+            thread_limit_refusals: g.thread_limit_refusals,
+        }
+    }
+
+    /// Zeroes counters and removes faults and latency.
+    pub fn reset(&self) {
+        let mut g = self.lock();
+        let in_flight = std::mem::take(&mut g.in_flight);
+        *g = Inner { in_flight, ..Inner::default() };
+    }
+}

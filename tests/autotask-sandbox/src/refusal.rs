@@ -1,0 +1,82 @@
+//! The sandbox's refusals, shaped like Autotask's: `{"errors":[…]}` for API errors (validation is
+//! HTTP 500), ASP.NET's `{"Message":…}` for 405, and an IIS-style HTML page for unknown routes.
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use serde_json::json;
+
+#[derive(Debug)]
+pub struct Refusal {
+    pub status: StatusCode,
+    pub body: RefusalBody,
+    pub retry_after: Option<u64>,
+}
+
+#[derive(Debug)]
+pub enum RefusalBody {
+    Errors(Vec<String>),
+    Message(String),
+    Html,
+}
+
+impl Refusal {
+    pub fn errors(status: StatusCode, messages: impl IntoIterator<Item = String>) -> Self {
+        Self { status, body: RefusalBody::Errors(messages.into_iter().collect()), retry_after: None }
+    }
+
+    /// Validation and business-rule failures: HTTP 500 with the text.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::errors(StatusCode::INTERNAL_SERVER_ERROR, [message.into()])
+    }
+
+    pub fn method_not_allowed(method: &str) -> Self {
+        Self {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            body: RefusalBody::Message(format!("The requested resource does not support http method '{method}'.")),
+            retry_after: None,
+        }
+    }
+
+    pub fn route_not_found() -> Self {
+        Self { status: StatusCode::NOT_FOUND, body: RefusalBody::Html, retry_after: None }
+    }
+
+    pub fn record_not_found() -> Self {
+        Self::errors(StatusCode::NOT_FOUND, [])
+    }
+
+    pub fn thread_limit() -> Self {
+        Self::invalid(
+            "Itgenatr005: Thread Threshold Exceeded - The Autotask API thread threshold of 3 threads has been exceeded for this integration and endpoint.",
+        )
+    }
+
+    pub fn throttled(retry_after: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::errors(
+                StatusCode::TOO_MANY_REQUESTS,
+                ["The external request threshold of 10000 requests per hour has been exceeded for this database.".to_owned()],
+            )
+        }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let mut resp = match self.body {
+            RefusalBody::Errors(e) => (self.status, axum::Json(json!({ "errors": e }))).into_response(),
+            RefusalBody::Message(m) => (self.status, axum::Json(json!({ "Message": m }))).into_response(),
+            RefusalBody::Html => (
+                self.status,
+                [(header::CONTENT_TYPE, "text/html")],
+                "<html><head><title>404 - File or directory not found.</title></head><body><h2>404 - File or directory not found.</h2></body></html>",
+            )
+                .into_response(),
+        };
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        resp
+    }
+}

@@ -1,0 +1,136 @@
+//! Write validation the way Autotask answers it (HTTP 500 + `errors[]`): types, required fields,
+//! read-only fields ignored, picklist and reference existence, owner must be an active non-API
+//! resource, QuoteItem item-field and discount rules.
+
+use serde_json::{Map, Value};
+
+use crate::meta::{EntityMeta, FieldMeta};
+use crate::refusal::Refusal;
+use crate::state::{API_USER_LICENSE, Data, SandboxState, picklist_in};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteKind {
+    Create,
+    /// PATCH: only the properties sent change.
+    Patch,
+    /// PUT: writable properties not sent become null.
+    Put,
+}
+
+const QUOTE_ITEM_FIELDS: &[&str] = &["productID", "chargeID", "laborID", "expenseID", "shippingID", "serviceID", "serviceBundleID"];
+
+/// Maps the body's properties to the entity's field names (case-insensitive), checks JSON types
+/// and drops what Autotask ignores (unknown and read-only properties, `id`).
+pub fn writable_fields(body: &Map<String, Value>, meta: &EntityMeta, kind: WriteKind) -> Result<Map<String, Value>, Refusal> {
+    let mut out = Map::new();
+    for (key, value) in body {
+        if key.eq_ignore_ascii_case("userDefinedFields") && meta.has_udfs {
+            out.insert("userDefinedFields".into(), value.clone());
+            continue;
+        }
+        let Some(field) = meta.field(key) else { continue };
+        if field.name == "id" {
+            continue;
+        }
+        check_type(field, value)?;
+        let writable = !field.read_only || (kind == WriteKind::Create && field.create_only());
+        if writable {
+            out.insert(field.name.clone(), value.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn check_type(field: &FieldMeta, value: &Value) -> Result<(), Refusal> {
+    let bad = match (field.data_type.as_str(), value) {
+        (_, Value::Null) => None,
+        ("integer" | "long" | "double", Value::Bool(b)) => Some(if *b { 't' } else { 'f' }),
+        ("integer" | "long", Value::Number(n)) if n.as_i64().is_none() && n.as_f64().is_some_and(|f| f.fract() != 0.0) => Some('.'),
+        ("integer" | "long" | "double", Value::String(s)) if s.trim().parse::<f64>().is_err() => s.chars().next(),
+        ("boolean", Value::String(s)) if s.parse::<bool>().is_err() => s.chars().next(),
+        ("string", Value::Array(_) | Value::Object(_)) => Some('['),
+        _ => None,
+    };
+    match bad {
+        Some(c) => Err(Refusal::invalid(format!("Unexpected character encountered while parsing value: {c}. Path '{}'.", field.name))),
+        None => {
+            if let (Some(len), Value::String(s)) = (field.length, value)
+                && s.chars().count() as i64 > len
+            {
+                return Err(Refusal::invalid(format!("{} exceeds the maximum length of {len} characters.", field.name)));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Checks the merged record (after create/patch/put) against the entity's rules.
+pub fn check_record(state: &SandboxState, data: &Data, meta: &EntityMeta, rec: &Map<String, Value>, sent: &Map<String, Value>) -> Result<(), Refusal> {
+    let missing: Vec<String> = meta
+        .fields
+        .iter()
+        .filter(|f| f.required && rec.get(&f.name).is_none_or(Value::is_null))
+        .map(|f| format!("Missing Required Field: {}", f.name))
+        .collect();
+    if !missing.is_empty() {
+        return Err(Refusal::errors(http::StatusCode::INTERNAL_SERVER_ERROR, missing));
+    }
+    for (name, value) in sent {
+        if value.is_null() {
+            continue;
+        }
+        let Some(field) = meta.field(name) else { continue };
+        if field.picklist
+            && let Some(list) = picklist_in(data, &meta.collection, &field.name)
+        {
+            let v = match value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            if !list.iter().any(|(pv, _)| pv == &v) {
+                return Err(Refusal::invalid(format!("Value does not reference an existing entity for {}. ", field.name)));
+            }
+        }
+        if let Some(target) = &field.reference
+            && let Some(target_meta) = state.schema.entity(target)
+        {
+            let id = value.as_i64().or_else(|| value.as_str().and_then(|s| s.parse().ok()));
+            let exists = id.is_some_and(|id| data.records.get(&target_meta.collection).is_some_and(|m| m.contains_key(&id)));
+            if !exists {
+                return Err(Refusal::invalid(format!("Value does not reference an existing entity for {}. ", field.name)));
+            }
+        }
+    }
+    if let Some(owner) = sent.get("ownerResourceID").and_then(Value::as_i64) {
+        let res = data.records.get("Resources").and_then(|m| m.get(&owner));
+        let usable = res.is_some_and(|r| {
+            r.get("isActive").and_then(Value::as_bool).unwrap_or(false)
+                && r.get("licenseType").and_then(Value::as_i64) != Some(API_USER_LICENSE)
+        });
+        if !usable {
+            // What Autotask really answers for an API-only or inactive owner: an opaque error.
+            return Err(Refusal::invalid(format!(
+                "An unexpected error has occurred.  If the problem persists, please contact Autotask Support and reference Error ID: {}.",
+                54_000 + owner.rem_euclid(1000)
+            )));
+        }
+    }
+    if meta.collection == "QuoteItems" {
+        let items = QUOTE_ITEM_FIELDS.iter().filter(|f| rec.get(**f).is_some_and(|v| !v.is_null())).count();
+        if items > 1 {
+            return Err(Refusal::invalid(
+                "Each QuoteItem entity allows only one 'Item' field: productID, chargeID, laborID, expenseID, shippingID, serviceID or serviceBundleID.",
+            ));
+        }
+        let discounts = ["unitDiscount", "percentageDiscount", "lineDiscount"]
+            .iter()
+            .filter(|f| rec.get(**f).and_then(Value::as_f64).unwrap_or(0.0) > 0.0)
+            .count();
+        if discounts > 1 {
+            return Err(Refusal::invalid(
+                "A QuoteItem can have no discount or only one type of discount: only one of unitDiscount, percentageDiscount and lineDiscount can be greater than 0.",
+            ));
+        }
+    }
+    Ok(())
+}

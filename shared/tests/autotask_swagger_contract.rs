@@ -15,7 +15,9 @@ fn swagger() -> Value {
 }
 
 fn properties<'a>(spec: &'a Value, model: &str) -> &'a serde_json::Map<String, Value> {
-    spec["definitions"][model]["properties"].as_object().unwrap_or_else(|| panic!("swagger has no model {model}"))
+    spec["definitions"][model]["properties"]
+        .as_object()
+        .unwrap_or_else(|| panic!("swagger has no model {model}"))
 }
 
 fn check_entity<E: Entity>(spec: &Value, problems: &mut Vec<String>) {
@@ -63,7 +65,9 @@ fn every_request_the_client_builds_is_in_the_swagger() {
 fn bodies_use_only_swagger_property_names() {
     let spec = swagger();
     // Query body: QueryModel and Filter.
-    let q = Query::filter(vec![Filter::or(vec![Filter::eq("id", 1), Filter::eq("X", "y").udf()])]).include_fields(["id"]).max_records(5);
+    let q = Query::filter(vec![Filter::or(vec![Filter::eq("id", 1), Filter::eq("X", "y").udf()])])
+        .include_fields(["id"])
+        .max_records(5);
     let v = serde_json::to_value(&q).unwrap();
     let qm = properties(&spec, "QueryModel");
     assert!(v.as_object().unwrap().keys().all(|k| qm.contains_key(k)), "{v}");
@@ -77,11 +81,20 @@ fn bodies_use_only_swagger_property_names() {
     let udf = serde_json::to_value(UserDefinedField::new("a", "b")).unwrap();
     let um = properties(&spec, "UserDefinedField");
     assert!(udf.as_object().unwrap().keys().all(|k| um.contains_key(k)));
-    let t = serde_json::to_value(ThresholdInformation { external_request_threshold: 1, request_threshold_timeframe: 1, current_timeframe_request_count: 1 }).unwrap();
+    let t = serde_json::to_value(ThresholdInformation {
+        external_request_threshold: 1,
+        request_threshold_timeframe: 1,
+        current_timeframe_request_count: 1,
+    })
+    .unwrap();
     let tm = properties(&spec, "ThresholdStatusResultModel");
     assert!(t.as_object().unwrap().keys().all(|k| tm.contains_key(k)));
     // A full patch body serialises only modelled names.
-    let patch = CompanyPatch { phone: Patch::Set("1".into()), fax: Patch::Null, ..CompanyPatch::new(1) };
+    let patch = CompanyPatch {
+        phone: Patch::Set("1".into()),
+        fax: Patch::Null,
+        ..CompanyPatch::new(1)
+    };
     let pv = serde_json::to_value(&patch).unwrap();
     let cm = properties(&spec, "CompanyModel");
     assert!(pv.as_object().unwrap().keys().all(|k| cm.contains_key(k)), "{pv}");

@@ -673,5 +673,8 @@ pub fn request_templates<E: Entity>() -> Vec<(Method, String)> {
 
 /// Requests not tied to one entity.
 pub fn global_request_templates() -> Vec<(Method, String)> {
-    vec![(Method::GET, "/V1.0/ThresholdInformation".to_owned()), (Method::GET, "/V1.0/ZoneInformation".to_owned())]
+    vec![
+        (Method::GET, "/V1.0/ThresholdInformation".to_owned()),
+        (Method::GET, "/V1.0/ZoneInformation".to_owned()),
+    ]
 }

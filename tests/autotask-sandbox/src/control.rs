@@ -69,7 +69,11 @@ impl Controls {
     }
 
     pub(crate) fn record_call(&self, method: &str, endpoint: &str) {
-        *self.lock().calls.entry((method.to_ascii_uppercase(), endpoint.to_owned())).or_default() += 1;
+        *self
+            .lock()
+            .calls
+            .entry((method.to_ascii_uppercase(), endpoint.to_owned()))
+            .or_default() += 1;
     }
 
     /// Counts a call entering `endpoint` for `integration_code`; `false` when `limit` were already
@@ -126,7 +130,12 @@ impl Controls {
 
     /// Shorthand: the next `times` calls to `endpoint` fail with `kind`.
     pub fn fail_next(&self, endpoint: &str, times: u32, kind: FaultKind) {
-        self.add_fault(FaultRule { endpoint: Some(endpoint.to_owned()), method: None, kind, times });
+        self.add_fault(FaultRule {
+            endpoint: Some(endpoint.to_owned()),
+            method: None,
+            kind,
+            times,
+        });
     }
 
     pub fn clear_faults(&self) {
@@ -135,17 +144,31 @@ impl Controls {
 
     /// Calls with `method` on `endpoint` (collection name as Autotask spells it, e.g. `Companies`).
     pub fn calls(&self, method: &str, endpoint: &str) -> u64 {
-        self.lock().calls.get(&(method.to_ascii_uppercase(), endpoint.to_owned())).copied().unwrap_or(0)
+        self.lock()
+            .calls
+            .get(&(method.to_ascii_uppercase(), endpoint.to_owned()))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// GET calls on `endpoint` (queries are POSTs: see `calls("POST", ..)`).
     pub fn reads(&self, endpoint: &str) -> u64 {
-        self.lock().calls.iter().filter(|((m, e), _)| e == endpoint && is_read(m)).map(|(_, n)| n).sum()
+        self.lock()
+            .calls
+            .iter()
+            .filter(|((m, e), _)| e == endpoint && is_read(m))
+            .map(|(_, n)| n)
+            .sum()
     }
 
     /// Non-GET calls on `endpoint` (POST creates and queries, PATCH, PUT, DELETE).
     pub fn writes(&self, endpoint: &str) -> u64 {
-        self.lock().calls.iter().filter(|((m, e), _)| e == endpoint && !is_read(m)).map(|(_, n)| n).sum()
+        self.lock()
+            .calls
+            .iter()
+            .filter(|((m, e), _)| e == endpoint && !is_read(m))
+            .map(|(_, n)| n)
+            .sum()
     }
 
     pub fn total(&self) -> u64 {
@@ -174,6 +197,9 @@ impl Controls {
     pub fn reset(&self) {
         let mut g = self.lock();
         let in_flight = std::mem::take(&mut g.in_flight);
-        *g = Inner { in_flight, ..Inner::default() };
+        *g = Inner {
+            in_flight,
+            ..Inner::default()
+        };
     }
 }

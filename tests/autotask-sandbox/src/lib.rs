@@ -81,8 +81,14 @@ impl AutotaskSandbox {
         }
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port))
             .await
-            .map_err(|source| SandboxError::Bind { port: config.port, source })?;
-        let addr = listener.local_addr().map_err(|source| SandboxError::Bind { port: config.port, source })?;
+            .map_err(|source| SandboxError::Bind {
+                port: config.port,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| SandboxError::Bind {
+            port: config.port,
+            source,
+        })?;
         let controls = Controls::default();
         let app = Arc::new(server::App {
             config: config.clone(),
@@ -101,7 +107,13 @@ impl AutotaskSandbox {
                 tracing::error!(error = %e, "autotask sandbox stopped");
             }
         });
-        Ok(RunningSandbox { addr, state, controls, app, shutdown: Some(tx) })
+        Ok(RunningSandbox {
+            addr,
+            state,
+            controls,
+            app,
+            shutdown: Some(tx),
+        })
     }
 }
 

@@ -76,7 +76,11 @@ impl EntityMeta {
 /// (collection, swagger model, child route: parent, segment, parent field)
 const COLLECTIONS: &[(&str, &str, Option<(&str, &str, &str)>)] = &[
     ("Companies", "CompanyModel", None),
-    ("CompanyLocations", "CompanyLocationModel", Some(("Companies", "Locations", "companyID"))),
+    (
+        "CompanyLocations",
+        "CompanyLocationModel",
+        Some(("Companies", "Locations", "companyID")),
+    ),
     ("Contacts", "ContactModel", Some(("Companies", "Contacts", "companyID"))),
     ("Opportunities", "OpportunityModel", None),
     ("Quotes", "QuoteModel", None),
@@ -104,7 +108,8 @@ impl Schema {
             let path = reference_dir.join(name);
             std::fs::read_to_string(&path).map_err(|source| MetaError::Read { path, source })
         };
-        let swagger: Value = serde_json::from_str(&read("autotask-swagger.json")?).map_err(|e| MetaError::Swagger(e.to_string()))?;
+        let swagger: Value =
+            serde_json::from_str(&read("autotask-swagger.json")?).map_err(|e| MetaError::Swagger(e.to_string()))?;
         let tables = appendix_a(&read("autotask-rest-api.md")?);
         let mut entities = HashMap::new();
         for (collection, model, child) in COLLECTIONS {
@@ -151,7 +156,15 @@ impl Schema {
                     item_verbs: verbs(format!("/V1.0/{parent}/{{parentId}}/{segment}/{{id}}")),
                 }),
             };
-            entities.insert(collection.to_ascii_lowercase(), EntityMeta { collection: collection.to_string(), fields, has_udfs, routes });
+            entities.insert(
+                collection.to_ascii_lowercase(),
+                EntityMeta {
+                    collection: collection.to_string(),
+                    fields,
+                    has_udfs,
+                    routes,
+                },
+            );
         }
         Ok(Self { entities })
     }
@@ -218,7 +231,9 @@ fn appendix_a(md: &str) -> HashMap<String, HashMap<String, Row>> {
             continue;
         }
         let name = cells[0].trim_matches('`').to_owned();
-        let length = cells[1].split_once('(').and_then(|(_, l)| l.trim_end_matches(')').parse().ok());
+        let length = cells[1]
+            .split_once('(')
+            .and_then(|(_, l)| l.trim_end_matches(')').parse().ok());
         let (req_rest, req_soap, ro) = (cells[2], cells[3], cells[4]);
         let row = Row {
             length,

@@ -21,7 +21,12 @@ pub struct ParsedQuery {
 
 #[derive(Debug, Clone)]
 pub enum Cond {
-    Field { op: String, field: String, udf: bool, value: Value },
+    Field {
+        op: String,
+        field: String,
+        udf: bool,
+        value: Value,
+    },
     And(Vec<Cond>),
     Or(Vec<Cond>),
 }
@@ -31,33 +36,54 @@ fn get_ci<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
 }
 
 pub fn parse(body: &Value, meta: &EntityMeta) -> Result<ParsedQuery, Refusal> {
-    let obj = body.as_object().ok_or_else(|| Refusal::invalid("The query body is not a JSON object."))?;
+    let obj = body
+        .as_object()
+        .ok_or_else(|| Refusal::invalid("The query body is not a JSON object."))?;
     let max_records = match get_ci(obj, "maxRecords") {
         None | Some(Value::Null) => MAX_RECORDS,
         Some(v) => match v.as_i64() {
             Some(n) if (1..=MAX_RECORDS as i64).contains(&n) => n as usize,
-            _ => return Err(Refusal::invalid(format!("MaxRecords must be between 1 and {MAX_RECORDS}. Value provided: {v}"))),
+            _ => {
+                return Err(Refusal::invalid(format!(
+                    "MaxRecords must be between 1 and {MAX_RECORDS}. Value provided: {v}"
+                )));
+            }
         },
     };
     let mut include_fields = Vec::new();
-    for f in get_ci(obj, "includeFields").and_then(Value::as_array).into_iter().flatten() {
+    for f in get_ci(obj, "includeFields")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let name = f.as_str().unwrap_or_default();
         let field = meta.field(name).ok_or_else(|| unknown_field(name))?;
         include_fields.push(field.name.clone());
     }
-    let raw = get_ci(obj, "filter").and_then(Value::as_array).cloned().unwrap_or_default();
+    let raw = get_ci(obj, "filter")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     if raw.is_empty() {
         return Err(Refusal::invalid("A query must contain at least one filter."));
     }
     let filter = raw.iter().map(|f| parse_cond(f, meta)).collect::<Result<Vec<_>, _>>()?;
     let conditions: usize = filter.iter().map(or_conditions).sum();
     if conditions > 500 {
-        return Err(Refusal::invalid("Invalid query syntax. Queries are limited to 500 or fewer 'OR' conditions."));
+        return Err(Refusal::invalid(
+            "Invalid query syntax. Queries are limited to 500 or fewer 'OR' conditions.",
+        ));
     }
     if filter.iter().map(udf_count).sum::<usize>() > 1 {
-        return Err(Refusal::invalid("You can only query by one user-defined field at a time."));
+        return Err(Refusal::invalid(
+            "You can only query by one user-defined field at a time.",
+        ));
     }
-    Ok(ParsedQuery { filter, include_fields, max_records })
+    Ok(ParsedQuery {
+        filter,
+        include_fields,
+        max_records,
+    })
 }
 
 fn unknown_field(name: &str) -> Refusal {
@@ -65,15 +91,42 @@ fn unknown_field(name: &str) -> Refusal {
 }
 
 fn parse_cond(v: &Value, meta: &EntityMeta) -> Result<Cond, Refusal> {
-    let obj = v.as_object().ok_or_else(|| Refusal::invalid("A filter must be a JSON object."))?;
-    let op = get_ci(obj, "op").and_then(Value::as_str).unwrap_or_default().to_ascii_lowercase();
+    let obj = v
+        .as_object()
+        .ok_or_else(|| Refusal::invalid("A filter must be a JSON object."))?;
+    let op = get_ci(obj, "op")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     if op == "and" || op == "or" {
-        let items = get_ci(obj, "items").and_then(Value::as_array).cloned().unwrap_or_default();
-        let parsed = items.iter().map(|i| parse_cond(i, meta)).collect::<Result<Vec<_>, _>>()?;
-        return Ok(if op == "and" { Cond::And(parsed) } else { Cond::Or(parsed) });
+        let items = get_ci(obj, "items")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let parsed = items
+            .iter()
+            .map(|i| parse_cond(i, meta))
+            .collect::<Result<Vec<_>, _>>()?;
+        return Ok(if op == "and" {
+            Cond::And(parsed)
+        } else {
+            Cond::Or(parsed)
+        });
     }
     const OPS: &[&str] = &[
-        "eq", "noteq", "gt", "gte", "lt", "lte", "beginswith", "endswith", "contains", "exist", "notexist", "in", "notin",
+        "eq",
+        "noteq",
+        "gt",
+        "gte",
+        "lt",
+        "lte",
+        "beginswith",
+        "endswith",
+        "contains",
+        "exist",
+        "notexist",
+        "in",
+        "notin",
     ];
     if !OPS.contains(&op.as_str()) {
         return Err(Refusal::invalid(format!("Invalid filter operator: {op}")));
@@ -91,8 +144,14 @@ fn parse_cond(v: &Value, meta: &EntityMeta) -> Result<Cond, Refusal> {
         if !f.queryable {
             return Err(Refusal::invalid(format!("The field {} cannot be queried.", f.name)));
         }
-        if f.data_type == "boolean" && !matches!(value, Value::Bool(_) | Value::Null) && !matches!(op.as_str(), "exist" | "notexist") {
-            return Err(Refusal::invalid(format!("Invalid value for {}: boolean values must be true or false.", f.name)));
+        if f.data_type == "boolean"
+            && !matches!(value, Value::Bool(_) | Value::Null)
+            && !matches!(op.as_str(), "exist" | "notexist")
+        {
+            return Err(Refusal::invalid(format!(
+                "Invalid value for {}: boolean values must be true or false.",
+                f.name
+            )));
         }
         f.name.clone()
     };
@@ -126,7 +185,13 @@ pub fn matches(cond: &Cond, rec: &Map<String, Value>) -> bool {
             let actual = if *udf {
                 rec.get("userDefinedFields")
                     .and_then(Value::as_array)
-                    .and_then(|a| a.iter().find(|u| u.get("name").and_then(Value::as_str).is_some_and(|n| n.eq_ignore_ascii_case(field))))
+                    .and_then(|a| {
+                        a.iter().find(|u| {
+                            u.get("name")
+                                .and_then(Value::as_str)
+                                .is_some_and(|n| n.eq_ignore_ascii_case(field))
+                        })
+                    })
                     .and_then(|u| u.get("value"))
                     .cloned()
                     .unwrap_or(Value::Null)
@@ -155,8 +220,12 @@ fn eval(op: &str, actual: &Value, expected: &Value) -> bool {
         "beginswith" => !actual.is_null() && text(actual).starts_with(&text(expected)),
         "endswith" => !actual.is_null() && text(actual).ends_with(&text(expected)),
         "contains" => !actual.is_null() && text(actual).contains(&text(expected)),
-        "in" => expected.as_array().is_some_and(|l| l.iter().any(|e| compare(actual, e) == Some(Ordering::Equal))),
-        "notin" => expected.as_array().is_some_and(|l| l.iter().all(|e| compare(actual, e) != Some(Ordering::Equal))),
+        "in" => expected
+            .as_array()
+            .is_some_and(|l| l.iter().any(|e| compare(actual, e) == Some(Ordering::Equal))),
+        "notin" => expected
+            .as_array()
+            .is_some_and(|l| l.iter().all(|e| compare(actual, e) != Some(Ordering::Equal))),
         _ => false,
     }
 }
@@ -191,7 +260,11 @@ fn datetime(s: &str) -> Option<chrono::NaiveDateTime> {
         .map(|d| d.naive_utc())
         .ok()
         .or_else(|| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").ok())
-        .or_else(|| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
+        .or_else(|| {
+            chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+        })
 }
 
 /// The record as Autotask returns it: every model field (null when empty), or only

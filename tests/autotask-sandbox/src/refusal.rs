@@ -21,7 +21,11 @@ pub enum RefusalBody {
 
 impl Refusal {
     pub fn errors(status: StatusCode, messages: impl IntoIterator<Item = String>) -> Self {
-        Self { status, body: RefusalBody::Errors(messages.into_iter().collect()), retry_after: None }
+        Self {
+            status,
+            body: RefusalBody::Errors(messages.into_iter().collect()),
+            retry_after: None,
+        }
     }
 
     /// Validation and business-rule failures: HTTP 500 with the text.
@@ -32,13 +36,19 @@ impl Refusal {
     pub fn method_not_allowed(method: &str) -> Self {
         Self {
             status: StatusCode::METHOD_NOT_ALLOWED,
-            body: RefusalBody::Message(format!("The requested resource does not support http method '{method}'.")),
+            body: RefusalBody::Message(format!(
+                "The requested resource does not support http method '{method}'."
+            )),
             retry_after: None,
         }
     }
 
     pub fn route_not_found() -> Self {
-        Self { status: StatusCode::NOT_FOUND, body: RefusalBody::Html, retry_after: None }
+        Self {
+            status: StatusCode::NOT_FOUND,
+            body: RefusalBody::Html,
+            retry_after: None,
+        }
     }
 
     pub fn record_not_found() -> Self {
@@ -56,7 +66,10 @@ impl Refusal {
             retry_after: Some(retry_after),
             ..Self::errors(
                 StatusCode::TOO_MANY_REQUESTS,
-                ["The external request threshold of 10000 requests per hour has been exceeded for this database.".to_owned()],
+                [
+                    "The external request threshold of 10000 requests per hour has been exceeded for this database."
+                        .to_owned(),
+                ],
             )
         }
     }

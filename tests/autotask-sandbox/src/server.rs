@@ -11,13 +11,13 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, Method, StatusCode, Uri};
 use serde_json::{Map, Value, json};
 
+use crate::SandboxConfig;
 use crate::control::{Controls, FaultKind, FaultRule};
 use crate::meta::EntityMeta;
 use crate::query::{self, ParsedQuery};
 use crate::refusal::Refusal;
 use crate::state::{SandboxState, insert_locked, now};
 use crate::validate::{WriteKind, check_record, writable_fields};
-use crate::SandboxConfig;
 
 pub(crate) struct App {
     pub config: SandboxConfig,
@@ -31,7 +31,13 @@ pub(crate) struct App {
 
 type Outcome = Result<Value, Refusal>;
 
-pub(crate) async fn dispatch(State(app): State<Arc<App>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn dispatch(
+    State(app): State<Arc<App>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let path = uri.path().to_owned();
     let lower = path.to_ascii_lowercase();
     if let Some(admin) = lower.strip_prefix("/__admin/") {
@@ -66,7 +72,11 @@ pub(crate) async fn dispatch(State(app): State<Arc<App>>, method: Method, uri: U
     if !app.controls.enter(&code, &endpoint, app.config.thread_limit) {
         return Refusal::thread_limit().into_response();
     }
-    let _slot = Slot { controls: &app.controls, code: &code, endpoint: &endpoint };
+    let _slot = Slot {
+        controls: &app.controls,
+        code: &code,
+        endpoint: &endpoint,
+    };
     let fault = app.controls.take_fault(method.as_str(), &endpoint);
     match &fault {
         Some(FaultKind::Throttle { retry_after_secs }) => return Refusal::throttled(*retry_after_secs).into_response(),
@@ -118,13 +128,20 @@ fn endpoint_name(app: &App, segs: &[String]) -> String {
     }
     match segs.first().map(String::as_str) {
         Some("thresholdinformation") => "ThresholdInformation".to_owned(),
-        Some(first) => schema.entity(first).map_or_else(|| first.to_owned(), |e| e.collection.clone()),
+        Some(first) => schema
+            .entity(first)
+            .map_or_else(|| first.to_owned(), |e| e.collection.clone()),
         None => String::new(),
     }
 }
 
 fn authenticate(app: &App, headers: &HeaderMap, zone: Option<u32>) -> Result<(), Refusal> {
-    let unauthorized = || Refusal::errors(StatusCode::UNAUTHORIZED, ["Authorization has been denied for this request.".to_owned()]);
+    let unauthorized = || {
+        Refusal::errors(
+            StatusCode::UNAUTHORIZED,
+            ["Authorization has been denied for this request.".to_owned()],
+        )
+    };
     if zone.is_some_and(|z| z != app.zone.load(Ordering::SeqCst)) {
         return Err(unauthorized());
     }
@@ -134,7 +151,10 @@ fn authenticate(app: &App, headers: &HeaderMap, zone: Option<u32>) -> Result<(),
         return Err(unauthorized());
     }
     if header(headers, "ApiIntegrationCode").is_none_or(|c| c != app.config.integration_code) {
-        return Err(Refusal::errors(app.config.integration_code_error_status, ["IntegrationCode is invalid.".to_owned()]));
+        return Err(Refusal::errors(
+            app.config.integration_code_error_status,
+            ["IntegrationCode is invalid.".to_owned()],
+        ));
     }
     Ok(())
 }
@@ -181,15 +201,31 @@ fn route(app: &App, method: &Method, uri: &Uri, segs: &[String], body: &Bytes, i
             ([], m) if child.verbs.iter().any(|v| v == m) => match m {
                 "GET" => list_children(app, meta, &child.parent_field, pid),
                 "POST" => create(app, meta, &json_body(body)?, Some((&child.parent_field, pid)), imp),
-                "PATCH" => update(app, meta, &json_body(body)?, WriteKind::Patch, Some((&child.parent_field, pid))),
-                _ => update(app, meta, &json_body(body)?, WriteKind::Put, Some((&child.parent_field, pid))),
+                "PATCH" => update(
+                    app,
+                    meta,
+                    &json_body(body)?,
+                    WriteKind::Patch,
+                    Some((&child.parent_field, pid)),
+                ),
+                _ => update(
+                    app,
+                    meta,
+                    &json_body(body)?,
+                    WriteKind::Put,
+                    Some((&child.parent_field, pid)),
+                ),
             },
             ([], m) => Err(Refusal::method_not_allowed(m)),
             ([id], m) => {
                 let id = id.parse::<i64>().map_err(|_| Refusal::route_not_found())?;
                 match m {
-                    "GET" if child.item_verbs.iter().any(|v| v == "GET") => get_one(app, meta, id, Some((&child.parent_field, pid))),
-                    "DELETE" if child.item_verbs.iter().any(|v| v == "DELETE") => delete(app, meta, id, Some((&child.parent_field, pid))),
+                    "GET" if child.item_verbs.iter().any(|v| v == "GET") => {
+                        get_one(app, meta, id, Some((&child.parent_field, pid)))
+                    }
+                    "DELETE" if child.item_verbs.iter().any(|v| v == "DELETE") => {
+                        delete(app, meta, id, Some((&child.parent_field, pid)))
+                    }
                     _ => Err(Refusal::method_not_allowed(m)),
                 }
             }
@@ -218,8 +254,10 @@ fn route(app: &App, method: &Method, uri: &Uri, segs: &[String], body: &Bytes, i
         ["query"] => match m {
             "POST" => run_query(app, meta, &json_body(body)?, None, None),
             "GET" => {
-                let search = param(uri, "search").ok_or_else(|| Refusal::invalid("The search parameter is required."))?;
-                let q: Value = serde_json::from_str(&search).map_err(|e| Refusal::invalid(format!("Invalid search: {e}")))?;
+                let search =
+                    param(uri, "search").ok_or_else(|| Refusal::invalid("The search parameter is required."))?;
+                let q: Value =
+                    serde_json::from_str(&search).map_err(|e| Refusal::invalid(format!("Invalid search: {e}")))?;
                 run_query(app, meta, &q, None, Some(&search))
             }
             _ => Err(Refusal::method_not_allowed(m)),
@@ -227,23 +265,31 @@ fn route(app: &App, method: &Method, uri: &Uri, segs: &[String], body: &Bytes, i
         ["query", "count"] => {
             let q = match m {
                 "POST" => json_body(body)?,
-                "GET" => serde_json::from_str(&param(uri, "search").unwrap_or_default()).map_err(|e| Refusal::invalid(format!("Invalid search: {e}")))?,
+                "GET" => serde_json::from_str(&param(uri, "search").unwrap_or_default())
+                    .map_err(|e| Refusal::invalid(format!("Invalid search: {e}")))?,
                 _ => return Err(Refusal::method_not_allowed(m)),
             };
             let parsed = query::parse(&q, meta)?;
             let d = app.state.lock();
-            let n = d.records.get(&meta.collection).map_or(0, |recs| recs.values().filter(|r| parsed.filter.iter().all(|c| query::matches(c, r))).count());
+            let n = d.records.get(&meta.collection).map_or(0, |recs| {
+                recs.values()
+                    .filter(|r| parsed.filter.iter().all(|c| query::matches(c, r)))
+                    .count()
+            });
             Ok(json!({ "queryCount": n }))
         }
         ["query", "next"] => {
-            let after = param(uri, "paging").and_then(|p| decode_paging(&p)).ok_or_else(|| Refusal::invalid("Invalid paging parameter."))?;
+            let after = param(uri, "paging")
+                .and_then(|p| decode_paging(&p))
+                .ok_or_else(|| Refusal::invalid("Invalid paging parameter."))?;
             match (m, param(uri, "search")) {
                 ("POST", _) => run_query(app, meta, &json_body(body)?, Some(after), None),
                 ("GET", Some(search)) => {
                     if uri.to_string().len() > 2048 {
                         return Err(Refusal::route_not_found());
                     }
-                    let q: Value = serde_json::from_str(&search).map_err(|e| Refusal::invalid(format!("Invalid search: {e}")))?;
+                    let q: Value =
+                        serde_json::from_str(&search).map_err(|e| Refusal::invalid(format!("Invalid search: {e}")))?;
                     run_query(app, meta, &q, Some(after), Some(&search))
                 }
                 // A POST query's next page: POST only.
@@ -282,7 +328,8 @@ fn param(uri: &Uri, name: &str) -> Option<String> {
 }
 
 fn json_body(body: &Bytes) -> Result<Value, Refusal> {
-    serde_json::from_slice(body).map_err(|e| Refusal::invalid(format!("Unexpected character encountered while parsing value: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| Refusal::invalid(format!("Unexpected character encountered while parsing value: {e}")))
 }
 
 fn encode_paging(after: i64) -> String {
@@ -291,7 +338,10 @@ fn encode_paging(after: i64) -> String {
 
 fn decode_paging(raw: &str) -> Option<i64> {
     let bytes = hex::decode(raw).ok()?;
-    serde_json::from_slice::<Value>(&bytes).ok()?.get("previousId")?.as_i64()
+    serde_json::from_slice::<Value>(&bytes)
+        .ok()?
+        .get("previousId")?
+        .as_i64()
 }
 
 fn run_query(app: &App, meta: &EntityMeta, body: &Value, after: Option<i64>, get_search: Option<&str>) -> Outcome {
@@ -310,7 +360,12 @@ fn run_query(app: &App, meta: &EntityMeta, body: &Value, after: Option<i64>, get
     let next = match (more, page.last()) {
         (true, Some(last)) => {
             let last_id = last.get("id").and_then(Value::as_i64).unwrap_or_default();
-            let base = format!("{}/ATServicesRest/V1.0/{}/query/next?paging={}", app.origin, meta.collection, encode_paging(last_id));
+            let base = format!(
+                "{}/ATServicesRest/V1.0/{}/query/next?paging={}",
+                app.origin,
+                meta.collection,
+                encode_paging(last_id)
+            );
             Some(match get_search {
                 Some(search) => {
                     let enc: String = url::form_urlencoded::byte_serialize(search.as_bytes()).collect();
@@ -321,7 +376,10 @@ fn run_query(app: &App, meta: &EntityMeta, body: &Value, after: Option<i64>, get
         }
         _ => None,
     };
-    let items: Vec<Value> = page.iter().map(|r| query::project(r, meta, &parsed.include_fields)).collect();
+    let items: Vec<Value> = page
+        .iter()
+        .map(|r| query::project(r, meta, &parsed.include_fields))
+        .collect();
     Ok(json!({
         "items": items,
         "pageDetails": { "count": items.len(), "requestCount": parsed.max_records, "prevPageUrl": null, "nextPageUrl": next },
@@ -339,7 +397,9 @@ fn list_children(app: &App, meta: &EntityMeta, parent_field: &str, pid: i64) -> 
         .take(query::MAX_RECORDS)
         .map(|r| query::project(r, meta, &[]))
         .collect();
-    Ok(json!({"items": items, "pageDetails": {"count": items.len(), "requestCount": query::MAX_RECORDS, "prevPageUrl": null, "nextPageUrl": null}}))
+    Ok(
+        json!({"items": items, "pageDetails": {"count": items.len(), "requestCount": query::MAX_RECORDS, "prevPageUrl": null, "nextPageUrl": null}}),
+    )
 }
 
 fn get_one(app: &App, meta: &EntityMeta, id: i64, parent: Option<(&str, i64)>) -> Outcome {
@@ -354,7 +414,9 @@ fn get_one(app: &App, meta: &EntityMeta, id: i64, parent: Option<(&str, i64)>) -
 }
 
 fn create(app: &App, meta: &EntityMeta, body: &Value, parent: Option<(&str, i64)>, imp: Option<i64>) -> Outcome {
-    let obj = body.as_object().ok_or_else(|| Refusal::invalid("The request body must be a JSON object."))?;
+    let obj = body
+        .as_object()
+        .ok_or_else(|| Refusal::invalid("The request body must be a JSON object."))?;
     let mut sent = writable_fields(obj, meta, WriteKind::Create)?;
     if let Some((field, pid)) = parent {
         sent.insert(field.to_owned(), json!(pid));
@@ -391,7 +453,15 @@ fn create(app: &App, meta: &EntityMeta, body: &Value, parent: Option<(&str, i64)
         loc.insert("name".into(), json!("Primary"));
         loc.insert("isPrimary".into(), json!(true));
         loc.insert("isActive".into(), json!(true));
-        for f in ["address1", "address2", "city", "state", "postalCode", "countryID", "phone"] {
+        for f in [
+            "address1",
+            "address2",
+            "city",
+            "state",
+            "postalCode",
+            "countryID",
+            "phone",
+        ] {
             if let Some(v) = rec.get(f) {
                 loc.insert(f.into(), v.clone());
             }
@@ -402,7 +472,9 @@ fn create(app: &App, meta: &EntityMeta, body: &Value, parent: Option<(&str, i64)
 }
 
 fn update(app: &App, meta: &EntityMeta, body: &Value, kind: WriteKind, parent: Option<(&str, i64)>) -> Outcome {
-    let obj = body.as_object().ok_or_else(|| Refusal::invalid("The request body must be a JSON object."))?;
+    let obj = body
+        .as_object()
+        .ok_or_else(|| Refusal::invalid("The request body must be a JSON object."))?;
     let id = obj
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("id"))
@@ -438,7 +510,9 @@ fn update(app: &App, meta: &EntityMeta, body: &Value, kind: WriteKind, parent: O
 fn delete(app: &App, meta: &EntityMeta, id: i64, parent: Option<(&str, i64)>) -> Outcome {
     let mut d = app.state.lock();
     let recs = d.records.entry(meta.collection.clone()).or_default();
-    let owned = recs.get(&id).is_some_and(|r| parent.is_none_or(|(f, pid)| r.get(f).and_then(Value::as_i64) == Some(pid)));
+    let owned = recs
+        .get(&id)
+        .is_some_and(|r| parent.is_none_or(|(f, pid)| r.get(f).and_then(Value::as_i64) == Some(pid)));
     if !owned {
         return Err(Refusal::invalid(
             "No message. No matching records found. The logged in Resource may not have the required permissions to delete the data.",
@@ -452,7 +526,11 @@ fn field_information(app: &App, meta: &EntityMeta) -> Vec<Value> {
     meta.fields
         .iter()
         .map(|f| {
-            let picklist = if f.picklist { app.state.picklist(&meta.collection, &f.name) } else { None };
+            let picklist = if f.picklist {
+                app.state.picklist(&meta.collection, &f.name)
+            } else {
+                None
+            };
             json!({
                 "name": f.name,
                 "dataType": f.data_type,

@@ -45,13 +45,20 @@ impl SandboxState {
             })),
             api_user_resource_id: 0,
         };
-        state.set_picklist("Resources", "licenseType", &[(1, "Professional"), (API_USER_LICENSE, "API User")]);
+        state.set_picklist(
+            "Resources",
+            "licenseType",
+            &[(1, "Professional"), (API_USER_LICENSE, "API User")],
+        );
         let id = state.insert(
             "Resources",
             json!({"firstName": "API", "lastName": "User", "userName": api_username, "email": api_username,
                    "isActive": true, "licenseType": API_USER_LICENSE, "resourceType": "Employee"}),
         );
-        Self { api_user_resource_id: id, ..state }
+        Self {
+            api_user_resource_id: id,
+            ..state
+        }
     }
 
     pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Data> {
@@ -70,7 +77,12 @@ impl SandboxState {
     }
 
     pub fn get(&self, collection: &str, id: i64) -> Option<Value> {
-        self.lock().records.get(&self.canonical(collection))?.get(&id).cloned().map(Value::Object)
+        self.lock()
+            .records
+            .get(&self.canonical(collection))?
+            .get(&id)
+            .cloned()
+            .map(Value::Object)
     }
 
     pub fn all(&self, collection: &str) -> Vec<Value> {
@@ -82,7 +94,10 @@ impl SandboxState {
     }
 
     pub fn count(&self, collection: &str) -> usize {
-        self.lock().records.get(&self.canonical(collection)).map_or(0, BTreeMap::len)
+        self.lock()
+            .records
+            .get(&self.canonical(collection))
+            .map_or(0, BTreeMap::len)
     }
 
     /// Replaces the picklist of `collection.field` with `(value, label)` pairs.
@@ -101,7 +116,11 @@ impl SandboxState {
     /// Calls counted in the current hour (what ThresholdInformation reports).
     pub fn requests_this_hour(&self) -> u64 {
         let d = self.lock();
-        if d.window_start.elapsed() >= Duration::from_secs(3600) { 0 } else { d.window_count }
+        if d.window_start.elapsed() >= Duration::from_secs(3600) {
+            0
+        } else {
+            d.window_count
+        }
     }
 
     /// Counts one call against the hourly budget; returns the count including this call.
@@ -123,7 +142,9 @@ impl SandboxState {
     }
 
     fn canonical(&self, collection: &str) -> String {
-        self.schema.entity(collection).map_or_else(|| collection.to_owned(), |e| e.collection.clone())
+        self.schema
+            .entity(collection)
+            .map_or_else(|| collection.to_owned(), |e| e.collection.clone())
     }
 
     // ---- seeding helpers (no validation: they model data that already exists in Autotask) ----
@@ -185,7 +206,10 @@ impl SandboxState {
     }
 
     pub fn add_role(&self, name: &str, hourly_rate: f64) -> i64 {
-        self.insert("Roles", json!({"name": name, "hourlyRate": hourly_rate, "isActive": true}))
+        self.insert(
+            "Roles",
+            json!({"name": name, "hourlyRate": hourly_rate, "isActive": true}),
+        )
     }
 
     pub fn add_shipping_type(&self, name: &str) -> i64 {
@@ -193,7 +217,10 @@ impl SandboxState {
     }
 
     pub fn add_payment_term(&self, name: &str, due_in_days: i64) -> i64 {
-        self.insert("PaymentTerms", json!({"name": name, "isActive": true, "paymentDueInDays": due_in_days}))
+        self.insert(
+            "PaymentTerms",
+            json!({"name": name, "isActive": true, "paymentDueInDays": due_in_days}),
+        )
     }
 
     pub fn add_opportunity(&self, company_id: i64, owner_resource_id: i64, title: &str) -> i64 {
@@ -235,7 +262,8 @@ impl SandboxState {
     /// roles, shipping types, payment terms, products, services, bundles, companies with contacts
     /// and opportunities.
     pub fn seed_demo(&self) {
-        let fixture: Value = serde_json::from_str(include_str!("../fixtures/demo.json")).expect("demo fixture is valid JSON");
+        let fixture: Value =
+            serde_json::from_str(include_str!("../fixtures/demo.json")).expect("demo fixture is valid JSON");
         self.load_fixture(&fixture);
     }
 }
@@ -251,8 +279,13 @@ pub(crate) fn picklist_in(d: &Data, collection: &str, field: &str) -> Option<Vec
     if let Some(source) = source {
         let rows = d.records.get(source).into_iter().flat_map(|m| m.values());
         return Some(
-            rows.map(|r| (r["id"].to_string(), r.get("name").and_then(Value::as_str).unwrap_or("").to_owned()))
-                .collect(),
+            rows.map(|r| {
+                (
+                    r["id"].to_string(),
+                    r.get("name").and_then(Value::as_str).unwrap_or("").to_owned(),
+                )
+            })
+            .collect(),
         );
     }
     d.picklists.get(&(c, f)).cloned()

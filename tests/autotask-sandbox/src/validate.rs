@@ -17,11 +17,23 @@ pub enum WriteKind {
     Put,
 }
 
-const QUOTE_ITEM_FIELDS: &[&str] = &["productID", "chargeID", "laborID", "expenseID", "shippingID", "serviceID", "serviceBundleID"];
+const QUOTE_ITEM_FIELDS: &[&str] = &[
+    "productID",
+    "chargeID",
+    "laborID",
+    "expenseID",
+    "shippingID",
+    "serviceID",
+    "serviceBundleID",
+];
 
 /// Maps the body's properties to the entity's field names (case-insensitive), checks JSON types
 /// and drops what Autotask ignores (unknown and read-only properties, `id`).
-pub fn writable_fields(body: &Map<String, Value>, meta: &EntityMeta, kind: WriteKind) -> Result<Map<String, Value>, Refusal> {
+pub fn writable_fields(
+    body: &Map<String, Value>,
+    meta: &EntityMeta,
+    kind: WriteKind,
+) -> Result<Map<String, Value>, Refusal> {
     let mut out = Map::new();
     for (key, value) in body {
         if key.eq_ignore_ascii_case("userDefinedFields") && meta.has_udfs {
@@ -45,19 +57,29 @@ fn check_type(field: &FieldMeta, value: &Value) -> Result<(), Refusal> {
     let bad = match (field.data_type.as_str(), value) {
         (_, Value::Null) => None,
         ("integer" | "long" | "double", Value::Bool(b)) => Some(if *b { 't' } else { 'f' }),
-        ("integer" | "long", Value::Number(n)) if n.as_i64().is_none() && n.as_f64().is_some_and(|f| f.fract() != 0.0) => Some('.'),
+        ("integer" | "long", Value::Number(n))
+            if n.as_i64().is_none() && n.as_f64().is_some_and(|f| f.fract() != 0.0) =>
+        {
+            Some('.')
+        }
         ("integer" | "long" | "double", Value::String(s)) if s.trim().parse::<f64>().is_err() => s.chars().next(),
         ("boolean", Value::String(s)) if s.parse::<bool>().is_err() => s.chars().next(),
         ("string", Value::Array(_) | Value::Object(_)) => Some('['),
         _ => None,
     };
     match bad {
-        Some(c) => Err(Refusal::invalid(format!("Unexpected character encountered while parsing value: {c}. Path '{}'.", field.name))),
+        Some(c) => Err(Refusal::invalid(format!(
+            "Unexpected character encountered while parsing value: {c}. Path '{}'.",
+            field.name
+        ))),
         None => {
             if let (Some(len), Value::String(s)) = (field.length, value)
                 && s.chars().count() as i64 > len
             {
-                return Err(Refusal::invalid(format!("{} exceeds the maximum length of {len} characters.", field.name)));
+                return Err(Refusal::invalid(format!(
+                    "{} exceeds the maximum length of {len} characters.",
+                    field.name
+                )));
             }
             Ok(())
         }
@@ -65,7 +87,13 @@ fn check_type(field: &FieldMeta, value: &Value) -> Result<(), Refusal> {
 }
 
 /// Checks the merged record (after create/patch/put) against the entity's rules.
-pub fn check_record(state: &SandboxState, data: &Data, meta: &EntityMeta, rec: &Map<String, Value>, sent: &Map<String, Value>) -> Result<(), Refusal> {
+pub fn check_record(
+    state: &SandboxState,
+    data: &Data,
+    meta: &EntityMeta,
+    rec: &Map<String, Value>,
+    sent: &Map<String, Value>,
+) -> Result<(), Refusal> {
     let missing: Vec<String> = meta
         .fields
         .iter()
@@ -88,16 +116,26 @@ pub fn check_record(state: &SandboxState, data: &Data, meta: &EntityMeta, rec: &
                 other => other.to_string(),
             };
             if !list.iter().any(|(pv, _)| pv == &v) {
-                return Err(Refusal::invalid(format!("Value does not reference an existing entity for {}. ", field.name)));
+                return Err(Refusal::invalid(format!(
+                    "Value does not reference an existing entity for {}. ",
+                    field.name
+                )));
             }
         }
         if let Some(target) = &field.reference
             && let Some(target_meta) = state.schema.entity(target)
         {
             let id = value.as_i64().or_else(|| value.as_str().and_then(|s| s.parse().ok()));
-            let exists = id.is_some_and(|id| data.records.get(&target_meta.collection).is_some_and(|m| m.contains_key(&id)));
+            let exists = id.is_some_and(|id| {
+                data.records
+                    .get(&target_meta.collection)
+                    .is_some_and(|m| m.contains_key(&id))
+            });
             if !exists {
-                return Err(Refusal::invalid(format!("Value does not reference an existing entity for {}. ", field.name)));
+                return Err(Refusal::invalid(format!(
+                    "Value does not reference an existing entity for {}. ",
+                    field.name
+                )));
             }
         }
     }
@@ -116,7 +154,10 @@ pub fn check_record(state: &SandboxState, data: &Data, meta: &EntityMeta, rec: &
         }
     }
     if meta.collection == "QuoteItems" {
-        let items = QUOTE_ITEM_FIELDS.iter().filter(|f| rec.get(**f).is_some_and(|v| !v.is_null())).count();
+        let items = QUOTE_ITEM_FIELDS
+            .iter()
+            .filter(|f| rec.get(**f).is_some_and(|v| !v.is_null()))
+            .count();
         if items > 1 {
             return Err(Refusal::invalid(
                 "Each QuoteItem entity allows only one 'Item' field: productID, chargeID, laborID, expenseID, shippingID, serviceID or serviceBundleID.",

@@ -6,19 +6,25 @@ use std::time::Duration;
 use autotask_sandbox::{AutotaskSandbox, FaultKind, RunningSandbox, SandboxConfig};
 use futures_util::future::join_all;
 use shared::autotask::{
-    AutotaskClient, AutotaskCredentials, AutotaskError, ClientConfig, Company, CompanyPatch, Contact, ContactPatch, Filter,
-    Patch, Query, Quote, QuoteItem, QuoteLocation, TenantClient,
+    AutotaskClient, AutotaskCredentials, AutotaskError, ClientConfig, Company, CompanyPatch, Contact, ContactPatch,
+    Filter, Patch, Query, Quote, QuoteItem, QuoteLocation, TenantClient,
 };
 use shared::http::retry::{FixedJitter, Repeatable, RetryPolicy};
 use shared::secret::SecretString;
 use shared::tenant::TenantId;
 
 async fn sandbox() -> RunningSandbox {
-    AutotaskSandbox::start(SandboxConfig::default()).await.expect("sandbox starts")
+    AutotaskSandbox::start(SandboxConfig::default())
+        .await
+        .expect("sandbox starts")
 }
 
 fn fast_retry() -> RetryPolicy {
-    RetryPolicy { base: Duration::from_millis(1), cap: Duration::from_millis(5), ..RetryPolicy::default() }
+    RetryPolicy {
+        base: Duration::from_millis(1),
+        cap: Duration::from_millis(5),
+        ..RetryPolicy::default()
+    }
 }
 
 fn creds(sb: &RunningSandbox, username: &str) -> AutotaskCredentials {
@@ -32,7 +38,10 @@ fn creds(sb: &RunningSandbox, username: &str) -> AutotaskCredentials {
 
 /// A client that discovers its zone from the sandbox host.
 fn client(sb: &RunningSandbox) -> TenantClient {
-    let config = ClientConfig { retry: fast_retry(), ..ClientConfig::with_zone_host(&sb.base_url()) };
+    let config = ClientConfig {
+        retry: fast_retry(),
+        ..ClientConfig::with_zone_host(&sb.base_url())
+    };
     AutotaskClient::with_jitter(config, Arc::new(FixedJitter::new(vec![1.0])))
         .unwrap()
         .for_tenant(TenantId::parse("acme").unwrap(), creds(sb, &sb.config().username))
@@ -72,9 +81,14 @@ async fn zone_is_discovered_once_and_re_resolved_once_after_a_401() {
 async fn unknown_user_gets_the_zone_error() {
     let sb = sandbox().await;
     let config = ClientConfig::with_zone_host(&sb.base_url());
-    let at = AutotaskClient::new(config).unwrap().for_tenant(TenantId::parse("acme").unwrap(), creds(&sb, "nobody@x.example"));
+    let at = AutotaskClient::new(config)
+        .unwrap()
+        .for_tenant(TenantId::parse("acme").unwrap(), creds(&sb, "nobody@x.example"));
     let err = at.query::<Company>(&Query::all()).await.unwrap_err();
-    assert!(matches!(&err, AutotaskError::UnknownUser { messages, .. } if messages[0] == "Zone information could not be determined"), "{err:?}");
+    assert!(
+        matches!(&err, AutotaskError::UnknownUser { messages, .. } if messages[0] == "Zone information could not be determined"),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -101,10 +115,15 @@ async fn reads_1234_companies_across_pages_posting_each_next_url() {
 async fn an_in_list_of_1200_ids_is_split_into_three_queries() {
     let sb = sandbox().await;
     let owner = sb.state().add_resource("Dana", "Sales", "dana@x.example", false);
-    let ids: Vec<i64> = (0..1300).map(|i| sb.state().add_company(&format!("C{i}"), owner)).collect();
+    let ids: Vec<i64> = (0..1300)
+        .map(|i| sb.state().add_company(&format!("C{i}"), owner))
+        .collect();
     let at = client(&sb);
     let wanted = &ids[50..1250];
-    let found = at.query::<Company>(&Query::filter(vec![Filter::is_in("id", wanted.iter().copied())])).await.unwrap();
+    let found = at
+        .query::<Company>(&Query::filter(vec![Filter::is_in("id", wanted.iter().copied())]))
+        .await
+        .unwrap();
     let mut got: Vec<i64> = found.iter().map(|c| c.id.unwrap()).collect();
     got.sort_unstable();
     assert_eq!(got, wanted.to_vec());
@@ -132,7 +151,8 @@ async fn a_429_with_retry_after_is_retried_then_succeeds() {
     sb.state().add_company("Contoso", owner);
     let at = client(&sb);
     at.base_url().await.unwrap();
-    sb.counters().fail_next("Companies", 1, FaultKind::Throttle { retry_after_secs: 0 });
+    sb.counters()
+        .fail_next("Companies", 1, FaultKind::Throttle { retry_after_secs: 0 });
     let all = at.query::<Company>(&Query::all()).await.unwrap();
     assert_eq!(all.len(), 1);
     assert_eq!(sb.counters().calls("POST", "Companies"), 2);
@@ -144,12 +164,20 @@ async fn creates_are_retried_only_when_guarded() {
     let owner = sb.state().add_resource("Dana", "Sales", "dana@x.example", false);
     let at = client(&sb);
     at.base_url().await.unwrap();
-    sb.counters().fail_next("Companies", 1, FaultKind::Throttle { retry_after_secs: 0 });
-    let err = at.create(&new_company("Unguarded", owner), Repeatable::No).await.unwrap_err();
+    sb.counters()
+        .fail_next("Companies", 1, FaultKind::Throttle { retry_after_secs: 0 });
+    let err = at
+        .create(&new_company("Unguarded", owner), Repeatable::No)
+        .await
+        .unwrap_err();
     assert!(matches!(err, AutotaskError::Throttled { .. }));
     assert_eq!(sb.counters().calls("POST", "Companies"), 1);
-    sb.counters().fail_next("Companies", 1, FaultKind::Throttle { retry_after_secs: 0 });
-    let id = at.create(&new_company("Guarded", owner), Repeatable::GuardedCreate).await.unwrap();
+    sb.counters()
+        .fail_next("Companies", 1, FaultKind::Throttle { retry_after_secs: 0 });
+    let id = at
+        .create(&new_company("Guarded", owner), Repeatable::GuardedCreate)
+        .await
+        .unwrap();
     assert!(sb.state().get("Companies", id).is_some());
     assert_eq!(sb.counters().calls("POST", "Companies"), 3);
 }
@@ -190,12 +218,30 @@ async fn contacts_and_quote_items_are_written_under_their_parents() {
     };
     let cid = at.create(&contact, Repeatable::No).await.unwrap();
     assert_eq!(sb.counters().calls("POST", "Contacts"), 1);
-    let patch = ContactPatch { title: Patch::Set("CFO".into()), ..ContactPatch::new(cid) };
+    let patch = ContactPatch {
+        title: Patch::Set("CFO".into()),
+        ..ContactPatch::new(cid)
+    };
     at.update_child::<Contact>(company, &patch).await.unwrap();
-    assert_eq!(at.get::<Contact>(cid).await.unwrap().unwrap().title.as_deref(), Some("CFO"));
-    assert!(matches!(at.update::<Contact>(&patch).await, Err(AutotaskError::Unsupported(_))));
+    assert_eq!(
+        at.get::<Contact>(cid).await.unwrap().unwrap().title.as_deref(),
+        Some("CFO")
+    );
+    assert!(matches!(
+        at.update::<Contact>(&patch).await,
+        Err(AutotaskError::Unsupported(_))
+    ));
 
-    let loc = at.create(&QuoteLocation { city: Some("Springfield".into()), ..QuoteLocation::default() }, Repeatable::No).await.unwrap();
+    let loc = at
+        .create(
+            &QuoteLocation {
+                city: Some("Springfield".into()),
+                ..QuoteLocation::default()
+            },
+            Repeatable::No,
+        )
+        .await
+        .unwrap();
     let day = shared::autotask::AtDateTime::parse("2026-12-01T00:00:00Z").unwrap();
     let quote = Quote {
         opportunity_id: Some(opp),
@@ -221,7 +267,10 @@ async fn contacts_and_quote_items_are_written_under_their_parents() {
         ..QuoteItem::default()
     };
     let iid = at.create(&item, Repeatable::No).await.unwrap();
-    let items = at.query::<QuoteItem>(&Query::filter(vec![Filter::eq("quoteID", qid)])).await.unwrap();
+    let items = at
+        .query::<QuoteItem>(&Query::filter(vec![Filter::eq("quoteID", qid)]))
+        .await
+        .unwrap();
     assert_eq!(items.iter().map(|i| i.id.unwrap()).collect::<Vec<_>>(), vec![iid]);
     at.delete_child::<QuoteItem>(qid, iid).await.unwrap();
     assert!(at.get::<QuoteItem>(iid).await.unwrap().is_none());
@@ -235,7 +284,11 @@ async fn patch_keeps_omitted_fields_and_clears_null_ones() {
     let mut c = new_company("Contoso", owner);
     c.fax = Some("555-0000".into());
     let id = at.create(&c, Repeatable::No).await.unwrap();
-    let patch = CompanyPatch { fax: Patch::Null, city: Patch::Set("Springfield".into()), ..CompanyPatch::new(id) };
+    let patch = CompanyPatch {
+        fax: Patch::Null,
+        city: Patch::Set("Springfield".into()),
+        ..CompanyPatch::new(id)
+    };
     at.update::<Company>(&patch).await.unwrap();
     let after = at.get::<Company>(id).await.unwrap().unwrap();
     assert_eq!(after.fax, None);
@@ -245,13 +298,22 @@ async fn patch_keeps_omitted_fields_and_clears_null_ones() {
 
 #[tokio::test]
 async fn picklists_are_looked_up_by_label_and_cached() {
-    let sb = AutotaskSandbox::start(SandboxConfig { demo_seed: true, ..SandboxConfig::default() }).await.unwrap();
+    let sb = AutotaskSandbox::start(SandboxConfig {
+        demo_seed: true,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
     let at = client(&sb);
     assert_eq!(at.picklist_id::<Company>("companyType", "customer").await.unwrap(), 1);
     assert_eq!(at.picklist_id::<Company>("companyType", "Vendor").await.unwrap(), 7);
     let missing = at.picklist_id::<Company>("companyType", "Alien").await.unwrap_err();
     assert!(matches!(missing, AutotaskError::PicklistLabel { .. }));
-    assert_eq!(sb.counters().calls("GET", "Companies"), 1, "fields fetched once per tenant");
+    assert_eq!(
+        sb.counters().calls("GET", "Companies"),
+        1,
+        "fields fetched once per tenant"
+    );
 }
 
 #[tokio::test]

@@ -12,13 +12,28 @@ struct Api {
 
 impl Api {
     async fn start() -> Self {
-        let sb = AutotaskSandbox::start(SandboxConfig { demo_seed: true, ..SandboxConfig::default() }).await.unwrap();
-        Self { sb, http: reqwest::Client::new() }
+        let sb = AutotaskSandbox::start(SandboxConfig {
+            demo_seed: true,
+            ..SandboxConfig::default()
+        })
+        .await
+        .unwrap();
+        Self {
+            sb,
+            http: reqwest::Client::new(),
+        }
     }
 
     async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let c = self.sb.config();
-        self.send(method, &format!("{}{path}", self.sb.rest_base()), body, &c.secret, &c.integration_code).await
+        self.send(
+            method,
+            &format!("{}{path}", self.sb.rest_base()),
+            body,
+            &c.secret,
+            &c.integration_code,
+        )
+        .await
     }
 
     async fn send(&self, method: &str, url: &str, body: Option<Value>, secret: &str, code: &str) -> (u16, Value) {
@@ -47,34 +62,70 @@ const DANA: i64 = 29682885;
 #[tokio::test]
 async fn missing_required_fields_are_refused_with_500() {
     let api = Api::start().await;
-    let (status, body) = api.call("POST", "/V1.0/Companies", Some(json!({"companyName": "X"}))).await;
+    let (status, body) = api
+        .call("POST", "/V1.0/Companies", Some(json!({"companyName": "X"})))
+        .await;
     assert_eq!(status, 500);
-    let errors: Vec<&str> = body["errors"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    let errors: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
     for f in ["companyType", "ownerResourceID", "phone"] {
-        assert!(errors.contains(&format!("Missing Required Field: {f}").as_str()), "{errors:?}");
+        assert!(
+            errors.contains(&format!("Missing Required Field: {f}").as_str()),
+            "{errors:?}"
+        );
     }
-    let (status, body) = api.call("POST", "/V1.0/Opportunities", Some(json!({"title": "T", "companyID": 29682850}))).await;
+    let (status, body) = api
+        .call(
+            "POST",
+            "/V1.0/Opportunities",
+            Some(json!({"title": "T", "companyID": 29682850})),
+        )
+        .await;
     assert_eq!(status, 500);
-    assert!(body["errors"].as_array().unwrap().len() >= 8, "Opportunity needs 11 fields: {body}");
+    assert!(
+        body["errors"].as_array().unwrap().len() >= 8,
+        "Opportunity needs 11 fields: {body}"
+    );
 }
 
 #[tokio::test]
 async fn root_writes_on_child_entities_are_404() {
     let api = Api::start().await;
-    let (status, _) = api.call("POST", "/V1.0/Contacts", Some(json!({"companyID": 29682850, "firstName": "A", "lastName": "B", "isActive": 1}))).await;
+    let (status, _) = api
+        .call(
+            "POST",
+            "/V1.0/Contacts",
+            Some(json!({"companyID": 29682850, "firstName": "A", "lastName": "B", "isActive": 1})),
+        )
+        .await;
     assert_eq!(status, 404);
     let (status, _) = api.call("POST", "/V1.0/QuoteItems", Some(json!({"quoteID": 1}))).await;
     assert_eq!(status, 404);
-    let (status, body) = api.call("POST", "/V1.0/Companies/29682850/Contacts", Some(json!({"firstName": "A", "lastName": "B", "isActive": 1}))).await;
+    let (status, body) = api
+        .call(
+            "POST",
+            "/V1.0/Companies/29682850/Contacts",
+            Some(json!({"firstName": "A", "lastName": "B", "isActive": 1})),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
 }
 
 #[tokio::test]
 async fn patch_on_an_item_url_is_405() {
     let api = Api::start().await;
-    let (status, body) = api.call("PATCH", "/V1.0/Companies/29682850", Some(json!({"phone": "1"}))).await;
+    let (status, body) = api
+        .call("PATCH", "/V1.0/Companies/29682850", Some(json!({"phone": "1"})))
+        .await;
     assert_eq!(status, 405);
-    assert_eq!(body["Message"], "The requested resource does not support http method 'PATCH'.");
+    assert_eq!(
+        body["Message"],
+        "The requested resource does not support http method 'PATCH'."
+    );
 }
 
 #[tokio::test]
@@ -89,13 +140,23 @@ async fn get_on_a_post_next_page_url_is_405_and_post_works() {
     assert_eq!(status, 405);
     let (status, page2) = api.send("POST", &next, Some(q), &c.secret, &c.integration_code).await;
     assert_eq!(status, 200);
-    assert_eq!(page2["items"].as_array().unwrap().len(), 1, "3 demo companies, 2 per page");
+    assert_eq!(
+        page2["items"].as_array().unwrap().len(),
+        1,
+        "3 demo companies, 2 per page"
+    );
 }
 
 #[tokio::test]
 async fn max_records_over_500_is_refused() {
     let api = Api::start().await;
-    let (status, body) = api.call("POST", "/V1.0/Companies/query", Some(json!({"filter": [{"op": "exist", "field": "id"}], "maxRecords": 501}))).await;
+    let (status, body) = api
+        .call(
+            "POST",
+            "/V1.0/Companies/query",
+            Some(json!({"filter": [{"op": "exist", "field": "id"}], "maxRecords": 501})),
+        )
+        .await;
     assert_eq!(status, 500);
     assert!(first_error(&body).contains("MaxRecords"), "{body}");
 }
@@ -103,10 +164,22 @@ async fn max_records_over_500_is_refused() {
 #[tokio::test]
 async fn unknown_and_non_queryable_fields_are_refused() {
     let api = Api::start().await;
-    let (status, body) = api.call("POST", "/V1.0/Contacts/query", Some(json!({"filter": [{"op": "eq", "field": "isActiveX", "value": 1}]}))).await;
+    let (status, body) = api
+        .call(
+            "POST",
+            "/V1.0/Contacts/query",
+            Some(json!({"filter": [{"op": "eq", "field": "isActiveX", "value": 1}]})),
+        )
+        .await;
     assert_eq!(status, 500);
     assert_eq!(first_error(&body), "Unable to find isActiveX in the Entity.");
-    let (status, body) = api.call("POST", "/V1.0/Companies/query", Some(json!({"filter": [{"op": "eq", "field": "sicCode", "value": "1"}]}))).await;
+    let (status, body) = api
+        .call(
+            "POST",
+            "/V1.0/Companies/query",
+            Some(json!({"filter": [{"op": "eq", "field": "sicCode", "value": "1"}]})),
+        )
+        .await;
     assert_eq!(status, 500);
     assert!(first_error(&body).contains("sicCode"), "{body}");
 }
@@ -115,9 +188,18 @@ async fn unknown_and_non_queryable_fields_are_refused() {
 async fn more_than_500_in_values_are_refused() {
     let api = Api::start().await;
     let ids: Vec<i64> = (0..501).collect();
-    let (status, body) = api.call("POST", "/V1.0/Companies/query", Some(json!({"filter": [{"op": "in", "field": "id", "value": ids}]}))).await;
+    let (status, body) = api
+        .call(
+            "POST",
+            "/V1.0/Companies/query",
+            Some(json!({"filter": [{"op": "in", "field": "id", "value": ids}]})),
+        )
+        .await;
     assert_eq!(status, 500);
-    assert_eq!(first_error(&body), "Invalid query syntax. Queries are limited to 500 or fewer 'OR' conditions.");
+    assert_eq!(
+        first_error(&body),
+        "Invalid query syntax. Queries are limited to 500 or fewer 'OR' conditions."
+    );
 }
 
 #[tokio::test]
@@ -130,7 +212,10 @@ async fn keys_and_field_names_are_case_insensitive_and_results_sorted_by_id() {
     let items = body["items"].as_array().unwrap();
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["companyName"], "Fabrikam Inc");
-    assert!(items[0].get("phone").is_none(), "includeFields returns only those fields");
+    assert!(
+        items[0].get("phone").is_none(),
+        "includeFields returns only those fields"
+    );
 }
 
 #[tokio::test]
@@ -139,32 +224,64 @@ async fn picklist_and_reference_values_must_exist() {
     let base = json!({"companyName": "X", "companyType": 99, "ownerResourceID": DANA, "phone": "1"});
     let (status, body) = api.call("POST", "/V1.0/Companies", Some(base)).await;
     assert_eq!(status, 500);
-    assert_eq!(first_error(&body), "Value does not reference an existing entity for companyType. ");
-    let (status, body) = api.call("POST", "/V1.0/Companies/29682850/Contacts", Some(json!({"firstName": "A", "lastName": "B", "isActive": 1, "countryID": 5, "companyLocationID": 1}))).await;
+    assert_eq!(
+        first_error(&body),
+        "Value does not reference an existing entity for companyType. "
+    );
+    let (status, body) = api
+        .call(
+            "POST",
+            "/V1.0/Companies/29682850/Contacts",
+            Some(json!({"firstName": "A", "lastName": "B", "isActive": 1, "countryID": 5, "companyLocationID": 1})),
+        )
+        .await;
     assert_eq!(status, 500);
-    assert!(first_error(&body).starts_with("Value does not reference an existing entity for companyLocationID"), "{body}");
+    assert!(
+        first_error(&body).starts_with("Value does not reference an existing entity for companyLocationID"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
 async fn an_api_user_or_inactive_resource_cannot_own_a_company() {
     let api = Api::start().await;
     for owner in [api.sb.state().api_user_resource_id(), 29682887] {
-        let (status, body) = api.call("POST", "/V1.0/Companies", Some(json!({"companyName": "X", "companyType": 1, "ownerResourceID": owner, "phone": "1"}))).await;
+        let (status, body) = api
+            .call(
+                "POST",
+                "/V1.0/Companies",
+                Some(json!({"companyName": "X", "companyType": 1, "ownerResourceID": owner, "phone": "1"})),
+            )
+            .await;
         assert_eq!(status, 500);
-        assert!(first_error(&body).starts_with("An unexpected error has occurred."), "{body}");
+        assert!(
+            first_error(&body).starts_with("An unexpected error has occurred."),
+            "{body}"
+        );
     }
 }
 
 #[tokio::test]
 async fn contact_is_active_must_be_an_integer() {
     let api = Api::start().await;
-    let (status, body) = api.call("POST", "/V1.0/Companies/29682850/Contacts", Some(json!({"firstName": "A", "lastName": "B", "isActive": true}))).await;
+    let (status, body) = api
+        .call(
+            "POST",
+            "/V1.0/Companies/29682850/Contacts",
+            Some(json!({"firstName": "A", "lastName": "B", "isActive": true})),
+        )
+        .await;
     assert_eq!(status, 500);
-    assert!(first_error(&body).starts_with("Unexpected character encountered while parsing value: t"), "{body}");
+    assert!(
+        first_error(&body).starts_with("Unexpected character encountered while parsing value: t"),
+        "{body}"
+    );
 }
 
 async fn quote(api: &Api) -> i64 {
-    let (_, loc) = api.call("POST", "/V1.0/QuoteLocations", Some(json!({"city": "X"}))).await;
+    let (_, loc) = api
+        .call("POST", "/V1.0/QuoteLocations", Some(json!({"city": "X"})))
+        .await;
     let loc = loc["itemId"].as_i64().unwrap();
     let (status, q) = api
         .call("POST", "/V1.0/Quotes", Some(json!({"opportunityID": 29682870, "name": "Q", "effectiveDate": "2026-12-01T00:00:00Z",
@@ -184,13 +301,33 @@ async fn quote_items_allow_one_item_field_and_one_discount() {
         b
     };
     let path = format!("/V1.0/Quotes/{qid}/Items");
-    let (status, body) = api.call("POST", &path, Some(line(json!({"productID": 29682820, "serviceID": 29682830})))).await;
+    let (status, body) = api
+        .call(
+            "POST",
+            &path,
+            Some(line(json!({"productID": 29682820, "serviceID": 29682830}))),
+        )
+        .await;
     assert_eq!(status, 500);
     assert!(first_error(&body).contains("only one 'Item' field"), "{body}");
-    let (status, body) = api.call("POST", &path, Some(line(json!({"productID": 29682820, "unitDiscount": 5, "lineDiscount": 5})))).await;
+    let (status, body) = api
+        .call(
+            "POST",
+            &path,
+            Some(line(
+                json!({"productID": 29682820, "unitDiscount": 5, "lineDiscount": 5}),
+            )),
+        )
+        .await;
     assert_eq!(status, 500);
     assert!(first_error(&body).contains("only one type of discount"), "{body}");
-    let (status, _) = api.call("POST", &path, Some(line(json!({"productID": 29682820, "unitDiscount": 5})))).await;
+    let (status, _) = api
+        .call(
+            "POST",
+            &path,
+            Some(line(json!({"productID": 29682820, "unitDiscount": 5}))),
+        )
+        .await;
     assert_eq!(status, 200);
 }
 
@@ -199,9 +336,15 @@ async fn quote_numbers_are_assigned_and_read_only() {
     let api = Api::start().await;
     let a = quote(&api).await;
     let b = quote(&api).await;
-    let n = |id| api.sb.state().get("Quotes", id).unwrap()["quoteNumber"].as_i64().unwrap();
+    let n = |id| {
+        api.sb.state().get("Quotes", id).unwrap()["quoteNumber"]
+            .as_i64()
+            .unwrap()
+    };
     assert_eq!(n(b), n(a) + 1);
-    let (status, _) = api.call("PATCH", "/V1.0/Quotes", Some(json!({"id": a, "quoteNumber": 5}))).await;
+    let (status, _) = api
+        .call("PATCH", "/V1.0/Quotes", Some(json!({"id": a, "quoteNumber": 5})))
+        .await;
     assert_eq!(status, 200);
     assert_ne!(n(a), 5, "read-only fields are ignored");
 }
@@ -216,7 +359,10 @@ async fn a_company_create_adds_a_primary_location_and_a_create_date() {
     assert_eq!(api.sb.state().count("CompanyLocations"), before + 1);
     let rec = api.sb.state().get("Companies", id).unwrap();
     assert!(rec["createDate"].as_str().unwrap().ends_with('Z'));
-    assert!(!rec["createDate"].as_str().unwrap().starts_with("2001"), "read-only createDate is server-set");
+    assert!(
+        !rec["createDate"].as_str().unwrap().starts_with("2001"),
+        "read-only createDate is server-set"
+    );
 }
 
 #[tokio::test]
@@ -277,7 +423,12 @@ async fn deletes_only_where_autotask_allows_them() {
 #[tokio::test]
 async fn zone_lookup_of_an_unknown_user_is_500() {
     let api = Api::start().await;
-    let resp = api.http.get(format!("{}?user=nobody@x.example", api.sb.zone_lookup_url())).send().await.unwrap();
+    let resp = api
+        .http
+        .get(format!("{}?user=nobody@x.example", api.sb.zone_lookup_url()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 500);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(first_error(&body), "Zone information could not be determined");

@@ -7,6 +7,7 @@
 pub mod batch_response;
 pub mod budget;
 pub mod checkpoint;
+pub mod drain;
 pub mod feed;
 pub mod field_owner;
 pub mod ledger;
@@ -17,10 +18,14 @@ pub mod run_record;
 pub mod stream;
 pub mod window;
 pub mod work_item;
+pub mod worker;
+#[cfg(test)]
+mod worker_tests;
 
 pub use batch_response::BatchFailures;
 pub use budget::{BudgetMeter, BudgetPolicy, BudgetStop, BudgetVerdict, ThresholdInfo};
 pub use checkpoint::{Checkpoint, advance_checkpoint};
+pub use drain::{DrainReport, drain_visible};
 pub use feed::{Change, ChangeFeed, ChangePage, FeedError};
 pub use field_owner::{FieldDecision, FieldOwnership, Resolution, ResolutionRule, Side, SideState, resolve_fields};
 pub use ledger::RunLedger;
@@ -29,3 +34,6 @@ pub use run_record::{Counts, ItemFailure, ItemOutcome, RunId, RunRecord, RunStat
 pub use stream::Stream;
 pub use window::Window;
 pub use work_item::WorkItem;
+pub use worker::{
+    BatchSummary, Handled, HandledItem, HandlerFactory, ItemError, ItemHandler, WORKER_FUNCTION, Worker, sqs_event,
+};

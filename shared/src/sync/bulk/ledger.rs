@@ -35,7 +35,7 @@ impl RunLedger {
     pub async fn put(&self, record: &RunRecord) -> Result<(), StoreError> {
         let stored = StoredRun {
             run_id: record.run_id.to_string(),
-            data: serde_json::to_value(record).map_err(corrupt)?,
+            data: record.to_view(),
         };
         self.store.put_run(&record.tenant, &stored).await
     }

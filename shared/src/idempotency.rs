@@ -33,6 +33,13 @@ pub enum ClaimOutcome {
     PayloadMismatch,
 }
 
+impl ClaimOutcome {
+    /// Only `InProgress` may succeed when the same request is sent again later.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, ClaimOutcome::InProgress { .. })
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IdempotencyStatus {
     InProgress,

@@ -644,6 +644,8 @@ pub async fn idempotency_concurrent_duplicate_is_in_progress<S: TestStore>(store
         .await
         .unwrap();
     assert_eq!(later, ClaimOutcome::InProgress { until: deadline });
+    assert!(later.is_retryable());
+    assert!(!ClaimOutcome::PayloadMismatch.is_retryable());
 }
 
 pub async fn idempotency_different_payload_is_rejected<S: TestStore>(store: Arc<S>) {

@@ -68,8 +68,8 @@ fn put_versioned(
 }
 
 /// Mirrors `Query` + `Limit`: a next cursor whenever the page is full.
-fn page<T, K: Clone>(items: Vec<(K, T)>, limit: u32, cursor_of: impl Fn(&K) -> String) -> Page<T> {
-    let full = items.len() == limit as usize;
+fn page<T, K: Clone>(items: Vec<(K, T)>, limit: usize, cursor_of: impl Fn(&K) -> String) -> Page<T> {
+    let full = items.len() == limit;
     let next = if full {
         items.last().map(|(k, _)| cursor_of(k))
     } else {
@@ -189,6 +189,7 @@ impl MappingStore for MemoryStore {
         cursor: Option<&str>,
         limit: u32,
     ) -> StoreResult<Page<Mapping>> {
+        let limit = limit.max(1) as usize;
         let state = self.state();
         let lower = match cursor {
             Some(c) => Bound::Excluded((tenant.clone(), kind, c.to_owned())),
@@ -198,7 +199,7 @@ impl MappingStore for MemoryStore {
             .mappings
             .range((lower, Bound::Unbounded))
             .take_while(|((t, k, _), _)| t == tenant && *k == kind)
-            .take(limit as usize)
+            .take(limit)
             .map(|((_, _, col), m)| (col.clone(), m.clone()))
             .collect();
         Ok(page(items, limit, |col| col.clone()))
@@ -235,6 +236,7 @@ impl AuditLog for MemoryStore {
     }
 
     async fn list(&self, tenant: &TenantId, cursor: Option<&str>, limit: u32) -> StoreResult<Page<AuditRecord>> {
+        let limit = limit.max(1) as usize;
         let state = self.state();
         let upper = match cursor {
             Some(c) => Bound::Excluded((tenant.clone(), c.to_owned())),
@@ -245,7 +247,7 @@ impl AuditLog for MemoryStore {
             .range((Bound::Included((tenant.clone(), String::new())), upper))
             .rev()
             .take_while(|((t, _), _)| t == tenant)
-            .take(limit as usize)
+            .take(limit)
             .map(|((_, sk), r)| (sk.clone(), r.clone()))
             .collect();
         Ok(page(items, limit, |sk| sk.clone()))
@@ -334,6 +336,7 @@ impl SyncStateStore for MemoryStore {
     }
 
     async fn list_runs(&self, tenant: &TenantId, cursor: Option<&str>, limit: u32) -> StoreResult<Page<RunRecord>> {
+        let limit = limit.max(1) as usize;
         let state = self.state();
         let upper = match cursor {
             Some(c) => Bound::Excluded((tenant.clone(), c.to_owned())),
@@ -344,7 +347,7 @@ impl SyncStateStore for MemoryStore {
             .range((Bound::Included((tenant.clone(), String::new())), upper))
             .rev()
             .take_while(|((t, _), _)| t == tenant)
-            .take(limit as usize)
+            .take(limit)
             .map(|((_, id), r)| (id.clone(), r.clone()))
             .collect();
         Ok(page(items, limit, |id| id.clone()))

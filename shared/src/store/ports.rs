@@ -30,7 +30,8 @@ pub trait MappingStore: Send + Sync {
 
     async fn get_by_at(&self, tenant: &TenantId, kind: MappingKind, at_id: i64) -> StoreResult<Option<Mapping>>;
 
-    /// The mappings that exist among `col_ids` (missing ids are simply absent), keyed by COL id.
+    /// The mappings that exist among `col_ids`, each once, in no particular order (missing ids
+    /// are simply absent). Any number of ids: adapters split into requests as needed.
     async fn batch_get_by_col(
         &self,
         tenant: &TenantId,
@@ -39,7 +40,9 @@ pub trait MappingStore: Send + Sync {
     ) -> StoreResult<Vec<Mapping>>;
 
     /// Writes both directions atomically, each only if absent. Stores and returns version 1
-    /// (the incoming `version` is ignored). Fails with `AlreadyMapped` naming the side found.
+    /// (the incoming `version` is ignored). Fails with `AlreadyMapped` naming the side found
+    /// (the COL side when both exist) and carrying the stored mapping of that side; a failed
+    /// create writes nothing.
     async fn create_pair(&self, tenant: &TenantId, mapping: &Mapping) -> StoreResult<Mapping>;
 
     /// Replaces `source_hash`, `data` and `updated_at` on both directions if the stored version
@@ -50,7 +53,8 @@ pub trait MappingStore: Send + Sync {
     /// Deletes both directions atomically if the stored version equals `mapping.version`.
     async fn delete_pair(&self, tenant: &TenantId, mapping: &Mapping) -> StoreResult<()>;
 
-    /// Mappings of one kind ordered by COL id, at most `limit` per page.
+    /// Mappings of one kind ordered by COL id, at most `limit` (min 1) per page. A full page
+    /// always has a `next` cursor, so the last page may be empty.
     async fn list(
         &self,
         tenant: &TenantId,
@@ -114,7 +118,7 @@ pub struct AuditRecord {
 pub trait AuditLog: Send + Sync {
     async fn append(&self, record: &AuditRecord) -> StoreResult<()>;
 
-    /// Newest first, at most `limit` per page.
+    /// Newest first, at most `limit` (min 1) per page (paging as in `MappingStore::list`).
     async fn list(&self, tenant: &TenantId, cursor: Option<&str>, limit: u32) -> StoreResult<Page<AuditRecord>>;
 }
 
@@ -176,6 +180,6 @@ pub trait SyncStateStore: Send + Sync {
 
     async fn get_run(&self, tenant: &TenantId, run_id: &str) -> StoreResult<Option<RunRecord>>;
 
-    /// Newest first, at most `limit` per page.
+    /// Newest first, at most `limit` (min 1) per page (paging as in `MappingStore::list`).
     async fn list_runs(&self, tenant: &TenantId, cursor: Option<&str>, limit: u32) -> StoreResult<Page<RunRecord>>;
 }

@@ -73,8 +73,11 @@ impl EntityMeta {
     }
 }
 
-/// (collection, swagger model, child route: parent, segment, parent field)
-const COLLECTIONS: &[(&str, &str, Option<(&str, &str, &str)>)] = &[
+/// Child route: (parent collection, segment, parent id field).
+type ChildSpec = (&'static str, &'static str, &'static str);
+
+/// (collection, swagger model, child route)
+const COLLECTIONS: &[(&str, &str, Option<ChildSpec>)] = &[
     ("Companies", "CompanyModel", None),
     (
         "CompanyLocations",

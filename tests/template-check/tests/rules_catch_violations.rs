@@ -1,0 +1,228 @@
+//! Each rule reports the mistake it exists for (so the repository test can fail).
+
+use template_check::{Template, rules};
+
+const GOOD: &str = r#"
+Parameters:
+  AllowedOrigins: { Type: CommaDelimitedList }
+Globals:
+  Function: { Timeout: 30 }
+Resources:
+  Table: { Type: AWS::DynamoDB::Table }
+  Dlq: { Type: AWS::SQS::Queue }
+  Queue:
+    Type: AWS::SQS::Queue
+    Properties:
+      VisibilityTimeout: 360
+      RedrivePolicy: { deadLetterTargetArn: !GetAtt Dlq.Arn, maxReceiveCount: 5 }
+  ButtonFunction:
+    Type: AWS::Serverless::Function
+    Metadata: { BuildMethod: rust-cargolambda, BuildProperties: { Binary: button } }
+    Properties:
+      CodeUri: .
+      ReservedConcurrentExecutions: 1
+      FunctionUrlConfig:
+        AuthType: NONE
+        Cors: { AllowOrigins: !Ref AllowedOrigins, AllowMethods: [GET, POST] }
+      Policies:
+        - Statement:
+            - Effect: Allow
+              Action: [dynamodb:GetItem]
+              Resource: !GetAtt Table.Arn
+            - Effect: Allow
+              Action: secretsmanager:GetSecretValue
+              Resource: !Sub arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${SecretNamePrefix}*
+  WorkerFunction:
+    Type: AWS::Serverless::Function
+    Metadata: { BuildMethod: rust-cargolambda, BuildProperties: { Binary: worker } }
+    Properties:
+      CodeUri: .
+      Timeout: 60
+      Events:
+        Items:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt Queue.Arn
+            FunctionResponseTypes: [ReportBatchItemFailures]
+            ScalingConfig: { MaximumConcurrency: 2 }
+        Hourly:
+          Type: ScheduleV2
+          Properties: { ScheduleExpression: rate(1 hour), Input: '{"tenant":"demo"}' }
+      Policies:
+        - Statement:
+            - { Effect: Allow, Action: [sqs:SendMessage], Resource: !GetAtt Queue.Arn }
+"#;
+
+fn crates() -> Vec<String> {
+    vec!["button".into(), "worker".into()]
+}
+
+fn check(yaml: &str) -> Vec<String> {
+    let t = Template::parse(yaml).expect("test YAML parses");
+    rules::check_all(&t, &crates()).into_iter().map(|v| v.0).collect()
+}
+
+/// Applies one textual change to the good template and returns the violations.
+fn with(from: &str, to: &str) -> Vec<String> {
+    assert!(GOOD.contains(from), "test edit target {from:?} not in GOOD");
+    check(&GOOD.replacen(from, to, 1))
+}
+
+fn assert_reports(violations: &[String], needle: &str) {
+    assert!(
+        violations.iter().any(|v| v.contains(needle)),
+        "expected a violation containing {needle:?}, got {violations:#?}"
+    );
+}
+
+#[test]
+fn the_good_template_passes() {
+    assert_eq!(check(GOOD), Vec::<String>::new());
+}
+
+#[test]
+fn crates_and_functions_must_match_both_ways() {
+    // GIVEN a crate with no function
+    let t = Template::parse(GOOD).unwrap();
+    let v = rules::functions_match_crates(&t, &["button".into(), "worker".into(), "orphan".into()], &[]);
+    assert!(v.iter().any(|v| v.0.contains("functions/orphan has no")), "{v:?}");
+    // GIVEN a function with no crate and not planned
+    let v = rules::functions_match_crates(&t, &["button".into()], &[]);
+    assert!(v.iter().any(|v| v.0.contains("no crate functions/worker")), "{v:?}");
+    // GIVEN the same function planned THEN it is accepted; once the crate exists the plan must go
+    assert!(rules::functions_match_crates(&t, &["button".into()], &["worker"]).is_empty());
+    let v = rules::functions_match_crates(&t, &crates(), &["worker"]);
+    assert!(
+        v.iter()
+            .any(|v| v.0.contains("remove \"worker\" from PLANNED_FUNCTIONS")),
+        "{v:?}"
+    );
+}
+
+#[test]
+fn wrong_build_settings_are_reported() {
+    assert_reports(
+        &with(
+            "CodeUri: .\n      Reserved",
+            "CodeUri: functions/button\n      Reserved",
+        ),
+        "CodeUri",
+    );
+    assert_reports(
+        &with(
+            "BuildMethod: rust-cargolambda, BuildProperties: { Binary: button }",
+            "BuildMethod: go1.x, BuildProperties: { Binary: button }",
+        ),
+        "BuildMethod",
+    );
+}
+
+#[test]
+fn broad_policies_are_reported() {
+    assert_reports(
+        &with("[dynamodb:GetItem]", "[dynamodb:GetItem, dynamodb:Scan]"),
+        "dynamodb:Scan is not allowed",
+    );
+    assert_reports(
+        &with("[dynamodb:GetItem]", "[dynamodb:*]"),
+        "wildcard action dynamodb:*",
+    );
+    assert_reports(
+        &with("Resource: !GetAtt Table.Arn", "Resource: '*'"),
+        "wildcard resource *",
+    );
+    assert_reports(
+        &with("Resource: !GetAtt Table.Arn", "Resource: !Sub '${Table.Arn}/index/*'"),
+        "wildcard resource ${Table.Arn}/index/*",
+    );
+    // the tenant-secret prefix wildcard is allowed only for secretsmanager actions
+    assert_reports(
+        &with("Action: secretsmanager:GetSecretValue", "Action: dynamodb:GetItem"),
+        "wildcard resource arn:",
+    );
+    assert_reports(
+        &with(
+            "        - Statement:\n            - Effect: Allow\n              Action: [dynamodb:GetItem]",
+            "        - DynamoDBCrudPolicy: { TableName: !Ref Table }\n        - Statement:\n            - Effect: Allow\n              Action: [dynamodb:GetItem]",
+        ),
+        "SAM policy template DynamoDBCrudPolicy",
+    );
+    assert_reports(
+        &with(
+            "      Policies:\n        - Statement:\n            - Effect: Allow\n              Action: [dynamodb:GetItem]",
+            "      Policies:\n        - AmazonDynamoDBFullAccess\n        - Statement:\n            - Effect: Allow\n              Action: [dynamodb:GetItem]",
+        ),
+        "managed policy",
+    );
+}
+
+#[test]
+fn unbounded_worker_is_reported() {
+    assert_reports(
+        &with("MaximumConcurrency: 2", "MaximumConcurrency: 5"),
+        "MaximumConcurrency: 2",
+    );
+    assert_reports(
+        &with("FunctionResponseTypes: [ReportBatchItemFailures]", "BatchSize: 10"),
+        "ReportBatchItemFailures",
+    );
+}
+
+#[test]
+fn short_visibility_timeout_is_reported() {
+    // GIVEN a 60 s worker WHEN the queue hides messages for 359 s THEN 6x is not met
+    assert_reports(
+        &with("VisibilityTimeout: 360", "VisibilityTimeout: 359"),
+        "VisibilityTimeout 359 < 6 x WorkerFunction Timeout 60",
+    );
+    // the worker inherits Globals.Timeout (30 s) when it sets none: 180 s is then enough
+    assert!(with("      Timeout: 60\n", "").is_empty());
+}
+
+#[test]
+fn missing_dead_letter_queue_is_reported() {
+    assert_reports(
+        &with(
+            "RedrivePolicy: { deadLetterTargetArn: !GetAtt Dlq.Arn, maxReceiveCount: 5 }",
+            "DelaySeconds: 0",
+        ),
+        "RedrivePolicy",
+    );
+    assert_reports(
+        &with(
+            "deadLetterTargetArn: !GetAtt Dlq.Arn",
+            "deadLetterTargetArn: !GetAtt Table.Arn",
+        ),
+        "RedrivePolicy",
+    );
+}
+
+#[test]
+fn button_without_reserved_concurrency_is_reported() {
+    assert_reports(
+        &with("      ReservedConcurrentExecutions: 1\n", ""),
+        "ButtonFunction: button function needs ReservedConcurrentExecutions",
+    );
+}
+
+#[test]
+fn open_function_urls_are_reported() {
+    assert_reports(
+        &with("AllowOrigins: !Ref AllowedOrigins", "AllowOrigins: ['*']"),
+        "AllowOrigins",
+    );
+    assert_reports(
+        &with("AllowMethods: [GET, POST]", "AllowMethods: [GET, POST, DELETE]"),
+        "AllowMethods",
+    );
+    assert_reports(&with("AuthType: NONE", "AuthType: AWS_IAM"), "AuthType");
+}
+
+#[test]
+fn schedule_without_input_is_reported() {
+    assert_reports(
+        &with(", Input: '{\"tenant\":\"demo\"}'", ""),
+        "ScheduleV2 needs an explicit Input",
+    );
+    assert_reports(&with("Type: ScheduleV2", "Type: Schedule"), "use ScheduleV2");
+}

@@ -16,6 +16,7 @@ pub mod planner;
 mod planner_tests;
 pub mod run_record;
 pub mod stream;
+pub mod tenant_feed;
 pub mod window;
 pub mod work_item;
 pub mod worker;
@@ -37,3 +38,4 @@ pub use work_item::WorkItem;
 pub use worker::{
     BatchSummary, Handled, HandledItem, HandlerFactory, ItemError, ItemHandler, WORKER_FUNCTION, Worker, sqs_event,
 };
+pub use tenant_feed::TenantFeed;

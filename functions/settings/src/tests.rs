@@ -21,6 +21,7 @@ const FIXTURE: &str = include_str!("../tests/fixtures/function_url_event.json");
 
 struct Harness {
     ctx: AppContext,
+    clock: Arc<ManualClock>,
     _dir: tempfile::TempDir,
 }
 
@@ -44,8 +45,13 @@ async fn harness() -> Harness {
         secrets_cache_ttl_secs: 300,
     };
     let clock = Arc::new(ManualClock::at(DateTime::from_timestamp(NOW, 0).unwrap()));
-    let ctx = AppContext::new(config, clock, secrets, Stores::all(Arc::new(MemoryStore::new())));
-    Harness { ctx, _dir: dir }
+    let ctx = AppContext::new(
+        config,
+        clock.clone(),
+        secrets,
+        Stores::all(Arc::new(MemoryStore::new())),
+    );
+    Harness { ctx, clock, _dir: dir }
 }
 
 /// A function-URL event for `method path?query` with `body`, signed by `tenant` with `key`.
@@ -123,6 +129,7 @@ async fn write_then_read_back_with_versions() {
     let mut next = settings_body();
     next["version"] = json!(1);
     next["opportunity_custom_field"] = json!("Opportunity #");
+    h.clock.advance(chrono::Duration::seconds(1));
     let (status, body) = call(&h, acme("PUT", "/", &next.to_string())).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["version"], 2);

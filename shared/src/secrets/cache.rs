@@ -12,11 +12,14 @@ use crate::clock::Clock;
 use crate::secret::SecretString;
 use crate::tenant::TenantId;
 
+/// A cached document and when it was fetched, per tenant and system.
+type Entries = HashMap<(TenantId, SecretKind), (SecretString, DateTime<Utc>)>;
+
 pub struct CachedSecretSource {
     inner: Arc<dyn SecretSource>,
     clock: Arc<dyn Clock>,
     ttl: Duration,
-    entries: Mutex<HashMap<(TenantId, SecretKind), (SecretString, DateTime<Utc>)>>,
+    entries: Mutex<Entries>,
 }
 
 impl CachedSecretSource {

@@ -5,3 +5,5 @@
 //! whole AWS SDK for `cargo test` (reference/dynamodb-emulators.md §1).
 
 pub mod dynamo;
+pub mod function_url;
+pub mod lambda_runtime_api;

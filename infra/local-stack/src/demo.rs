@@ -1,0 +1,162 @@
+//! The demo: a signed write and read of the demo tenant's settings through the local server.
+
+use std::fmt::Write as _;
+
+use serde_json::{Value, json};
+use shared::signing;
+use shared::tenant::TenantId;
+
+use crate::http_client::{HttpResponse, send};
+use crate::seed::DEMO_TENANT;
+use crate::stack::LocalStack;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("the demo tenant has no signing keys in {0}")]
+    NoKeys(String),
+    #[error(transparent)]
+    Secrets(#[from] shared::secrets::SecretsError),
+    #[error("calling the local server failed: {0}")]
+    Http(#[from] std::io::Error),
+    #[error("{step} answered {status}: {body}")]
+    Unexpected {
+        step: &'static str,
+        status: u16,
+        body: String,
+    },
+}
+
+/// What the demo did, for printing.
+pub struct DemoReport {
+    pub lines: String,
+    pub read_back: Value,
+}
+
+pub async fn run(stack: &LocalStack) -> Result<DemoReport, DemoError> {
+    let tenant = TenantId::parse(DEMO_TENANT).expect("valid demo tenant");
+    let keys = stack
+        .ctx
+        .secrets
+        .signing_keys(&tenant)
+        .await?
+        .ok_or_else(|| DemoError::NoKeys(stack.secrets_file.display().to_string()))?;
+    let mut lines = String::new();
+
+    // Read first: the version to replace (none on a fresh stack).
+    let current = call(stack, &tenant, &keys.current, "GET", "/", b"").await?;
+    let current = expect(current, "read", 200)?;
+    let version = current["version"].as_u64();
+
+    let settings = json!({
+        "version": version,
+        "sales_reps": [{ "col_sales_rep_id": "demo-rep", "at_resource_id": 29682885 }],
+        "field_mappings": {
+            "payment_terms": [{ "col": "Net 30", "at_id": 2 }],
+            "shipping_types": [{ "col": "UPS Ground", "at_id": 4 }],
+            "default_product_category_id": 1,
+            "quote_opportunity": { "status_id": 1, "stage_id": 1, "probability": 50 },
+            "sales_order_opportunity": { "status_id": 1, "stage_id": 2, "probability": 100 }
+        },
+        "opportunity_custom_field": "AT Opportunity",
+        "bulk_sync": { "enabled": false, "schedule": "rate(1 hour)", "budget_share": 0.5 }
+    });
+    let body = settings.to_string();
+    let put = call(stack, &tenant, &keys.current, "PUT", "/", body.as_bytes()).await?;
+    let put = expect(put, "write", 200)?;
+    writeln!(
+        lines,
+        "PUT  {}/  -> 200, settings version {}",
+        stack.url("settings"),
+        put["version"]
+    )
+    .ok();
+
+    let read = call(stack, &tenant, &keys.current, "GET", "/", b"").await?;
+    let read = expect(read, "read back", 200)?;
+    writeln!(
+        lines,
+        "GET  {}/  -> 200, {}",
+        stack.url("settings"),
+        read["message"].as_str().unwrap_or("")
+    )
+    .ok();
+
+    let unsigned = send(stack.addr, "GET", "/settings/", &[], b"").await?;
+    if unsigned.status != 401 {
+        return Err(DemoError::Unexpected {
+            step: "unsigned read",
+            status: unsigned.status,
+            body: unsigned.body,
+        });
+    }
+    writeln!(lines, "GET  {}/  unsigned -> 401 (as it should)", stack.url("settings")).ok();
+    Ok(DemoReport { lines, read_back: read })
+}
+
+/// Signs the call exactly as a ChannelOnline button's server side would (header form).
+async fn call(
+    stack: &LocalStack,
+    tenant: &TenantId,
+    key: &shared::secret::SecretString,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> std::io::Result<HttpResponse> {
+    let now = stack.ctx.clock.now().timestamp();
+    let mut headers: Vec<(&str, String)> = signing::signed_headers(key, tenant, method, path, "", now, body).into();
+    headers.push(("content-type", "application/json".into()));
+    headers.push(("accept", "application/json".into()));
+    send(stack.addr, method, &format!("/settings{path}"), &headers, body).await
+}
+
+fn expect(resp: HttpResponse, step: &'static str, status: u16) -> Result<Value, DemoError> {
+    if resp.status != status {
+        return Err(DemoError::Unexpected {
+            step,
+            status: resp.status,
+            body: resp.body,
+        });
+    }
+    serde_json::from_str(&resp.body).map_err(|_| DemoError::Unexpected {
+        step,
+        status: resp.status,
+        body: resp.body,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use super::*;
+    use crate::stack::StackOptions;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn demo_writes_and_reads_and_data_survives_a_restart() {
+        // GIVEN a fresh directory and a stack on a free port
+        let dir = tempfile::tempdir().unwrap();
+        let options = StackOptions {
+            dir: dir.path().join(".local"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            ..StackOptions::default()
+        };
+        let stack = LocalStack::start(&options).await.unwrap();
+        assert!(stack.seeded_now, "first run seeds the demo tenant");
+        // WHEN the demo runs THEN the settings read back as written
+        let report = run(&stack).await.unwrap();
+        assert_eq!(report.read_back["version"], 1);
+        assert_eq!(
+            report.read_back["settings"]["sales_reps"][0]["col_sales_rep_id"],
+            "demo-rep"
+        );
+        stack.stop().await;
+
+        // WHEN the stack restarts on the same directory
+        let stack = LocalStack::start(&options).await.unwrap();
+        assert!(!stack.seeded_now, "the existing secrets file is kept");
+        // THEN the stored settings are still there and the demo replaces them as version 2
+        let report = run(&stack).await.unwrap();
+        assert_eq!(report.read_back["version"], 2);
+        stack.stop().await;
+    }
+}

@@ -1,0 +1,35 @@
+//! The local secrets file: created on first run with a demo tenant and random signing keys.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use shared::secrets::file::FileSecretSource;
+use shared::secrets::{SecretSource, SecretsError, SigningKeysDocument};
+use shared::tenant::TenantId;
+
+pub const DEMO_TENANT: &str = "demo";
+
+/// A 256-bit key from the operating system's CSPRNG, hex encoded.
+pub fn random_key() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the OS random source is available");
+    hex::encode(bytes)
+}
+
+/// Opens the secrets file; when it does not exist yet, seeds the demo tenant's signing keys.
+/// Returns the source and whether it was seeded now.
+pub async fn secrets(file: &Path) -> Result<(Arc<dyn SecretSource>, bool), SecretsError> {
+    let source: Arc<dyn SecretSource> = Arc::new(FileSecretSource::new(file));
+    let tenant = TenantId::parse(DEMO_TENANT).expect("valid demo tenant");
+    let seeded = if file.exists() {
+        false
+    } else {
+        let keys = SigningKeysDocument {
+            current: random_key().as_str().into(),
+            previous: None,
+        };
+        source.store(&tenant, &keys).await?;
+        true
+    };
+    Ok((source, seeded))
+}

@@ -1,0 +1,153 @@
+//! Starting the whole local stack: DynamoDB file, tables, secrets, the function server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use shared::app::{AppContext, Stores};
+use shared::clock::SystemClock;
+use shared::config::{Config, DEFAULT_SECRETS_CACHE_TTL_SECS, SecretsConfig};
+use shared::signing::DEFAULT_WINDOW_SECS;
+use shared::store::dynamo::{DynamoStore, TableNames, client};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use crate::dynamo::LocalDynamo;
+use crate::{functions, gateway, seed};
+
+/// Table names of the local stack (same schema as on AWS; names need not match).
+pub const MAPPING_TABLE: &str = "col-at-mappings";
+pub const IDEMPOTENCY_TABLE: &str = "col-at-idempotency";
+
+#[derive(Clone, Debug)]
+pub struct StackOptions {
+    /// Holds `dynamodb.db` and `secrets.json`; default `.local` in the current directory.
+    pub dir: PathBuf,
+    /// Where the function server listens; default `127.0.0.1:9000` (port 0 = any free port).
+    pub listen: SocketAddr,
+    pub ttl_sweep_every: Duration,
+}
+
+impl Default for StackOptions {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from(".local"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 9000)),
+            ttl_sweep_every: Duration::from_secs(60),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    #[error("cannot create {0}: {1}")]
+    Dir(PathBuf, std::io::Error),
+    #[error(transparent)]
+    Dynamo(#[from] crate::dynamo::DynamoError),
+    #[error("cannot create the tables: {0}")]
+    Tables(#[from] shared::store::StoreError),
+    #[error("cannot prepare the secrets file: {0}")]
+    Secrets(#[from] shared::secrets::SecretsError),
+    #[error("cannot listen on {0}: {1}")]
+    Listen(SocketAddr, std::io::Error),
+}
+
+/// A running stack. Dropping it stops the server and DynamoDB.
+pub struct LocalStack {
+    /// The function server's address: `http://<addr>/<function>/…`.
+    pub addr: SocketAddr,
+    pub ctx: Arc<AppContext>,
+    pub secrets_file: PathBuf,
+    pub db_file: PathBuf,
+    pub seeded_now: bool,
+    pub dynamo: LocalDynamo,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl LocalStack {
+    pub async fn start(options: &StackOptions) -> Result<Self, StackError> {
+        std::fs::create_dir_all(&options.dir).map_err(|e| StackError::Dir(options.dir.clone(), e))?;
+        let db_file = options.dir.join("dynamodb.db");
+        let secrets_file = options.dir.join("secrets.json");
+        let dynamo = LocalDynamo::start(&db_file, options.ttl_sweep_every).await?;
+
+        let store = DynamoStore::new(
+            client(Some(&dynamo.endpoint)).await,
+            TableNames {
+                mappings: MAPPING_TABLE.into(),
+                idempotency: IDEMPOTENCY_TABLE.into(),
+            },
+        );
+        store.create_tables().await?;
+        let (secrets, seeded_now) = seed::secrets(&secrets_file).await?;
+
+        // The same Config the functions read on AWS, filled in for the local stack.
+        let config = Config {
+            mapping_table: MAPPING_TABLE.into(),
+            idempotency_table: IDEMPOTENCY_TABLE.into(),
+            dynamodb_endpoint: Some(dynamo.endpoint.clone()),
+            signature_window_secs: DEFAULT_WINDOW_SECS,
+            secrets: SecretsConfig::File(secrets_file.clone()),
+            secrets_cache_ttl_secs: DEFAULT_SECRETS_CACHE_TTL_SECS,
+        };
+        let ctx = Arc::new(AppContext::new(
+            config,
+            Arc::new(SystemClock),
+            secrets,
+            Stores::all(Arc::new(store)),
+        ));
+        // The Autotask and ChannelOnline sandboxes start here, before the server, once their
+        // crates exist; their base URLs then go into the context's client factories.
+
+        let listener = TcpListener::bind(options.listen)
+            .await
+            .map_err(|e| StackError::Listen(options.listen, e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| StackError::Listen(options.listen, e))?;
+        let app = gateway::router(ctx.clone(), functions::all());
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await
+        });
+        Ok(Self {
+            addr,
+            ctx,
+            secrets_file,
+            db_file,
+            seeded_now,
+            dynamo,
+            shutdown: Some(tx),
+            server: Some(server),
+        })
+    }
+
+    /// The local function URL of `function`.
+    pub fn url(&self, function: &str) -> String {
+        format!("http://{}/{function}", self.addr)
+    }
+
+    /// Stops the server and waits for in-flight requests.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+}
+
+impl Drop for LocalStack {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}

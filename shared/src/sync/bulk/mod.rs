@@ -10,7 +10,9 @@ pub mod checkpoint;
 pub mod drain;
 pub mod feed;
 pub mod field_owner;
+pub mod handler;
 pub mod ledger;
+pub mod pair_sync;
 pub mod planner;
 #[cfg(test)]
 mod planner_tests;
@@ -39,3 +41,5 @@ pub use worker::{
     BatchSummary, Handled, HandledItem, HandlerFactory, ItemError, ItemHandler, WORKER_FUNCTION, Worker, sqs_event,
 };
 pub use tenant_feed::TenantFeed;
+pub use handler::{TenantHandlers, TenantItemHandler};
+pub use pair_sync::{PairSync, sync_pair};

@@ -77,7 +77,7 @@ fn as_text(v: &Value) -> Option<String> {
 fn company_patch(id: i64, fields: &BTreeMap<String, Value>) -> CompanyPatch {
     let mut p = CompanyPatch::new(id);
     for (field, value) in fields {
-        let v = Patch::from(as_text(value));
+        let v = Patch::from_option(as_text(value));
         match field.as_str() {
             "name" => p.company_name = v,
             "phone" => p.phone = v,

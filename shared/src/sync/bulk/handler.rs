@@ -67,11 +67,19 @@ impl TenantItemHandler {
                 })?;
                 ctx.mappings.get_by_at(&ctx.tenant, MappingKind::Customer, id).await
             }
-            _ => ctx.mappings.get_by_col(&ctx.tenant, MappingKind::Customer, &item.entity_id).await,
+            _ => {
+                ctx.mappings
+                    .get_by_col(&ctx.tenant, MappingKind::Customer, &item.entity_id)
+                    .await
+            }
         }
         .map_err(|e| failed(e.into(), 0))?;
         let Some(mapping) = mapping else {
-            let side = if item.stream == Stream::AtCompanies { "Autotask company" } else { "ChannelOnline customer" };
+            let side = if item.stream == Stream::AtCompanies {
+                "Autotask company"
+            } else {
+                "ChannelOnline customer"
+            };
             return Ok(skipped(
                 format!(
                     "{side} {} is not mapped: proposed for mapping in Map Customers, not created",
@@ -95,11 +103,7 @@ impl TenantItemHandler {
     async fn contact(&self, item: &WorkItem) -> Result<HandledItem, ItemError> {
         let ctx = &self.ctx;
         let id = item.autotask_id().unwrap_or_default();
-        let contact = ctx
-            .autotask
-            .get::<Contact>(id)
-            .await
-            .map_err(|e| failed(e.into(), 1))?;
+        let contact = ctx.autotask.get::<Contact>(id).await.map_err(|e| failed(e.into(), 1))?;
         let Some(company_id) = contact.and_then(|c| c.company_id) else {
             return Ok(skipped(format!("Autotask contact {id} no longer exists"), 1));
         };
@@ -123,7 +127,10 @@ impl TenantItemHandler {
     async fn document(&self, item: &WorkItem) -> Result<HandledItem, ItemError> {
         let ctx = &self.ctx;
         if !ctx.settings.bulk_sync.reexport_changed_documents {
-            return Ok(skipped("re-export of changed documents is turned off in the settings", 0));
+            return Ok(skipped(
+                "re-export of changed documents is turned off in the settings",
+                0,
+            ));
         }
         let exported = ctx
             .mappings
@@ -131,7 +138,10 @@ impl TenantItemHandler {
             .await
             .map_err(|e| failed(e.into(), 0))?;
         if exported.is_none() {
-            return Ok(skipped("never exported to Autotask; export it with the button first", 0));
+            return Ok(skipped(
+                "never exported to Autotask; export it with the button first",
+                0,
+            ));
         }
         let request = ExportDocumentRequest {
             document_number: item.entity_id.clone(),
@@ -143,7 +153,12 @@ impl TenantItemHandler {
         let calls = out.writes as u64;
         if out.failed_lines > 0 {
             return Err(ItemError {
-                reason: format!("{} of {} lines refused: {}", out.failed_lines, out.lines.len(), out.message),
+                reason: format!(
+                    "{} of {} lines refused: {}",
+                    out.failed_lines,
+                    out.lines.len(),
+                    out.message
+                ),
                 retryable: false,
                 autotask_calls: calls,
             });

@@ -31,15 +31,15 @@ pub use checkpoint::{Checkpoint, advance_checkpoint};
 pub use drain::{DrainReport, drain_visible};
 pub use feed::{Change, ChangeFeed, ChangePage, FeedError};
 pub use field_owner::{FieldDecision, FieldOwnership, Resolution, ResolutionRule, Side, SideState, resolve_fields};
+pub use handler::{TenantHandlers, TenantItemHandler};
 pub use ledger::RunLedger;
+pub use pair_sync::{PairSync, sync_pair};
 pub use planner::{PLANNER_LEASE, PlanError, PlanOutcome, Planner, PlannerConfig};
 pub use run_record::{Counts, ItemFailure, ItemOutcome, RunId, RunRecord, RunStatus, StopReason, StreamPlan, Trigger};
 pub use stream::Stream;
+pub use tenant_feed::TenantFeed;
 pub use window::Window;
 pub use work_item::WorkItem;
 pub use worker::{
     BatchSummary, Handled, HandledItem, HandlerFactory, ItemError, ItemHandler, WORKER_FUNCTION, Worker, sqs_event,
 };
-pub use tenant_feed::TenantFeed;
-pub use handler::{TenantHandlers, TenantItemHandler};
-pub use pair_sync::{PairSync, sync_pair};

@@ -28,7 +28,10 @@ pub struct PairSync {
 impl PairSync {
     pub fn summary(&self) -> String {
         let names = |m: &BTreeMap<String, Value>| m.keys().cloned().collect::<Vec<_>>().join(", ");
-        match (self.resolution.to_autotask.is_empty(), self.resolution.to_channelonline.is_empty()) {
+        match (
+            self.resolution.to_autotask.is_empty(),
+            self.resolution.to_channelonline.is_empty(),
+        ) {
             (true, true) => "unchanged".into(),
             (false, true) => format!("Autotask updated: {}", names(&self.resolution.to_autotask)),
             (true, false) => format!("ChannelOnline updated: {}", names(&self.resolution.to_channelonline)),
@@ -127,17 +130,16 @@ pub async fn sync_pair(ctx: &TenantContext, mapping: &Mapping) -> Result<PairSyn
     let mut calls = 0;
     let customer = ctx.channelonline.get_customer(&mapping.col_id).await?;
     calls += 1;
-    let company = ctx
-        .autotask
-        .get::<Company>(mapping.at_id)
-        .await?
-        .ok_or_else(|| {
-            SyncError::not_found(
-                "company_missing",
-                format!("Autotask company {} mapped to customer {} no longer exists", mapping.at_id, mapping.col_id),
-                "Map the customer again in Map Customers.",
-            )
-        })?;
+    let company = ctx.autotask.get::<Company>(mapping.at_id).await?.ok_or_else(|| {
+        SyncError::not_found(
+            "company_missing",
+            format!(
+                "Autotask company {} mapped to customer {} no longer exists",
+                mapping.at_id, mapping.col_id
+            ),
+            "Map the customer again in Map Customers.",
+        )
+    })?;
     let col_values = customer_values(&customer);
     let at_values = company_values(&company);
     let base: Option<BTreeMap<String, Value>> = mapping

@@ -63,10 +63,12 @@ impl TenantFeed {
         let last_id = rows.iter().filter_map(Entity::id).max();
         let changes = rows
             .iter()
-            .filter_map(|r| Some(Change {
-                entity_id: r.id()?.to_string(),
-                modified_at: modified(r)?.0,
-            }))
+            .filter_map(|r| {
+                Some(Change {
+                    entity_id: r.id()?.to_string(),
+                    modified_at: modified(r)?.0,
+                })
+            })
             .collect();
         Ok(ChangePage {
             changes,

@@ -21,8 +21,8 @@ use shared::secret::SecretString;
 use shared::store::memory::MemoryStore;
 use shared::store::{AuditLog, MappingStore, SyncStateStore};
 use shared::sync::bulk::{
-    HandlerFactory, ItemError, ItemHandler, PlanOutcome, Planner, PlannerConfig, RunLedger, RunRecord, Stream,
-    TenantFeed, TenantItemHandler, Trigger, Worker, drain_visible, pair_sync::customer_values,
+    HandlerFactory, ItemError, ItemHandler, PlannerConfig, RunRecord, Stream, TenantItemHandler,
+    pair_sync::customer_values, run_on_demand,
 };
 use shared::tenant::TenantId;
 
@@ -138,38 +138,15 @@ impl HandlerFactory for Handlers {
     }
 }
 
-fn worker(e: &Env) -> Worker {
-    Worker {
-        idempotency: e.store.clone(),
-        ledger: RunLedger::new(e.store.clone(), e.clock.clone()),
-        clock: e.clock.clone(),
-        max_receive_count: 5,
-        record_ttl: Duration::days(4),
-    }
-}
-
 async fn run_once(e: &Env) -> RunRecord {
-    let planner = Planner {
-        sync_state: e.store.clone(),
-        queue: e.queue.clone(),
-        clock: e.clock.clone(),
-        config: PlannerConfig::default(),
-    };
-    let feed = TenantFeed::new(e.ctx.autotask.clone(), e.ctx.channelonline.clone());
-    let run = match planner.plan(&e.ctx.tenant, Trigger::Schedule, &feed).await.unwrap() {
-        PlanOutcome::Planned(r) => *r,
-        other => panic!("expected a run, got {other:?}"),
-    };
-    let w = worker(e);
-    let handlers = Handlers(e.ctx.clone());
-    let deadline = e.clock.now() + Duration::seconds(60);
-    drain_visible(e.queue.as_ref(), |event| {
-        let (w, h) = (&w, &handlers);
-        async move { Ok(w.process(event, h, deadline).await.0) }
-    })
+    run_on_demand(
+        &e.ctx,
+        &Handlers(e.ctx.clone()),
+        e.queue.clone(),
+        PlannerConfig::default(),
+    )
     .await
-    .unwrap();
-    w.ledger.get(&e.ctx.tenant, &run.run_id).await.unwrap().unwrap()
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -298,4 +275,34 @@ async fn a_customer_changed_on_both_sides_follows_the_owner_setting_and_is_audit
         .unwrap()
         .unwrap();
     assert_eq!(m.data["synced"]["phone"], "512-555-1111");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn above_the_budget_share_the_run_stops_keeps_checkpoints_and_says_why() {
+    // GIVEN other integrations already used 60 % of the tenant's hourly Autotask budget
+    let e = env(TenantSettings::default()).await;
+    let owner = e.at.state().add_resource("Sam", "Seller", "sam@reseller.test", false);
+    seed_pair(&e, owner, 1, "512-555-7777", e.clock.now() - Duration::minutes(10)).await;
+    let checkpoint = e.clock.now() - Duration::hours(1);
+    set_checkpoints(&e, checkpoint).await;
+    e.at.state().set_requests_this_hour(6_000);
+    e.at.counters().reset();
+    // WHEN a run starts
+    let run = run_once(&e).await;
+    // THEN it read only ThresholdInformation, planned nothing, kept every checkpoint
+    assert_eq!(e.at.counters().calls("GET", "ThresholdInformation"), 1);
+    assert_eq!(e.at.counters().calls("POST", "Companies"), 0);
+    assert_eq!(run.counts.planned, 0);
+    let view = run.to_view();
+    assert_eq!(view["stop_reason"]["kind"], "budget", "{view}");
+    assert!(view["stop_reason"]["message"].as_str().unwrap().contains("next run"));
+    for s in Stream::ALL {
+        let cp = e
+            .store
+            .get_checkpoint(&e.ctx.tenant, s.as_str())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(cp.doc["watermark"], json!(checkpoint), "{s}");
+    }
 }

@@ -12,6 +12,7 @@ pub mod feed;
 pub mod field_owner;
 pub mod handler;
 pub mod ledger;
+pub mod on_demand;
 pub mod pair_sync;
 pub mod planner;
 #[cfg(test)]
@@ -33,6 +34,7 @@ pub use feed::{Change, ChangeFeed, ChangePage, FeedError};
 pub use field_owner::{FieldDecision, FieldOwnership, Resolution, ResolutionRule, Side, SideState, resolve_fields};
 pub use handler::{TenantHandlers, TenantItemHandler};
 pub use ledger::RunLedger;
+pub use on_demand::{OnDemandError, run_on_demand};
 pub use pair_sync::{PairSync, sync_pair};
 pub use planner::{PLANNER_LEASE, PlanError, PlanOutcome, Planner, PlannerConfig};
 pub use run_record::{Counts, ItemFailure, ItemOutcome, RunId, RunRecord, RunStatus, StopReason, StreamPlan, Trigger};

@@ -13,6 +13,7 @@ pub mod domain;
 pub mod function_url;
 pub mod http;
 pub mod idempotency;
+pub mod queue;
 pub mod secret;
 pub mod secrets;
 pub mod signing;

@@ -126,6 +126,9 @@ pub struct BulkSyncOptions {
     /// An EventBridge Scheduler expression: `rate(…)` or `cron(…)`.
     pub schedule: String,
     pub field_owner_default: FieldOwner,
+    /// Per-field owners (canonical customer field names such as `phone`, `city`), overriding
+    /// `field_owner_default` for that field.
+    pub field_owners: std::collections::BTreeMap<String, FieldOwner>,
     /// Re-export COL documents that changed since their last export.
     pub reexport_changed_documents: bool,
     /// Create AT companies for COL customers that are not mapped yet (otherwise they are reported).
@@ -140,7 +143,8 @@ impl Default for BulkSyncOptions {
             enabled: false,
             schedule: "rate(1 hour)".into(),
             field_owner_default: FieldOwner::MostRecentlyModified,
-            reexport_changed_documents: false,
+            field_owners: std::collections::BTreeMap::new(),
+            reexport_changed_documents: true,
             create_unmapped_customers: false,
             budget_share: 0.5,
         }

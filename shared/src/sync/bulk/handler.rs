@@ -1,0 +1,186 @@
+//! The worker's dispatch: what each stream's item means, done with the same domain services as
+//! the buttons (`sync::documents::export_document`, the customer pair sync).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::pair_sync::sync_pair;
+use super::stream::Stream;
+use super::work_item::WorkItem;
+use super::worker::{Handled, HandledItem, HandlerFactory, ItemError, ItemHandler};
+use crate::app::{AppContext, TenantContext};
+use crate::autotask::Contact;
+use crate::domain::mapping::MappingKind;
+use crate::sync::SyncError;
+use crate::sync::documents::{ExportDocumentRequest, export_document};
+use crate::tenant::TenantId;
+
+/// Builds each tenant's handler from the app context (settings, clients).
+pub struct TenantHandlers {
+    pub app: AppContext,
+    pub actor: String,
+}
+
+#[async_trait]
+impl HandlerFactory for TenantHandlers {
+    async fn for_tenant(&self, tenant: &TenantId) -> Result<Arc<dyn ItemHandler>, ItemError> {
+        let ctx = self.app.tenant(tenant).await.map_err(|e| ItemError {
+            reason: format!("{}{}", e.message, e.fix.map(|f| format!(" — {f}")).unwrap_or_default()),
+            retryable: e.retryable,
+            autotask_calls: 0,
+        })?;
+        Ok(Arc::new(TenantItemHandler {
+            ctx: ctx.with_actor(self.actor.clone()),
+        }))
+    }
+}
+
+pub struct TenantItemHandler {
+    pub ctx: TenantContext,
+}
+
+fn failed(e: SyncError, autotask_calls: u64) -> ItemError {
+    ItemError {
+        retryable: e.is_transient(),
+        reason: e.to_string(),
+        autotask_calls,
+    }
+}
+
+fn skipped(reason: impl Into<String>, autotask_calls: u64) -> HandledItem {
+    HandledItem {
+        result: Handled::Skipped(reason.into()),
+        autotask_calls,
+    }
+}
+
+impl TenantItemHandler {
+    async fn customer(&self, item: &WorkItem) -> Result<HandledItem, ItemError> {
+        let ctx = &self.ctx;
+        let mapping = match item.stream {
+            Stream::AtCompanies => {
+                let id = item.autotask_id().ok_or_else(|| ItemError {
+                    reason: format!("{:?} is not an Autotask id", item.entity_id),
+                    retryable: false,
+                    autotask_calls: 0,
+                })?;
+                ctx.mappings.get_by_at(&ctx.tenant, MappingKind::Customer, id).await
+            }
+            _ => {
+                ctx.mappings
+                    .get_by_col(&ctx.tenant, MappingKind::Customer, &item.entity_id)
+                    .await
+            }
+        }
+        .map_err(|e| failed(e.into(), 0))?;
+        let Some(mapping) = mapping else {
+            let side = if item.stream == Stream::AtCompanies {
+                "Autotask company"
+            } else {
+                "ChannelOnline customer"
+            };
+            return Ok(skipped(
+                format!(
+                    "{side} {} is not mapped: proposed for mapping in Map Customers, not created",
+                    item.entity_id
+                ),
+                0,
+            ));
+        };
+        let done = sync_pair(ctx, &mapping).await.map_err(|e| failed(e, 1))?;
+        Ok(HandledItem {
+            autotask_calls: done.autotask_calls,
+            result: if done.resolution.is_noop() {
+                Handled::Skipped("unchanged on both sides".into())
+            } else {
+                Handled::Done(done.summary())
+            },
+        })
+    }
+
+    /// A changed Autotask contact syncs its company's pair when that company is mapped.
+    async fn contact(&self, item: &WorkItem) -> Result<HandledItem, ItemError> {
+        let ctx = &self.ctx;
+        let id = item.autotask_id().unwrap_or_default();
+        let contact = ctx.autotask.get::<Contact>(id).await.map_err(|e| failed(e.into(), 1))?;
+        let Some(company_id) = contact.and_then(|c| c.company_id) else {
+            return Ok(skipped(format!("Autotask contact {id} no longer exists"), 1));
+        };
+        let mapping = ctx
+            .mappings
+            .get_by_at(&ctx.tenant, MappingKind::Contact, id)
+            .await
+            .map_err(|e| failed(e.into(), 1))?;
+        Ok(skipped(
+            match mapping {
+                Some(m) => format!(
+                    "contact {id} of company {company_id} is mapped to {}; contacts are matched by email with Import/Map contacts",
+                    m.col_id
+                ),
+                None => format!("contact {id} of company {company_id} is not mapped; map it with Import/Map contacts"),
+            },
+            1,
+        ))
+    }
+
+    async fn document(&self, item: &WorkItem) -> Result<HandledItem, ItemError> {
+        let ctx = &self.ctx;
+        if !ctx.settings.bulk_sync.reexport_changed_documents {
+            return Ok(skipped(
+                "re-export of changed documents is turned off in the settings",
+                0,
+            ));
+        }
+        let exported = ctx
+            .mappings
+            .get_by_col(&ctx.tenant, MappingKind::Document, &item.entity_id)
+            .await
+            .map_err(|e| failed(e.into(), 0))?;
+        if exported.is_none() {
+            return Ok(skipped(
+                "never exported to Autotask; export it with the button first",
+                0,
+            ));
+        }
+        let request = ExportDocumentRequest {
+            document_number: item.entity_id.clone(),
+            opportunity_id: None,
+            custom_name: None,
+            dry_run: false,
+        };
+        let out = export_document(ctx, &request, None).await.map_err(|e| failed(e, 0))?;
+        let calls = out.writes as u64;
+        if out.failed_lines > 0 {
+            return Err(ItemError {
+                reason: format!(
+                    "{} of {} lines refused: {}",
+                    out.failed_lines,
+                    out.lines.len(),
+                    out.message
+                ),
+                retryable: false,
+                autotask_calls: calls,
+            });
+        }
+        Ok(HandledItem {
+            autotask_calls: calls,
+            result: if out.writes == 0 {
+                Handled::Skipped("re-exported: no change in Autotask".into())
+            } else {
+                Handled::Done(out.message)
+            },
+        })
+    }
+}
+
+#[async_trait]
+impl ItemHandler for TenantItemHandler {
+    async fn handle(&self, item: &WorkItem) -> Result<HandledItem, ItemError> {
+        match item.stream {
+            Stream::AtCompanies | Stream::ColCustomers => self.customer(item).await,
+            Stream::AtContacts => self.contact(item).await,
+            Stream::ColDocuments => self.document(item).await,
+        }
+    }
+}

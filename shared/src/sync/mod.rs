@@ -1,8 +1,8 @@
 //! Sync services shared by the button functions and the bulk-sync worker (one copy of the
 //! sync logic): customers and contacts here; documents and bulk planning alongside.
 
-pub mod customers;
 pub mod bulk;
+pub mod customers;
 pub mod documents;
 pub mod error;
 

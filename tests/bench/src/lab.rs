@@ -150,6 +150,11 @@ impl Lab {
         app.tenant(&self.tenant).await.map_err(|e| LabError::Wiring(format!("{e:?}")))
     }
 
+    /// The functions' context (for handler factories that build tenants themselves).
+    pub fn app(&self) -> AppContext {
+        self.app.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     /// New Autotask and ChannelOnline clients, as a new function instance has.
     pub fn renew_clients(&self) -> Result<(), LabError> {
         let clients = ClientFactories::for_sandboxes(&self.autotask.base_url(), &self.col.base_url())

@@ -72,7 +72,7 @@ pub async fn run(args: &Args) -> Result<Report, BenchError> {
     }
     if args.wants(Section::BulkThroughput) {
         eprintln!("bench: bulk sync throughput…");
-        report.extend(bulk::run(&ws, &lab_dir, args.quick, LATENCY_MS).await);
+        report.extend(bulk::run(&lab_dir, args.quick, LATENCY_MS).await);
     }
     if args.wants(Section::BinarySize) {
         eprintln!("bench: binary sizes…");

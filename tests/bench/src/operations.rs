@@ -145,7 +145,7 @@ async fn export_customer(lab: &Lab) -> Result<(), String> {
     customers::export_customer(&ctx, CUSTOMER).await.map(drop).map_err(|e| format!("export_customer: {e}"))
 }
 
-async fn export_quote(lab: &Lab, number: &str) -> Result<(), String> {
+pub async fn export_quote(lab: &Lab, number: &str) -> Result<(), String> {
     let ctx = lab.context().await.map_err(|e| e.to_string())?;
     let request = ExportDocumentRequest { document_number: number.to_owned(), opportunity_id: None, custom_name: None, dry_run: false };
     let outcome = documents::export_document(&ctx, &request, None).await.map_err(|e| format!("export_document: {e}"))?;
@@ -227,7 +227,7 @@ pub fn quote_from_template(
     }
 }
 
-fn change_one_line(lab: &Lab, number: &str) -> Result<(), String> {
+pub fn change_one_line(lab: &Lab, number: &str) -> Result<(), String> {
     let mut state = lab.col.state();
     let mut doc = state.document(number).cloned().ok_or("quote vanished")?;
     doc.revision += 1;

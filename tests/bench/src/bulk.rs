@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
 use shared::channelonline::{Address, Customer};
-use shared::clock::Clock;
 use shared::domain::mapping::{Mapping, MappingKind};
 use shared::queue::{InProcessQueue, QueueConfig};
 use shared::sync::bulk::pair_sync::customer_values;

@@ -113,7 +113,7 @@ impl Lab {
             secrets: SecretsConfig::File(secrets_file.to_owned()),
             secrets_cache_ttl_secs: 300,
         };
-        let clients = ClientFactories::for_sandboxes(&autotask.base_url(), &col.base_url()).map_err(|e| LabError::Wiring(e.to_string()))?;
+        let clients = ClientFactories::for_sandboxes(&autotask.base_url(), &col.base_url(), &col.config().user_agent).map_err(|e| LabError::Wiring(e.to_string()))?;
         let app = AppContext::new(config, clock.clone() as Arc<dyn Clock>, secrets, stores).with_clients(clients);
         // Autotask refuses the API user as an owner: take the demo companies' owner.
         let owner_resource_id = autotask
@@ -135,6 +135,7 @@ impl Lab {
             ("AUTOTASK_ZONE_URL", self.autotask.zone_lookup_url()),
             ("CHANNELONLINE_URL", self.col.base_url()),
             ("CHANNELONLINE_PAUSE_MS", "0".to_owned()),
+            ("CHANNELONLINE_USER_AGENT", self.col.config().user_agent.clone()),
             ("AWS_ACCESS_KEY_ID", "bench".to_owned()),
             ("AWS_SECRET_ACCESS_KEY", "bench".to_owned()),
         ];
@@ -157,7 +158,7 @@ impl Lab {
 
     /// New Autotask and ChannelOnline clients, as a new function instance has.
     pub fn renew_clients(&self) -> Result<(), LabError> {
-        let clients = ClientFactories::for_sandboxes(&self.autotask.base_url(), &self.col.base_url())
+        let clients = ClientFactories::for_sandboxes(&self.autotask.base_url(), &self.col.base_url(), &self.col.config().user_agent)
             .map_err(|e| LabError::Wiring(e.to_string()))?;
         let mut app = self.app.lock().unwrap_or_else(|p| p.into_inner());
         *app = app.clone().with_clients(clients);

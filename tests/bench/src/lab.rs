@@ -122,6 +122,8 @@ impl Lab {
             .iter()
             .find_map(|c| c["ownerResourceID"].as_i64())
             .ok_or_else(|| LabError::Autotask("the demo seed has no company owner".into()))?;
+        let settings = tenant_settings(&autotask, &col, owner_resource_id)?;
+        app.settings.put_settings(&tenant, &settings, None, clock.now()).await.map_err(|e| LabError::Wiring(format!("settings: {e}")))?;
         Ok(Self { autotask, col, app: std::sync::Mutex::new(app), clock, tenant, owner_resource_id, dynamo, secrets_file: secrets_file.to_owned() })
     }
 
@@ -225,6 +227,56 @@ impl Lab {
         count
     }
 }
+
+/// The settings a tenant saves before exporting: new-company defaults, the demo quote's sales
+/// rep, payment terms and delivery method mapped to the Autotask demo's records, product and
+/// opportunity defaults from the Autotask demo's picklists.
+fn tenant_settings(autotask: &AutotaskRunning, col: &ColRunning, owner: i64) -> Result<serde_json::Value, LabError> {
+    let at = autotask.state();
+    let first_id = |collection: &str| at.all(collection).first().and_then(|r| r["id"].as_i64());
+    // The value labelled `label`, else the first one.
+    let pick = |collection: &str, field: &str, label: &str| -> Option<i64> {
+        let values = at.picklist(collection, field)?;
+        let found = values.iter().find(|(_, l)| l == label).or(values.first())?;
+        found.0.parse().ok()
+    };
+    let billing_code = at.all("Products").first().and_then(|p| p["productBillingCodeID"].as_i64());
+    let col = col.state();
+    let quote = col.document(TEMPLATE_QUOTE).ok_or_else(|| LabError::ChannelOnline("demo quote missing".into()))?;
+    let missing = || LabError::Autotask("the demo seed lacks payment terms, shipping types or picklists".into());
+    let value_maps = |col_value: &Option<String>, at_id: Option<i64>| -> Result<Vec<serde_json::Value>, LabError> {
+        let at_id = at_id.ok_or_else(missing)?;
+        Ok(col_value.iter().map(|v| serde_json::json!({ "col": v, "at_id": at_id })).collect())
+    };
+    let payment_terms = value_maps(&quote.payment_terms, first_id("PaymentTerms"))?;
+    let shipping_types = value_maps(&quote.delivery_method, first_id("ShippingTypes"))?;
+    let reps: Vec<serde_json::Value> = quote
+        .sales_rep
+        .iter()
+        .filter_map(|r| r.id.clone())
+        .map(|id| serde_json::json!({ "col_sales_rep_id": id, "at_resource_id": owner }))
+        .collect();
+    let opportunity = serde_json::json!({
+        "status_id": pick("Opportunities", "status", "Active").ok_or_else(missing)?,
+        "stage_id": pick("Opportunities", "stage", "Proposal").ok_or_else(missing)?,
+        "probability": 50,
+    });
+    Ok(serde_json::json!({
+        "sales_reps": reps,
+        "field_mappings": {
+            "new_company": { "company_type_id": 1, "owner_resource_id": owner },
+            "payment_terms": payment_terms,
+            "shipping_types": shipping_types,
+            "default_product_category_id": pick("Products", "productCategory", "Network").ok_or_else(missing)?,
+            "default_billing_code_id": billing_code.ok_or_else(missing)?,
+            "quote_opportunity": opportunity,
+            "sales_order_opportunity": opportunity,
+        },
+    }))
+}
+
+/// The demo quote whose header the benchmark quotes copy.
+pub const TEMPLATE_QUOTE: &str = "Q100045";
 
 /// Counters at the start of an operation.
 pub struct Meter {

@@ -10,11 +10,10 @@ use shared::channelonline::{Contact, Customer, Document, DocumentLine, ProductTy
 use shared::sync::customers::{self, ImportRequest};
 use shared::sync::documents::{self, ExportDocumentRequest};
 
-use crate::lab::{CallCount, Lab};
+use crate::lab::{CallCount, Lab, TEMPLATE_QUOTE};
 
 /// The demo customer (3 contacts) that is new to Autotask, and the demo quote used as template.
 const CUSTOMER: &str = "AC1001";
-const TEMPLATE_QUOTE: &str = "Q100045";
 /// An Autotask demo company with a contact, for import by name.
 const IMPORT_NAME: &str = "Contoso Ltd";
 /// Autotask's page size (and OR-list limit).

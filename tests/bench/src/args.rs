@@ -16,7 +16,11 @@ pub const USAGE: &str = "usage: bench [--quick] [--only calls,latency,cold,memor
 
 impl Args {
     pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Self, String> {
-        let mut parsed = Args { quick: false, only: Vec::new(), out: None };
+        let mut parsed = Args {
+            quick: false,
+            only: Vec::new(),
+            out: None,
+        };
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
             match arg.as_str() {

@@ -18,13 +18,23 @@ fn cargo_lambda_path(root: &Path) -> Option<String> {
         Ok(p) => format!("{}:{p}", venv.display()),
         Err(_) => venv.display().to_string(),
     };
-    let ok = Command::new(cargo()).args(["lambda", "--version"]).env("PATH", &path).output().ok()?.status.success();
+    let ok = Command::new(cargo())
+        .args(["lambda", "--version"])
+        .env("PATH", &path)
+        .output()
+        .ok()?
+        .status
+        .success();
     ok.then_some(path)
 }
 
 pub fn run_sizes(ws: &Workspace, arm64: bool) -> Vec<Row> {
     if ws.functions.is_empty() {
-        return vec![Row::not_measured(Section::BinarySize, "function binaries", "no crate under functions/ yet")];
+        return vec![Row::not_measured(
+            Section::BinarySize,
+            "function binaries",
+            "no crate under functions/ yet",
+        )];
     }
     let arm = if !arm64 {
         Err("quick run: host release sizes only".to_owned())
@@ -37,19 +47,36 @@ pub fn run_sizes(ws: &Workspace, arm64: bool) -> Vec<Row> {
     ws.functions
         .iter()
         .map(|f| {
-            let host = std::fs::metadata(ws.release_binary(&f.binary)).ok().map(|m| m.len() as f64);
-            let arm_size = arm.as_ref().ok().and_then(|dir| std::fs::metadata(dir.join(&f.binary).join("bootstrap")).ok()).map(|m| m.len() as f64);
+            let host = std::fs::metadata(ws.release_binary(&f.binary))
+                .ok()
+                .map(|m| m.len() as f64);
+            let arm_size = arm
+                .as_ref()
+                .ok()
+                .and_then(|dir| std::fs::metadata(dir.join(&f.binary).join("bootstrap")).ok())
+                .map(|m| m.len() as f64);
             let mut row = Row::new(Section::BinarySize, &f.binary).verdict(Verdict::Info);
             match (arm_size, host) {
                 (Some(a), h) => {
-                    row = row.measured(format!("{:.1} MiB arm64 bootstrap", a / MIB)).value("arm64_bytes", a);
+                    row = row
+                        .measured(format!("{:.1} MiB arm64 bootstrap", a / MIB))
+                        .value("arm64_bytes", a);
                     if let Some(h) = h {
-                        row = row.value("host_release_bytes", h).bound(format!("host x86_64 release (unstripped): {:.1} MiB", h / MIB));
+                        row = row
+                            .value("host_release_bytes", h)
+                            .bound(format!("host x86_64 release (unstripped): {:.1} MiB", h / MIB));
                     }
                 }
                 (None, Some(h)) => {
-                    let why = arm.as_ref().err().cloned().unwrap_or_else(|| "no arm64 bootstrap produced".to_owned());
-                    row = row.measured(format!("{:.1} MiB host release", h / MIB)).value("host_release_bytes", h).bound(format!("arm64 not built: {why}"));
+                    let why = arm
+                        .as_ref()
+                        .err()
+                        .cloned()
+                        .unwrap_or_else(|| "no arm64 bootstrap produced".to_owned());
+                    row = row
+                        .measured(format!("{:.1} MiB host release", h / MIB))
+                        .value("host_release_bytes", h)
+                        .bound(format!("arm64 not built: {why}"));
                 }
                 (None, None) => row = Row::not_measured(Section::BinarySize, &f.binary, "release binary missing"),
             }
@@ -61,7 +88,9 @@ pub fn run_sizes(ws: &Workspace, arm64: bool) -> Vec<Row> {
 /// Builds every function for arm64 into `<target>/lambda/<bin>/bootstrap`.
 fn build_arm64(ws: &Workspace, path: &str) -> Result<PathBuf, String> {
     let mut cmd = Command::new(cargo());
-    cmd.current_dir(&ws.root).env("PATH", path).args(["lambda", "build", "--release", "--arm64"]);
+    cmd.current_dir(&ws.root)
+        .env("PATH", path)
+        .args(["lambda", "build", "--release", "--arm64"]);
     for f in &ws.functions {
         cmd.args(["--bin", &f.binary]);
     }

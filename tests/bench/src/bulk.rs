@@ -46,26 +46,40 @@ struct BulkRun {
 }
 
 async fn measure(dir: &Path, mapped: usize, changed: usize, latency_ms: u64) -> Result<BulkRun, String> {
-    let lab = Lab::start(&dir.join("secrets-bulk.json"), StoreKind::Memory).await.map_err(|e| e.to_string())?;
+    let lab = Lab::start(&dir.join("secrets-bulk.json"), StoreKind::Memory)
+        .await
+        .map_err(|e| e.to_string())?;
     let ctx = lab.context().await.map_err(|e| e.to_string())?;
     let now = ctx.clock.now();
     seed_pairs(&lab, &ctx, mapped, changed, now).await?;
     for stream in Stream::ALL {
         let doc = json!({ "stream": stream, "watermark": now - chrono::Duration::hours(1) });
-        ctx.sync_state.put_checkpoint(&ctx.tenant, stream.as_str(), &doc, None, now).await.map_err(|e| e.to_string())?;
+        ctx.sync_state
+            .put_checkpoint(&ctx.tenant, stream.as_str(), &doc, None, now)
+            .await
+            .map_err(|e| e.to_string())?;
     }
 
     // Fresh clients, as a scheduled run's new function instances have; latency from here on.
     lab.renew_clients().map_err(|e| e.to_string())?;
     let ctx = lab.context().await.map_err(|e| e.to_string())?;
     let queue = Arc::new(InProcessQueue::new(QueueConfig::default(), ctx.clock.clone()));
-    let planner = Planner { sync_state: ctx.sync_state.clone(), queue: queue.clone(), clock: ctx.clock.clone(), config: PlannerConfig::default() };
+    let planner = Planner {
+        sync_state: ctx.sync_state.clone(),
+        queue: queue.clone(),
+        clock: ctx.clock.clone(),
+        config: PlannerConfig::default(),
+    };
     let feed = TenantFeed::new(ctx.autotask.clone(), ctx.channelonline.clone());
     lab.set_latency(Duration::from_millis(latency_ms));
 
     let meter = lab.meter();
     let started = Instant::now();
-    let run = match planner.plan(&ctx.tenant, Trigger::Manual, &feed).await.map_err(|e| e.to_string())? {
+    let run = match planner
+        .plan(&ctx.tenant, Trigger::Manual, &feed)
+        .await
+        .map_err(|e| e.to_string())?
+    {
         PlanOutcome::Planned(run) => run,
         PlanOutcome::LeaseHeld { owner, .. } => return Err(format!("planner lease held by {owner}")),
     };
@@ -74,7 +88,10 @@ async fn measure(dir: &Path, mapped: usize, changed: usize, latency_ms: u64) -> 
 
     let meter = lab.meter();
     let started = Instant::now();
-    let handlers = TenantHandlers { app: lab.app(), actor: "sync-worker".into() };
+    let handlers = TenantHandlers {
+        app: lab.app(),
+        actor: "sync-worker".into(),
+    };
     let worker = Worker {
         idempotency: ctx.idempotency_store.clone(),
         ledger: RunLedger::new(ctx.sync_state.clone(), ctx.clock.clone()),
@@ -83,10 +100,12 @@ async fn measure(dir: &Path, mapped: usize, changed: usize, latency_ms: u64) -> 
         record_ttl: chrono::Duration::days(4),
     };
     let deadline = ctx.clock.now() + chrono::Duration::seconds(60);
-    let drain = || drain_visible(queue.as_ref(), |event| {
-        let (worker, handlers) = (&worker, &handlers);
-        async move { Ok(worker.process(event, handlers, deadline).await.0) }
-    });
+    let drain = || {
+        drain_visible(queue.as_ref(), |event| {
+            let (worker, handlers) = (&worker, &handlers);
+            async move { Ok(worker.process(event, handlers, deadline).await.0) }
+        })
+    };
     let drains: Vec<_> = (0..WORKERS).map(|_| drain()).collect();
     for report in futures_util::future::join_all(drains).await {
         report.map_err(|e| e.to_string())?;
@@ -95,16 +114,37 @@ async fn measure(dir: &Path, mapped: usize, changed: usize, latency_ms: u64) -> 
     let items = lab.calls_since(&meter);
     lab.set_latency(Duration::ZERO);
 
-    let record = worker.ledger.get(&ctx.tenant, &run.run_id).await.map_err(|e| e.to_string())?.unwrap_or(*run);
+    let record = worker
+        .ledger
+        .get(&ctx.tenant, &run.run_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .unwrap_or(*run);
     if record.counts.planned as usize != changed {
-        return Err(format!("planned {} items for {changed} changed companies", record.counts.planned));
+        return Err(format!(
+            "planned {} items for {changed} changed companies",
+            record.counts.planned
+        ));
     }
-    Ok(BulkRun { changed: changed as u64, done: record.counts.done as u64, planning, items, planning_time, worker_time })
+    Ok(BulkRun {
+        changed: changed as u64,
+        done: record.counts.done as u64,
+        planning,
+        items,
+        planning_time,
+        worker_time,
+    })
 }
 
 /// Mapped pairs in sync as of the last run (same values both sides, stored as the snapshot);
 /// every `mapped / changed`-th Autotask company got a new phone after the checkpoint.
-async fn seed_pairs(lab: &Lab, ctx: &shared::app::TenantContext, mapped: usize, changed: usize, now: DateTime<Utc>) -> Result<(), String> {
+async fn seed_pairs(
+    lab: &Lab,
+    ctx: &shared::app::TenantContext,
+    mapped: usize,
+    changed: usize,
+    now: DateTime<Utc>,
+) -> Result<(), String> {
     let old = now - chrono::Duration::days(2);
     let every = mapped / changed.max(1);
     let stamp = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
@@ -127,7 +167,11 @@ async fn seed_pairs(lab: &Lab, ctx: &shared::app::TenantContext, mapped: usize, 
             modified_at: Some(old),
             ..Customer::default()
         };
-        let (phone, touched) = if is_changed { (format!("512-555-{i:04}"), now - chrono::Duration::minutes(10)) } else { ("512-555-0000".to_owned(), old) };
+        let (phone, touched) = if is_changed {
+            (format!("512-555-{i:04}"), now - chrono::Duration::minutes(10))
+        } else {
+            ("512-555-0000".to_owned(), old)
+        };
         let at_id = lab.autotask.state().insert(
             "Companies",
             json!({"companyName": name, "companyType": 1, "ownerResourceID": lab.owner_resource_id, "phone": phone,
@@ -137,7 +181,10 @@ async fn seed_pairs(lab: &Lab, ctx: &shared::app::TenantContext, mapped: usize, 
         let mut mapping = Mapping::new(MappingKind::Customer, &number, at_id, old);
         mapping.data = json!({ "synced": customer_values(&customer) });
         lab.col.state().insert_customer(customer);
-        ctx.mappings.create_pair(&ctx.tenant, &mapping).await.map_err(|e| e.to_string())?;
+        ctx.mappings
+            .create_pair(&ctx.tenant, &mapping)
+            .await
+            .map_err(|e| e.to_string())?;
     }
     Ok(())
 }
@@ -148,7 +195,11 @@ fn rows(subject: &str, m: &BulkRun, latency_ms: u64) -> Vec<Row> {
     let bound_secs = busiest as f64 * latency_ms as f64 / 1000.0 / 3.0;
     let secs = m.worker_time.as_secs_f64();
     let rate = m.done as f64 / secs;
-    let bound_rate = if bound_secs > 0.0 { m.changed as f64 / bound_secs } else { f64::INFINITY };
+    let bound_rate = if bound_secs > 0.0 {
+        m.changed as f64 / bound_secs
+    } else {
+        f64::INFINITY
+    };
     let share = rate / bound_rate;
     let budget = 25 + m.changed;
     let used = m.planning.total + m.items.total;
@@ -161,7 +212,10 @@ fn rows(subject: &str, m: &BulkRun, latency_ms: u64) -> Vec<Row> {
                 secs,
                 m.planning_time.as_secs_f64()
             ))
-            .bound(format!("3 in flight per endpoint at {latency_ms} ms: {bound_rate:.1} items/s; target ≥ {:.0}%", TARGET_SHARE * 100.0))
+            .bound(format!(
+                "3 in flight per endpoint at {latency_ms} ms: {bound_rate:.1} items/s; target ≥ {:.0}%",
+                TARGET_SHARE * 100.0
+            ))
             .verdict(Verdict::against(share >= TARGET_SHARE))
             .value("items_per_s", rate)
             .value("bound_items_per_s", bound_rate)
@@ -171,7 +225,12 @@ fn rows(subject: &str, m: &BulkRun, latency_ms: u64) -> Vec<Row> {
             .value("done", m.done as f64)
             .value("workers", WORKERS as f64),
         Row::new(Section::BulkThroughput, format!("{subject}: Autotask calls"))
-            .measured(format!("{used} calls (planning {}, items {}; {} writes)", m.planning.total, m.items.total, m.planning.writes + m.items.writes))
+            .measured(format!(
+                "{used} calls (planning {}, items {}; {} writes)",
+                m.planning.total,
+                m.items.total,
+                m.planning.writes + m.items.writes
+            ))
             .bound(format!("≤ 25 + changed = {budget}"))
             .verdict(Verdict::against(used <= budget))
             .value("calls", used as f64)

@@ -13,18 +13,34 @@ pub fn operations(quick: bool) -> Vec<Operation> {
     vec![
         Operation::NewCustomer,
         Operation::UnchangedCustomer,
-        Operation::FirstQuote { lines: small.0, new_products: small.1 },
-        Operation::FirstQuote { lines: large.0, new_products: large.1 },
-        Operation::UnchangedQuote { lines: large.0, new_products: large.1 },
-        Operation::OneLineChange { lines: large.0, new_products: large.1 },
+        Operation::FirstQuote {
+            lines: small.0,
+            new_products: small.1,
+        },
+        Operation::FirstQuote {
+            lines: large.0,
+            new_products: large.1,
+        },
+        Operation::UnchangedQuote {
+            lines: large.0,
+            new_products: large.1,
+        },
+        Operation::OneLineChange {
+            lines: large.0,
+            new_products: large.1,
+        },
         Operation::ImportByName,
-        Operation::MapCustomers { size: if quick { 100 } else { 1000 } },
+        Operation::MapCustomers {
+            size: if quick { 100 } else { 1000 },
+        },
     ]
 }
 
 /// Runs `op` once in a fresh lab (its own sandboxes, store and secrets file under `dir`).
 pub async fn run_fresh(op: &Operation, dir: &Path, run: usize, latency_ms: u64) -> Result<Measured, String> {
-    let lab = Lab::start(&dir.join(format!("secrets-{run}.json")), StoreKind::Memory).await.map_err(|e| e.to_string())?;
+    let lab = Lab::start(&dir.join(format!("secrets-{run}.json")), StoreKind::Memory)
+        .await
+        .map_err(|e| e.to_string())?;
     op.run(&lab, std::time::Duration::from_millis(latency_ms)).await
 }
 
@@ -44,11 +60,23 @@ fn row(op: &Operation, m: &Measured) -> Row {
     let c = &m.calls;
     let (lb, why) = op.lower_bound(m.companies);
     let (target, verdict, limit) = match op.target() {
-        Target::Unchanged => ("target 0 writes, ≤ 3 reads".to_owned(), Verdict::against(c.writes == 0 && c.reads <= 3), None),
-        Target::FirstExport { limit } => (format!("target ≤ n+k+8 = {limit}"), Verdict::against(c.total <= limit), Some(limit)),
+        Target::Unchanged => (
+            "target 0 writes, ≤ 3 reads".to_owned(),
+            Verdict::against(c.writes == 0 && c.reads <= 3),
+            None,
+        ),
+        Target::FirstExport { limit } => (
+            format!("target ≤ n+k+8 = {limit}"),
+            Verdict::against(c.total <= limit),
+            Some(limit),
+        ),
         Target::None => (String::new(), Verdict::Info, None),
     };
-    let bound = if target.is_empty() { format!("lower bound {lb}: {why}") } else { format!("lower bound {lb}: {why}; {target}") };
+    let bound = if target.is_empty() {
+        format!("lower bound {lb}: {why}")
+    } else {
+        format!("lower bound {lb}: {why}; {target}")
+    };
     let mut row = Row::new(Section::AutotaskCalls, op.name())
         .measured(format!("{} calls ({} reads, {} writes)", c.total, c.reads, c.writes))
         .bound(bound)

@@ -44,7 +44,9 @@ const FUNCTION_URL_GET: &str = r#"{"version":"2.0","routeKey":"$default","rawPat
 /// Starts one binary `starts` times (after one unmeasured start that warms the page cache).
 pub fn measure(launch: &Launch, event: &str, starts: usize) -> Result<Vec<Invocation>, emulator::EmulatorError> {
     emulator::invoke_once(launch, event, TIMEOUT)?;
-    (0..starts).map(|_| emulator::invoke_once(launch, event, TIMEOUT)).collect()
+    (0..starts)
+        .map(|_| emulator::invoke_once(launch, event, TIMEOUT))
+        .collect()
 }
 
 struct Sampled {
@@ -72,12 +74,20 @@ pub fn run(ws: &Workspace, env: &StartEnv, starts: usize) -> Vec<Row> {
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
     let rust_ref = launch(env, "minimal-lambda", ws.release_binary("minimal-lambda"), vec![]);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("reference/python_function.py");
-    let py_ref = launch(env, "python-boto3-requests", python.clone().into(), vec![script.display().to_string()]);
+    let py_ref = launch(
+        env,
+        "python-boto3-requests",
+        python.clone().into(),
+        vec![script.display().to_string()],
+    );
     let echo = r#"{"ping":true}"#;
 
     let mut rows = Vec::new();
     let mut refs = Vec::new();
-    for (label, l) in [("reference: minimal Rust (lambda_runtime)", &rust_ref), ("reference: Python 3 + boto3 + requests", &py_ref)] {
+    for (label, l) in [
+        ("reference: minimal Rust (lambda_runtime)", &rust_ref),
+        ("reference: Python 3 + boto3 + requests", &py_ref),
+    ] {
         let row = Row::new(Section::ColdStart, label);
         match measure(l, echo, starts).map(|runs| summarise(&runs)) {
             Ok(Some(s)) => {
@@ -91,7 +101,11 @@ pub fn run(ws: &Workspace, env: &StartEnv, starts: usize) -> Vec<Row> {
     let refs = refs.join(", ");
 
     if ws.functions.is_empty() {
-        rows.push(Row::not_measured(Section::ColdStart, "function binaries", "no crate under functions/ yet"));
+        rows.push(Row::not_measured(
+            Section::ColdStart,
+            "function binaries",
+            "no crate under functions/ yet",
+        ));
     }
     for f in &ws.functions {
         let l = launch(env, &f.binary, ws.release_binary(&f.binary), vec![]);
@@ -111,7 +125,10 @@ pub fn run(ws: &Workspace, env: &StartEnv, starts: usize) -> Vec<Row> {
 
 fn with_sample(row: Row, s: &Sampled, starts: usize) -> Row {
     let mut row = row
-        .measured(format!("median {:.1} ms (p95 {:.1}, n={starts}, {})", s.median_ms, s.p95_ms, s.answer))
+        .measured(format!(
+            "median {:.1} ms (p95 {:.1}, n={starts}, {})",
+            s.median_ms, s.p95_ms, s.answer
+        ))
         .value("median_ms", s.median_ms)
         .value("p95_ms", s.p95_ms)
         .value("starts", starts as f64);
@@ -122,13 +139,20 @@ fn with_sample(row: Row, s: &Sampled, starts: usize) -> Row {
 }
 
 fn short(label: &str) -> &str {
-    if label.contains("Python") { "Python+boto3" } else { "minimal Rust" }
+    if label.contains("Python") {
+        "Python+boto3"
+    } else {
+        "minimal Rust"
+    }
 }
 
 fn reference_note(l: &Launch, python: &str) -> String {
     if l.program == Path::new(python) {
         let version = Command::new(python)
-            .args(["-c", "import sys, boto3, requests; print(sys.version.split()[0], boto3.__version__, requests.__version__)"])
+            .args([
+                "-c",
+                "import sys, boto3, requests; print(sys.version.split()[0], boto3.__version__, requests.__version__)",
+            ])
             .output()
             .ok()
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())

@@ -49,7 +49,11 @@ pub enum EmulatorError {
     #[error("{name} exited without answering ({status}); see {log}")]
     Exited { name: String, status: String, log: String },
     #[error("{name} did not answer within {0:?}; see {log}", timeout)]
-    TimedOut { name: String, timeout: Duration, log: String },
+    TimedOut {
+        name: String,
+        timeout: Duration,
+        log: String,
+    },
 }
 
 enum Posted {
@@ -82,13 +86,20 @@ pub fn invoke_once(launch: &Launch, event: &str, timeout: Duration) -> Result<In
         .stdout(Stdio::from(log))
         .stderr(Stdio::from(log_err))
         .spawn()
-        .map_err(|source| EmulatorError::Spawn { program: launch.program.display().to_string(), source })?;
+        .map_err(|source| EmulatorError::Spawn {
+            program: launch.program.display().to_string(),
+            source,
+        })?;
     let outcome = wait(launch, &rx, &mut child, timeout);
     let peak_rss_kib = peak_rss_kib(child.id());
     let _ = child.kill();
     let _ = child.wait();
     let (answer, at) = outcome?;
-    Ok(Invocation { first_answer: at.duration_since(started), answer, peak_rss_kib })
+    Ok(Invocation {
+        first_answer: at.duration_since(started),
+        answer,
+        peak_rss_kib,
+    })
 }
 
 fn wait(
@@ -110,7 +121,11 @@ fn wait(
             if let Ok(Posted::Answer(answer, at)) = rx.recv_timeout(Duration::from_millis(50)) {
                 return Ok((answer, at));
             }
-            return Err(EmulatorError::Exited { name, status: status.to_string(), log });
+            return Err(EmulatorError::Exited {
+                name,
+                status: status.to_string(),
+                log,
+            });
         }
     }
     Err(EmulatorError::TimedOut { name, timeout, log })
@@ -155,7 +170,10 @@ fn serve_connection(mut stream: TcpStream, delivered: &AtomicBool, event: &str, 
             let headers = [
                 ("Lambda-Runtime-Aws-Request-Id", REQUEST_ID.to_owned()),
                 ("Lambda-Runtime-Deadline-Ms", deadline.as_millis().to_string()),
-                ("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:bench".to_owned()),
+                (
+                    "Lambda-Runtime-Invoked-Function-Arn",
+                    "arn:aws:lambda:us-east-1:123456789012:function:bench".to_owned(),
+                ),
                 ("Content-Type", "application/json".to_owned()),
             ];
             respond(&mut stream, 200, &headers, event.as_bytes());

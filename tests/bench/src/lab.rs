@@ -64,9 +64,19 @@ impl Lab {
     pub async fn start(secrets_file: &Path, store: StoreKind) -> Result<Self, LabError> {
         // Both sandboxes start with their demo accounts (resources, billing codes, products,
         // the demo customers and the 120-line demo quote the operations build on).
-        let at_config = AutotaskConfig { demo_seed: true, ..AutotaskConfig::default() };
-        let autotask = AutotaskSandbox::start(at_config.clone()).await.map_err(|e| LabError::Autotask(e.to_string()))?;
-        let col = ChannelOnlineSandbox::start(ColConfig { seed_demo: true, ..ColConfig::default() }).await.map_err(|e| LabError::ChannelOnline(e.to_string()))?;
+        let at_config = AutotaskConfig {
+            demo_seed: true,
+            ..AutotaskConfig::default()
+        };
+        let autotask = AutotaskSandbox::start(at_config.clone())
+            .await
+            .map_err(|e| LabError::Autotask(e.to_string()))?;
+        let col = ChannelOnlineSandbox::start(ColConfig {
+            seed_demo: true,
+            ..ColConfig::default()
+        })
+        .await
+        .map_err(|e| LabError::ChannelOnline(e.to_string()))?;
         let tenant = TenantId::parse(TENANT).map_err(|e| LabError::Wiring(e.to_string()))?;
 
         let _ = std::fs::remove_file(secrets_file);
@@ -87,10 +97,22 @@ impl Lab {
             secrets
                 .store(
                     &tenant,
-                    &ChannelOnlineCredentials { shortcut: col_login.shortcut, email: col_login.email, password: col_login.password },
+                    &ChannelOnlineCredentials {
+                        shortcut: col_login.shortcut,
+                        email: col_login.email,
+                        password: col_login.password,
+                    },
                 )
                 .await?;
-            secrets.store(&tenant, &SigningKeysDocument { current: SecretString::new(SIGNING_KEY.to_owned()), previous: None }).await
+            secrets
+                .store(
+                    &tenant,
+                    &SigningKeysDocument {
+                        current: SecretString::new(SIGNING_KEY.to_owned()),
+                        previous: None,
+                    },
+                )
+                .await
         };
         stored.await.map_err(|e| LabError::Wiring(e.to_string()))?;
 
@@ -98,10 +120,18 @@ impl Lab {
         let (stores, dynamo) = match store {
             StoreKind::Memory => (Stores::all(Arc::new(MemoryStore::new())), None),
             StoreKind::Dynamo => {
-                let server = EmbeddedDynamo::start().await.map_err(|e| LabError::Wiring(e.to_string()))?;
-                let tables = TableNames { mappings: MAPPING_TABLE.into(), idempotency: IDEMPOTENCY_TABLE.into() };
+                let server = EmbeddedDynamo::start()
+                    .await
+                    .map_err(|e| LabError::Wiring(e.to_string()))?;
+                let tables = TableNames {
+                    mappings: MAPPING_TABLE.into(),
+                    idempotency: IDEMPOTENCY_TABLE.into(),
+                };
                 let store = DynamoStore::new(server.client().await, tables);
-                store.create_tables().await.map_err(|e| LabError::Wiring(format!("create tables: {e}")))?;
+                store
+                    .create_tables()
+                    .await
+                    .map_err(|e| LabError::Wiring(format!("create tables: {e}")))?;
                 (Stores::all(Arc::new(store)), Some(server))
             }
         };
@@ -113,7 +143,8 @@ impl Lab {
             secrets: SecretsConfig::File(secrets_file.to_owned()),
             secrets_cache_ttl_secs: 300,
         };
-        let clients = ClientFactories::for_sandboxes(&autotask.base_url(), &col.base_url(), &col.config().user_agent).map_err(|e| LabError::Wiring(e.to_string()))?;
+        let clients = ClientFactories::for_sandboxes(&autotask.base_url(), &col.base_url(), &col.config().user_agent)
+            .map_err(|e| LabError::Wiring(e.to_string()))?;
         let app = AppContext::new(config, clock.clone() as Arc<dyn Clock>, secrets, stores).with_clients(clients);
         // Autotask refuses the API user as an owner: take the demo companies' owner.
         let owner_resource_id = autotask
@@ -123,8 +154,20 @@ impl Lab {
             .find_map(|c| c["ownerResourceID"].as_i64())
             .ok_or_else(|| LabError::Autotask("the demo seed has no company owner".into()))?;
         let settings = tenant_settings(&autotask, &col, owner_resource_id)?;
-        app.settings.put_settings(&tenant, &settings, None, clock.now()).await.map_err(|e| LabError::Wiring(format!("settings: {e}")))?;
-        Ok(Self { autotask, col, app: std::sync::Mutex::new(app), clock, tenant, owner_resource_id, dynamo, secrets_file: secrets_file.to_owned() })
+        app.settings
+            .put_settings(&tenant, &settings, None, clock.now())
+            .await
+            .map_err(|e| LabError::Wiring(format!("settings: {e}")))?;
+        Ok(Self {
+            autotask,
+            col,
+            app: std::sync::Mutex::new(app),
+            clock,
+            tenant,
+            owner_resource_id,
+            dynamo,
+            secrets_file: secrets_file.to_owned(),
+        })
     }
 
     /// The environment a real function binary needs to work on this lab's state
@@ -150,7 +193,9 @@ impl Lab {
     /// The tenant's context, as a function builds it per call.
     pub async fn context(&self) -> Result<TenantContext, LabError> {
         let app = self.app.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        app.tenant(&self.tenant).await.map_err(|e| LabError::Wiring(format!("{e:?}")))
+        app.tenant(&self.tenant)
+            .await
+            .map_err(|e| LabError::Wiring(format!("{e:?}")))
     }
 
     /// The functions' context (for handler factories that build tenants themselves).
@@ -160,8 +205,12 @@ impl Lab {
 
     /// New Autotask and ChannelOnline clients, as a new function instance has.
     pub fn renew_clients(&self) -> Result<(), LabError> {
-        let clients = ClientFactories::for_sandboxes(&self.autotask.base_url(), &self.col.base_url(), &self.col.config().user_agent)
-            .map_err(|e| LabError::Wiring(e.to_string()))?;
+        let clients = ClientFactories::for_sandboxes(
+            &self.autotask.base_url(),
+            &self.col.base_url(),
+            &self.col.config().user_agent,
+        )
+        .map_err(|e| LabError::Wiring(e.to_string()))?;
         let mut app = self.app.lock().unwrap_or_else(|p| p.into_inner());
         *app = app.clone().with_clients(clients);
         Ok(())
@@ -179,7 +228,10 @@ impl Lab {
 
     /// Starts counting Autotask calls from now.
     pub fn meter(&self) -> Meter {
-        Meter { calls: self.calls_now(), records: self.records_now() }
+        Meter {
+            calls: self.calls_now(),
+            records: self.records_now(),
+        }
     }
 
     fn calls_now(&self) -> BTreeMap<String, u64> {
@@ -187,7 +239,10 @@ impl Lab {
     }
 
     fn records_now(&self) -> BTreeMap<&'static str, usize> {
-        COLLECTIONS.iter().map(|c| (*c, self.autotask.state().count(c))).collect()
+        COLLECTIONS
+            .iter()
+            .map(|c| (*c, self.autotask.state().count(c)))
+            .collect()
     }
 
     /// The calls made since `meter` was taken.
@@ -240,13 +295,21 @@ fn tenant_settings(autotask: &AutotaskRunning, col: &ColRunning, owner: i64) -> 
         let found = values.iter().find(|(_, l)| l == label).or(values.first())?;
         found.0.parse().ok()
     };
-    let billing_code = at.all("Products").first().and_then(|p| p["productBillingCodeID"].as_i64());
+    let billing_code = at
+        .all("Products")
+        .first()
+        .and_then(|p| p["productBillingCodeID"].as_i64());
     let col = col.state();
-    let quote = col.document(TEMPLATE_QUOTE).ok_or_else(|| LabError::ChannelOnline("demo quote missing".into()))?;
+    let quote = col
+        .document(TEMPLATE_QUOTE)
+        .ok_or_else(|| LabError::ChannelOnline("demo quote missing".into()))?;
     let missing = || LabError::Autotask("the demo seed lacks payment terms, shipping types or picklists".into());
     let value_maps = |col_value: &Option<String>, at_id: Option<i64>| -> Result<Vec<serde_json::Value>, LabError> {
         let at_id = at_id.ok_or_else(missing)?;
-        Ok(col_value.iter().map(|v| serde_json::json!({ "col": v, "at_id": at_id })).collect())
+        Ok(col_value
+            .iter()
+            .map(|v| serde_json::json!({ "col": v, "at_id": at_id }))
+            .collect())
     };
     let payment_terms = value_maps(&quote.payment_terms, first_id("PaymentTerms"))?;
     let shipping_types = value_maps(&quote.delivery_method, first_id("ShippingTypes"))?;

@@ -28,15 +28,28 @@ pub async fn run(dir: &Path, quick: bool, latency_ms: u64, runs: usize) -> Vec<R
             }
         }
         let (Some(p50), Some(p95)) = (percentile(&samples, 50.0), percentile(&samples, 95.0)) else {
-            rows.push(Row::not_measured(Section::Latency, op.name(), failure.unwrap_or_else(|| "no runs".into())));
+            rows.push(Row::not_measured(
+                Section::Latency,
+                op.name(),
+                failure.unwrap_or_else(|| "no runs".into()),
+            ));
             continue;
         };
         let sequential = calls as f64 * latency_ms as f64;
         let three_wide = sequential / 3.0;
         rows.push(
             Row::new(Section::Latency, op.name())
-                .measured(format!("p50 {} p95 {} (n={}, {calls} calls)", ms(p50), ms(p95), samples.len()))
-                .bound(format!("{latency_ms} ms/call: one by one {}, 3 in flight {}", ms(sequential), ms(three_wide)))
+                .measured(format!(
+                    "p50 {} p95 {} (n={}, {calls} calls)",
+                    ms(p50),
+                    ms(p95),
+                    samples.len()
+                ))
+                .bound(format!(
+                    "{latency_ms} ms/call: one by one {}, 3 in flight {}",
+                    ms(sequential),
+                    ms(three_wide)
+                ))
                 .verdict(Verdict::Info)
                 .value("p50_ms", p50)
                 .value("p95_ms", p95)
@@ -51,5 +64,9 @@ pub async fn run(dir: &Path, quick: bool, latency_ms: u64, runs: usize) -> Vec<R
 }
 
 fn ms(v: f64) -> String {
-    if v >= 10_000.0 { format!("{:.1} s", v / 1000.0) } else { format!("{v:.0} ms") }
+    if v >= 10_000.0 {
+        format!("{:.1} s", v / 1000.0)
+    } else {
+        format!("{v:.0} ms")
+    }
 }

@@ -38,7 +38,10 @@ pub async fn run(args: &Args) -> Result<Report, BenchError> {
     let ws = Workspace::discover()?;
     let out_dir = ws.output_dir();
     let log_dir = out_dir.join("logs");
-    std::fs::create_dir_all(&log_dir).map_err(|source| BenchError::Write { path: log_dir.display().to_string(), source })?;
+    std::fs::create_dir_all(&log_dir).map_err(|source| BenchError::Write {
+        path: log_dir.display().to_string(),
+        source,
+    })?;
     let mut report = Report {
         mode: if args.quick { "quick" } else { "full" },
         started_at: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
@@ -46,13 +49,21 @@ pub async fn run(args: &Args) -> Result<Report, BenchError> {
         host: host_description(),
         rows: Vec::new(),
     };
-    let needs_binaries = [Section::ColdStart, Section::PeakMemory, Section::BinarySize].into_iter().any(|s| args.wants(s));
+    let needs_binaries = [Section::ColdStart, Section::PeakMemory, Section::BinarySize]
+        .into_iter()
+        .any(|s| args.wants(s));
     if needs_binaries {
-        eprintln!("bench: building release binaries ({} functions + references)…", ws.functions.len());
+        eprintln!(
+            "bench: building release binaries ({} functions + references)…",
+            ws.functions.len()
+        );
         ws.build_release()?;
     }
     let lab_dir = out_dir.join("lab");
-    std::fs::create_dir_all(lab_dir.join("logs")).map_err(|source| BenchError::Write { path: lab_dir.display().to_string(), source })?;
+    std::fs::create_dir_all(lab_dir.join("logs")).map_err(|source| BenchError::Write {
+        path: lab_dir.display().to_string(),
+        source,
+    })?;
     if args.wants(Section::AutotaskCalls) {
         eprintln!("bench: Autotask calls per operation…");
         report.extend(calls::run(&lab_dir, args.quick).await);
@@ -79,40 +90,82 @@ pub async fn run(args: &Args) -> Result<Report, BenchError> {
         report.extend(binary_size::run_sizes(&ws, !args.quick));
     }
     let path = args.out.clone().unwrap_or_else(|| out_dir.join("results.json"));
-    report.write_json(&path).map_err(|source| BenchError::Write { path: path.display().to_string(), source })?;
+    report.write_json(&path).map_err(|source| BenchError::Write {
+        path: path.display().to_string(),
+        source,
+    })?;
     eprintln!("bench: results written to {}", path.display());
     Ok(report)
 }
 
 /// Cold starts see a working environment (embedded DynamoDB, both sandboxes, a secrets file),
 /// so no function waits on a refused connection; the emulator blocks, so it runs off the runtime.
-async fn cold_starts(ws: &Workspace, lab_dir: &std::path::Path, log_dir: &std::path::Path, starts: usize) -> Vec<report::Row> {
+async fn cold_starts(
+    ws: &Workspace,
+    lab_dir: &std::path::Path,
+    log_dir: &std::path::Path,
+    starts: usize,
+) -> Vec<report::Row> {
     let lab = match lab::Lab::start(&lab_dir.join("secrets-cold.json"), lab::StoreKind::Dynamo).await {
         Ok(lab) => lab,
-        Err(e) => return vec![report::Row::not_measured(Section::ColdStart, "all functions", format!("lab: {e}"))],
+        Err(e) => {
+            return vec![report::Row::not_measured(
+                Section::ColdStart,
+                "all functions",
+                format!("lab: {e}"),
+            )];
+        }
     };
     let mut env = lab.function_env();
     env.extend(LAMBDA_ENV.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-    let env = cold_start::StartEnv { env, log_dir: log_dir.to_owned() };
+    let env = cold_start::StartEnv {
+        env,
+        log_dir: log_dir.to_owned(),
+    };
     let ws = ws.clone();
     let rows = tokio::task::spawn_blocking(move || cold_start::run(&ws, &env, starts)).await;
     drop(lab);
-    rows.unwrap_or_else(|e| vec![report::Row::not_measured(Section::ColdStart, "all functions", e.to_string())])
+    rows.unwrap_or_else(|e| {
+        vec![report::Row::not_measured(
+            Section::ColdStart,
+            "all functions",
+            e.to_string(),
+        )]
+    })
 }
 
 /// What Lambda sets from the template's logging config.
-const LAMBDA_ENV: &[(&str, &str)] = &[("STAGE", "bench"), ("AWS_LAMBDA_LOG_FORMAT", "JSON"), ("AWS_LAMBDA_LOG_LEVEL", "INFO")];
+const LAMBDA_ENV: &[(&str, &str)] = &[
+    ("STAGE", "bench"),
+    ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+    ("AWS_LAMBDA_LOG_LEVEL", "INFO"),
+];
 
 fn git_commit(ws: &Workspace) -> Option<String> {
-    let out = Command::new("git").current_dir(&ws.root).args(["rev-parse", "--short", "HEAD"]).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    let out = Command::new("git")
+        .current_dir(&ws.root)
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
 fn host_description() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|c| c.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|s| s.trim().to_owned()))
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_owned())
+        })
         .unwrap_or_else(|| "unknown CPU".to_owned());
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    format!("{} {}, {cores} cores, {cpu}", std::env::consts::OS, std::env::consts::ARCH)
+    format!(
+        "{} {}, {cores} cores, {cpu}",
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
 }

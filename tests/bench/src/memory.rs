@@ -10,9 +10,9 @@ use testkit::function_url::{EventSpec, event};
 use crate::emulator::{self, Answer, Launch};
 use crate::lab::{Lab, SIGNING_KEY, StoreKind, TENANT};
 use crate::operations::{change_one_line, export_quote, seed_quote};
-use shared::sync::bulk::{RunId, RunLedger, RunRecord, Stream, Trigger, WorkItem};
 use crate::report::{Row, Section, Verdict};
 use crate::workspace::Workspace;
+use shared::sync::bulk::{RunId, RunLedger, RunRecord, Stream, Trigger, WorkItem};
 
 /// Target: well inside a 128 MB Lambda.
 pub const TARGET_MIB: f64 = 40.0;
@@ -20,7 +20,11 @@ const TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The quote sizes measured (lines, new products).
 pub fn sizes(quick: bool) -> Vec<(usize, usize)> {
-    if quick { vec![(120, 20)] } else { vec![(120, 20), (500, 50)] }
+    if quick {
+        vec![(120, 20)]
+    } else {
+        vec![(120, 20), (500, 50)]
+    }
 }
 
 pub async fn run(ws: &Workspace, dir: &Path, quick: bool) -> Vec<Row> {
@@ -51,12 +55,27 @@ pub fn memory_row(subject: String, kib: u64) -> Row {
         .value("peak_rss_kib", kib as f64)
 }
 
-async fn export_document_peak(ws: &Workspace, binary: &str, dir: &Path, lines: usize, new_products: usize) -> Result<u64, String> {
-    let lab = Lab::start(&dir.join(format!("secrets-mem-{lines}.json")), StoreKind::Dynamo).await.map_err(|e| e.to_string())?;
+async fn export_document_peak(
+    ws: &Workspace,
+    binary: &str,
+    dir: &Path,
+    lines: usize,
+    new_products: usize,
+) -> Result<u64, String> {
+    let lab = Lab::start(&dir.join(format!("secrets-mem-{lines}.json")), StoreKind::Dynamo)
+        .await
+        .map_err(|e| e.to_string())?;
     let number = seed_quote(&lab, lines, new_products).await?;
     let body = serde_json::json!({ "document_number": number }).to_string();
     let now = chrono::Utc::now().timestamp();
-    let ev = event(&EventSpec { method: "POST", path: "/", query: "", body: &body, signer: Some((TENANT, SIGNING_KEY, now)), headers: &[] });
+    let ev = event(&EventSpec {
+        method: "POST",
+        path: "/",
+        query: "",
+        body: &body,
+        signer: Some((TENANT, SIGNING_KEY, now)),
+        headers: &[],
+    });
     let answer = invoke(ws, &lab, binary, dir, lines, ev.to_string()).await?;
     check_http_answer(&answer.0)?;
     Ok(answer.1)
@@ -64,8 +83,16 @@ async fn export_document_peak(ws: &Workspace, binary: &str, dir: &Path, lines: u
 
 /// The worker re-exporting the same quote (exported once by the button, one line changed since):
 /// one SQS message with the planner's work item, as the event source delivers it.
-async fn worker_peak(ws: &Workspace, binary: &str, dir: &Path, lines: usize, new_products: usize) -> Result<u64, String> {
-    let lab = Lab::start(&dir.join(format!("secrets-worker-{lines}.json")), StoreKind::Dynamo).await.map_err(|e| e.to_string())?;
+async fn worker_peak(
+    ws: &Workspace,
+    binary: &str,
+    dir: &Path,
+    lines: usize,
+    new_products: usize,
+) -> Result<u64, String> {
+    let lab = Lab::start(&dir.join(format!("secrets-worker-{lines}.json")), StoreKind::Dynamo)
+        .await
+        .map_err(|e| e.to_string())?;
     let number = seed_quote(&lab, lines, new_products).await?;
     export_quote(&lab, &number).await?;
     change_one_line(&lab, &number)?;
@@ -73,7 +100,15 @@ async fn worker_peak(ws: &Workspace, binary: &str, dir: &Path, lines: usize, new
     let now = chrono::Utc::now();
     let run_id = RunId::new(now);
     let ledger = RunLedger::new(ctx.sync_state.clone(), ctx.clock.clone());
-    ledger.put(&RunRecord::new(ctx.tenant.clone(), run_id.clone(), Trigger::Manual, now)).await.map_err(|e| e.to_string())?;
+    ledger
+        .put(&RunRecord::new(
+            ctx.tenant.clone(),
+            run_id.clone(),
+            Trigger::Manual,
+            now,
+        ))
+        .await
+        .map_err(|e| e.to_string())?;
     let item = WorkItem::new(ctx.tenant.clone(), run_id, Stream::ColDocuments, &number, now);
     let ev = serde_json::json!({ "Records": [{
         "messageId": "bench-1", "receiptHandle": "bench-receipt-1", "body": item.to_body(),
@@ -98,7 +133,14 @@ async fn worker_peak(ws: &Workspace, binary: &str, dir: &Path, lines: usize, new
 }
 
 /// Runs the real binary once with the lab's environment; the answer and the peak RSS in KiB.
-async fn invoke(ws: &Workspace, lab: &Lab, binary: &str, dir: &Path, lines: usize, event: String) -> Result<(Answer, u64), String> {
+async fn invoke(
+    ws: &Workspace,
+    lab: &Lab,
+    binary: &str,
+    dir: &Path,
+    lines: usize,
+    event: String,
+) -> Result<(Answer, u64), String> {
     let launch = Launch {
         name: binary.to_owned(),
         program: ws.release_binary(binary),
@@ -110,7 +152,9 @@ async fn invoke(ws: &Workspace, lab: &Lab, binary: &str, dir: &Path, lines: usiz
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
-    let kib = outcome.peak_rss_kib.ok_or_else(|| "no /proc status for the process".to_owned())?;
+    let kib = outcome
+        .peak_rss_kib
+        .ok_or_else(|| "no /proc status for the process".to_owned())?;
     Ok((outcome.answer, kib))
 }
 
@@ -122,7 +166,10 @@ fn check_http_answer(answer: &Answer) -> Result<(), String> {
     let v: serde_json::Value = serde_json::from_str(envelope).map_err(|e| format!("answer is not JSON: {e}"))?;
     match v["statusCode"].as_u64() {
         Some(200..=299) => Ok(()),
-        other => Err(format!("answered {other:?}: {}", shorten(v["body"].as_str().unwrap_or_default()))),
+        other => Err(format!(
+            "answered {other:?}: {}",
+            shorten(v["body"].as_str().unwrap_or_default())
+        )),
     }
 }
 

@@ -24,11 +24,22 @@ pub enum Operation {
     NewCustomer,
     UnchangedCustomer,
     /// First export of an `lines`-line quote whose lines name `new_products` products Autotask lacks.
-    FirstQuote { lines: usize, new_products: usize },
-    UnchangedQuote { lines: usize, new_products: usize },
-    OneLineChange { lines: usize, new_products: usize },
+    FirstQuote {
+        lines: usize,
+        new_products: usize,
+    },
+    UnchangedQuote {
+        lines: usize,
+        new_products: usize,
+    },
+    OneLineChange {
+        lines: usize,
+        new_products: usize,
+    },
     ImportByName,
-    MapCustomers { size: usize },
+    MapCustomers {
+        size: usize,
+    },
 }
 
 /// What an operation's calls are compared with.
@@ -56,7 +67,9 @@ impl Operation {
         match self {
             Operation::NewCustomer => "export new customer (3 contacts)".into(),
             Operation::UnchangedCustomer => "re-export unchanged customer".into(),
-            Operation::FirstQuote { lines, new_products } => format!("export {lines}-line quote, first (k={new_products} new products)"),
+            Operation::FirstQuote { lines, new_products } => {
+                format!("export {lines}-line quote, first (k={new_products} new products)")
+            }
             Operation::UnchangedQuote { lines, .. } => format!("re-export unchanged {lines}-line quote"),
             Operation::OneLineChange { lines, .. } => format!("re-export {lines}-line quote, one line changed"),
             Operation::ImportByName => "import customer by name".into(),
@@ -68,7 +81,9 @@ impl Operation {
     pub fn lower_bound(&self, companies: u64) -> (u64, String) {
         match self {
             Operation::NewCustomer => (5, "1 duplicate check + 1 company + 3 contacts".into()),
-            Operation::UnchangedCustomer | Operation::UnchangedQuote { .. } => (0, "nothing changed (stored hashes)".into()),
+            Operation::UnchangedCustomer | Operation::UnchangedQuote { .. } => {
+                (0, "nothing changed (stored hashes)".into())
+            }
             Operation::FirstQuote { lines, new_products } => (
                 (lines + new_products + 4) as u64,
                 format!("1 product lookup + opportunity + location + quote + {new_products} products + {lines} items"),
@@ -85,7 +100,9 @@ impl Operation {
     pub fn target(&self) -> Target {
         match self {
             Operation::UnchangedCustomer | Operation::UnchangedQuote { .. } => Target::Unchanged,
-            Operation::FirstQuote { lines, new_products } => Target::FirstExport { limit: (lines + new_products + 8) as u64 },
+            Operation::FirstQuote { lines, new_products } => Target::FirstExport {
+                limit: (lines + new_products + 8) as u64,
+            },
             _ => Target::None,
         }
     }
@@ -126,7 +143,11 @@ impl Operation {
     }
 }
 
-async fn metered(lab: &Lab, latency: Duration, op: impl Future<Output = Result<(), String>>) -> Result<Measured, String> {
+async fn metered(
+    lab: &Lab,
+    latency: Duration,
+    op: impl Future<Output = Result<(), String>>,
+) -> Result<Measured, String> {
     lab.renew_clients().map_err(|e| e.to_string())?;
     lab.set_latency(latency);
     let meter = lab.meter();
@@ -136,33 +157,62 @@ async fn metered(lab: &Lab, latency: Duration, op: impl Future<Output = Result<(
     lab.set_latency(Duration::ZERO);
     result?;
     let calls = lab.calls_since(&meter);
-    Ok(Measured { calls, elapsed, companies: lab.autotask.state().count("Companies") as u64 })
+    Ok(Measured {
+        calls,
+        elapsed,
+        companies: lab.autotask.state().count("Companies") as u64,
+    })
 }
 
 async fn export_customer(lab: &Lab) -> Result<(), String> {
     let ctx = lab.context().await.map_err(|e| e.to_string())?;
-    customers::export_customer(&ctx, CUSTOMER).await.map(drop).map_err(|e| format!("export_customer: {e}"))
+    customers::export_customer(&ctx, CUSTOMER)
+        .await
+        .map(drop)
+        .map_err(|e| format!("export_customer: {e}"))
 }
 
 pub async fn export_quote(lab: &Lab, number: &str) -> Result<(), String> {
     let ctx = lab.context().await.map_err(|e| e.to_string())?;
-    let request = ExportDocumentRequest { document_number: number.to_owned(), opportunity_id: None, custom_name: None, dry_run: false };
-    let outcome = documents::export_document(&ctx, &request, None).await.map_err(|e| format!("export_document: {e}"))?;
+    let request = ExportDocumentRequest {
+        document_number: number.to_owned(),
+        opportunity_id: None,
+        custom_name: None,
+        dry_run: false,
+    };
+    let outcome = documents::export_document(&ctx, &request, None)
+        .await
+        .map_err(|e| format!("export_document: {e}"))?;
     if outcome.failed_lines > 0 {
-        return Err(format!("export_document: {} of {} lines failed: {}", outcome.failed_lines, outcome.lines.len(), outcome.message));
+        return Err(format!(
+            "export_document: {} of {} lines failed: {}",
+            outcome.failed_lines,
+            outcome.lines.len(),
+            outcome.message
+        ));
     }
     Ok(())
 }
 
 async fn import_by_name(lab: &Lab) -> Result<(), String> {
     let ctx = lab.context().await.map_err(|e| e.to_string())?;
-    let request = ImportRequest { account_name: Some(IMPORT_NAME.to_owned()), import_all_contacts: true, ..ImportRequest::default() };
-    customers::import_customer(&ctx, &request).await.map(drop).map_err(|e| format!("import_customer: {e}"))
+    let request = ImportRequest {
+        account_name: Some(IMPORT_NAME.to_owned()),
+        import_all_contacts: true,
+        ..ImportRequest::default()
+    };
+    customers::import_customer(&ctx, &request)
+        .await
+        .map(drop)
+        .map_err(|e| format!("import_customer: {e}"))
 }
 
 async fn propose(lab: &Lab) -> Result<(), String> {
     let ctx = lab.context().await.map_err(|e| e.to_string())?;
-    customers::propose_pairs(&ctx).await.map(drop).map_err(|e| format!("propose_pairs: {e}"))
+    customers::propose_pairs(&ctx)
+        .await
+        .map(drop)
+        .map_err(|e| format!("propose_pairs: {e}"))
 }
 
 /// Exports the customer (unmetered), then adds an `lines`-line quote for it to ChannelOnline:
@@ -170,10 +220,19 @@ async fn propose(lab: &Lab) -> Result<(), String> {
 pub async fn seed_quote(lab: &Lab, lines: usize, new_products: usize) -> Result<String, String> {
     export_customer(lab).await?;
     let number = format!("QB{lines}");
-    let template = lab.col.state().document(TEMPLATE_QUOTE).cloned().ok_or("the ChannelOnline demo quote is missing")?;
+    let template = lab
+        .col
+        .state()
+        .document(TEMPLATE_QUOTE)
+        .cloned()
+        .ok_or("the ChannelOnline demo quote is missing")?;
     let doc = quote_from_template(&template, &number, lines, new_products, |sku, name| {
         let state = lab.autotask.state();
-        let billing_code = state.all("Products").first().and_then(|p| p["productBillingCodeID"].as_i64()).unwrap_or_default();
+        let billing_code = state
+            .all("Products")
+            .first()
+            .and_then(|p| p["productBillingCodeID"].as_i64())
+            .unwrap_or_default();
         state.add_product(name, sku, billing_code, 100.0);
     });
     lab.col.state().insert_document(doc);
@@ -247,7 +306,11 @@ fn seed_map_population(lab: &Lab, size: usize) {
     }
     let mut col = lab.col.state();
     for i in 0..size {
-        let name = if i % 10 == 9 { format!("Unrelated Customer {i:05}") } else { format!("Mapco {i:05} Holdings") };
+        let name = if i % 10 == 9 {
+            format!("Unrelated Customer {i:05}")
+        } else {
+            format!("Mapco {i:05} Holdings")
+        };
         col.insert_customer(Customer {
             customer_id: format!("MC{i:05}"),
             number: format!("MAP{i:05}"),

@@ -141,7 +141,10 @@ impl Report {
     }
 
     pub fn not_measured(&self) -> usize {
-        self.rows.iter().filter(|r| matches!(r.verdict, Verdict::NotMeasured(_))).count()
+        self.rows
+            .iter()
+            .filter(|r| matches!(r.verdict, Verdict::NotMeasured(_)))
+            .count()
     }
 
     /// The table: one block per section, each figure next to its bound and verdict.
@@ -151,7 +154,14 @@ impl Report {
         rows.sort_by_key(|r| r.section); // stable: keeps the order within a section
         let cells: Vec<[&str; 4]> = rows
             .iter()
-            .map(|r| [r.subject.as_str(), r.measured.as_str(), r.bound.as_str(), r.verdict.label()])
+            .map(|r| {
+                [
+                    r.subject.as_str(),
+                    r.measured.as_str(),
+                    r.bound.as_str(),
+                    r.verdict.label(),
+                ]
+            })
             .collect();
         let mut widths = HEADERS.map(str::len);
         for row in &cells {
@@ -165,7 +175,13 @@ impl Report {
             let _ = writeln!(out, "{}", padded.join(" | ").trim_end());
         };
         let mut out = String::new();
-        let _ = writeln!(out, "Benchmark ({} run, {}, commit {})", self.mode, self.started_at, self.git_commit.as_deref().unwrap_or("unknown"));
+        let _ = writeln!(
+            out,
+            "Benchmark ({} run, {}, commit {})",
+            self.mode,
+            self.started_at,
+            self.git_commit.as_deref().unwrap_or("unknown")
+        );
         let _ = writeln!(out, "host: {}", self.host);
         line(&mut out, &HEADERS);
         let mut current = None;
@@ -207,15 +223,26 @@ mod tests {
     use super::*;
 
     fn report(rows: Vec<Row>) -> Report {
-        Report { mode: "quick", started_at: "t".into(), git_commit: None, host: "h".into(), rows }
+        Report {
+            mode: "quick",
+            started_at: "t".into(),
+            git_commit: None,
+            host: "h".into(),
+            rows,
+        }
     }
 
     #[test]
     fn table_groups_rows_by_section_and_counts_verdicts() {
         // GIVEN rows of two sections pushed out of order, one missed and one not measured
         let r = report(vec![
-            Row::new(Section::BinarySize, "export-customer").measured("7.1 MB").verdict(Verdict::Info),
-            Row::new(Section::ColdStart, "export-customer").measured("41 ms").bound("≤ 30 ms").verdict(Verdict::Missed),
+            Row::new(Section::BinarySize, "export-customer")
+                .measured("7.1 MB")
+                .verdict(Verdict::Info),
+            Row::new(Section::ColdStart, "export-customer")
+                .measured("41 ms")
+                .bound("≤ 30 ms")
+                .verdict(Verdict::Missed),
             Row::not_measured(Section::ColdStart, "sync-worker", "binary not on main"),
         ]);
         // WHEN the table is rendered

@@ -52,7 +52,9 @@ impl Workspace {
     /// Reads `cargo metadata --no-deps` (honours `CARGO_TARGET_DIR`).
     pub fn discover() -> Result<Self, WorkspaceError> {
         let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml");
-        let out = run(Command::new(cargo()).args(["metadata", "--no-deps", "--format-version", "1", "--manifest-path"]).arg(&manifest))?;
+        let out = run(Command::new(cargo())
+            .args(["metadata", "--no-deps", "--format-version", "1", "--manifest-path"])
+            .arg(&manifest))?;
         let meta: Metadata = serde_json::from_slice(&out)?;
         let functions_dir = meta.workspace_root.join("functions");
         let mut functions: Vec<Function> = meta
@@ -61,11 +63,18 @@ impl Workspace {
             .filter(|p| p.manifest_path.starts_with(&functions_dir))
             .filter_map(|p| {
                 let bin = p.targets.iter().find(|t| t.kind.iter().any(|k| k == "bin"))?;
-                Some(Function { package: p.name.clone(), binary: bin.name.clone() })
+                Some(Function {
+                    package: p.name.clone(),
+                    binary: bin.name.clone(),
+                })
             })
             .collect();
         functions.sort_by(|a, b| a.package.cmp(&b.package));
-        Ok(Self { root: meta.workspace_root, target_dir: meta.target_directory, functions })
+        Ok(Self {
+            root: meta.workspace_root,
+            target_dir: meta.target_directory,
+            functions,
+        })
     }
 
     pub fn function(&self, package: &str) -> Option<&Function> {
@@ -75,7 +84,8 @@ impl Workspace {
     /// `cargo build --release` of every function and of this crate's reference binary.
     pub fn build_release(&self) -> Result<(), WorkspaceError> {
         let mut cmd = Command::new(cargo());
-        cmd.current_dir(&self.root).args(["build", "--release", "--quiet", "-p", "bench", "--bins"]);
+        cmd.current_dir(&self.root)
+            .args(["build", "--release", "--quiet", "-p", "bench", "--bins"]);
         for f in &self.functions {
             cmd.args(["-p", &f.package]);
         }
@@ -100,13 +110,19 @@ pub fn cargo() -> String {
 /// Runs a command, returning its stdout or its stderr as the error.
 pub fn run(cmd: &mut Command) -> Result<Vec<u8>, WorkspaceError> {
     let command = format!("{cmd:?}");
-    let out = cmd.output().map_err(|e| WorkspaceError::Cargo { command: command.clone(), detail: e.to_string() })?;
+    let out = cmd.output().map_err(|e| WorkspaceError::Cargo {
+        command: command.clone(),
+        detail: e.to_string(),
+    })?;
     if out.status.success() {
         Ok(out.stdout)
     } else {
         let detail = String::from_utf8_lossy(&out.stderr);
         let tail: Vec<&str> = detail.lines().rev().take(15).collect();
         let tail: Vec<&str> = tail.into_iter().rev().collect();
-        Err(WorkspaceError::Cargo { command, detail: tail.join("\n") })
+        Err(WorkspaceError::Cargo {
+            command,
+            detail: tail.join("\n"),
+        })
     }
 }

@@ -21,7 +21,11 @@ async fn meter_tells_queries_from_creates() {
     let meter = lab.meter();
 
     // WHEN the tenant's client runs one query and one create on Companies (both POSTs)
-    let before: Vec<Company> = ctx.autotask.query(&Query::all().include_fields(["companyName"])).await.unwrap();
+    let before: Vec<Company> = ctx
+        .autotask
+        .query(&Query::all().include_fields(["companyName"]))
+        .await
+        .unwrap();
     let company = Company {
         company_name: Some("Bench Meter Test Co".into()),
         company_type: Some(1),

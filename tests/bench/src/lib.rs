@@ -134,9 +134,11 @@ async fn cold_starts(
     })
 }
 
-/// What Lambda sets from the template's logging config.
+/// What Lambda sets from the template (logging config, the planner's queue URL; the queue is
+/// never reached: the planner's first answer is for a tenant without secrets).
 const LAMBDA_ENV: &[(&str, &str)] = &[
     ("STAGE", "bench"),
+    ("SYNC_QUEUE_URL", "http://127.0.0.1:9/123456789012/bench-sync"),
     ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
     ("AWS_LAMBDA_LOG_LEVEL", "INFO"),
 ];

@@ -25,7 +25,12 @@ fi
 step "store suite against moto_server (second opinion)"
 if cargo metadata --no-deps --format-version 1 | grep -q '"name":"testkit"'; then
     # Second-opinion command; adjust this one line if the store test entry point moves.
-    TEST_DYNAMO=moto cargo test -p testkit --test store_conformance
+    # Selected from the workspace build (same feature set), so nothing is compiled a second time.
+    if cargo nextest --version >/dev/null 2>&1; then
+        TEST_DYNAMO=moto cargo nextest run --workspace -E 'binary_id(testkit::store_conformance)'
+    else
+        TEST_DYNAMO=moto cargo test --workspace --test store_conformance
+    fi
 else
     echo "SKIPPED: no testkit crate in this workspace yet (branch store), nothing to run against moto"
 fi

@@ -1,4 +1,5 @@
-//! The demo: a signed write and read of the demo tenant's settings through the local server.
+//! The demo: a signed write and read of the demo tenant's settings through the local server,
+//! then "Export to Autotask" of the demo customer and what landed in the Autotask sandbox.
 
 use std::fmt::Write as _;
 
@@ -30,7 +31,12 @@ pub enum DemoError {
 pub struct DemoReport {
     pub lines: String,
     pub read_back: Value,
+    /// The export-customer answer.
+    pub exported: Value,
 }
+
+/// The ChannelOnline demo customer the demo exports.
+pub const DEMO_CUSTOMER: &str = "AC1001";
 
 pub async fn run(stack: &LocalStack) -> Result<DemoReport, DemoError> {
     let tenant = TenantId::parse(DEMO_TENANT).expect("valid demo tenant");
@@ -43,10 +49,19 @@ pub async fn run(stack: &LocalStack) -> Result<DemoReport, DemoError> {
     let mut lines = String::new();
 
     // Read first: the version to replace (none on a fresh stack).
-    let current = call(stack, &tenant, &keys.current, "GET", "/", b"").await?;
+    let current = call(stack, &tenant, &keys.current, "GET", "/settings/", b"").await?;
     let current = expect(current, "read", 200)?;
     let version = current["version"].as_u64();
 
+    // The owner of new companies must be a real (licensed, active) Autotask resource.
+    let owner = stack
+        .autotask
+        .state()
+        .all("Resources")
+        .into_iter()
+        .find(|r| r["isActive"] == true && r["licenseType"] != autotask_sandbox::state::API_USER_LICENSE)
+        .and_then(|r| r["id"].as_i64())
+        .unwrap_or_default();
     let settings = json!({
         "version": version,
         "sales_reps": [{ "col_sales_rep_id": "demo-rep", "at_resource_id": 29682885 }],
@@ -55,13 +70,14 @@ pub async fn run(stack: &LocalStack) -> Result<DemoReport, DemoError> {
             "shipping_types": [{ "col": "UPS Ground", "at_id": 4 }],
             "default_product_category_id": 1,
             "quote_opportunity": { "status_id": 1, "stage_id": 1, "probability": 50 },
-            "sales_order_opportunity": { "status_id": 1, "stage_id": 2, "probability": 100 }
+            "sales_order_opportunity": { "status_id": 1, "stage_id": 2, "probability": 100 },
+            "new_company": { "company_type_id": 1, "owner_resource_id": owner }
         },
         "opportunity_custom_field": "AT Opportunity",
         "bulk_sync": { "enabled": false, "schedule": "rate(1 hour)", "budget_share": 0.5 }
     });
     let body = settings.to_string();
-    let put = call(stack, &tenant, &keys.current, "PUT", "/", body.as_bytes()).await?;
+    let put = call(stack, &tenant, &keys.current, "PUT", "/settings/", body.as_bytes()).await?;
     let put = expect(put, "write", 200)?;
     writeln!(
         lines,
@@ -71,7 +87,7 @@ pub async fn run(stack: &LocalStack) -> Result<DemoReport, DemoError> {
     )
     .ok();
 
-    let read = call(stack, &tenant, &keys.current, "GET", "/", b"").await?;
+    let read = call(stack, &tenant, &keys.current, "GET", "/settings/", b"").await?;
     let read = expect(read, "read back", 200)?;
     writeln!(
         lines,
@@ -90,10 +106,64 @@ pub async fn run(stack: &LocalStack) -> Result<DemoReport, DemoError> {
         });
     }
     writeln!(lines, "GET  {}/  unsigned -> 401 (as it should)", stack.url("settings")).ok();
-    Ok(DemoReport { lines, read_back: read })
+
+    // "Export to Autotask" on the demo customer, then what the Autotask sandbox now holds.
+    let body = json!({ "customer_number": DEMO_CUSTOMER }).to_string();
+    let exported = call(
+        stack,
+        &tenant,
+        &keys.current,
+        "POST",
+        "/export-customer/",
+        body.as_bytes(),
+    )
+    .await?;
+    let exported = expect(exported, "export customer", 200)?;
+    writeln!(
+        lines,
+        "POST {}/  -> 200, {}",
+        stack.url("export-customer"),
+        exported["message"].as_str().unwrap_or("")
+    )
+    .ok();
+    let company_id = exported["company_id"].as_i64().unwrap_or_default();
+    if let Some(company) = stack.autotask.state().get("Companies", company_id) {
+        writeln!(
+            lines,
+            "     Autotask company {company_id}: {} (number {}, phone {})",
+            company["companyName"].as_str().unwrap_or(""),
+            company["companyNumber"].as_str().unwrap_or("-"),
+            company["phone"].as_str().unwrap_or("-")
+        )
+        .ok();
+    }
+    for c in stack
+        .autotask
+        .state()
+        .all("Contacts")
+        .iter()
+        .filter(|c| c["companyID"].as_i64() == Some(company_id))
+    {
+        writeln!(
+            lines,
+            "     Autotask contact {}: {} {} <{}> phone {}",
+            c["id"],
+            c["firstName"].as_str().unwrap_or(""),
+            c["lastName"].as_str().unwrap_or(""),
+            c["emailAddress"].as_str().unwrap_or(""),
+            c["phone"].as_str().unwrap_or("-")
+        )
+        .ok();
+    }
+    Ok(DemoReport {
+        lines,
+        read_back: read,
+        exported,
+    })
 }
 
 /// Signs the call exactly as a ChannelOnline button's server side would (header form).
+/// `path` is `/<function>/<route>`; the function sees (and the signature covers) `/<route>`.
 async fn call(
     stack: &LocalStack,
     tenant: &TenantId,
@@ -102,11 +172,13 @@ async fn call(
     path: &str,
     body: &[u8],
 ) -> std::io::Result<HttpResponse> {
+    let route = path.trim_start_matches('/').split_once('/').map_or("/", |(_, r)| r);
+    let route = format!("/{route}");
     let now = stack.ctx.clock.now().timestamp();
-    let mut headers: Vec<(&str, String)> = signing::signed_headers(key, tenant, method, path, "", now, body).into();
+    let mut headers: Vec<(&str, String)> = signing::signed_headers(key, tenant, method, &route, "", now, body).into();
     headers.push(("content-type", "application/json".into()));
     headers.push(("accept", "application/json".into()));
-    send(stack.addr, method, &format!("/settings{path}"), &headers, body).await
+    send(stack.addr, method, path, &headers, body).await
 }
 
 fn expect(resp: HttpResponse, step: &'static str, status: u16) -> Result<Value, DemoError> {
@@ -145,6 +217,11 @@ mod tests {
         // WHEN the demo runs THEN the settings read back as written
         let report = run(&stack).await.unwrap();
         assert_eq!(report.read_back["version"], 1);
+        // AND the demo customer landed in the Autotask sandbox with its contacts
+        let company = report.exported["company_id"].as_i64().unwrap();
+        let landed = stack.autotask.state().get("Companies", company).unwrap();
+        assert_eq!(landed["companyNumber"], DEMO_CUSTOMER);
+        assert!(report.lines.contains("Autotask contact"), "{}", report.lines);
         assert_eq!(
             report.read_back["settings"]["sales_reps"][0]["col_sales_rep_id"],
             "demo-rep"

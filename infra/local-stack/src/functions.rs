@@ -14,9 +14,18 @@ pub type Handler = Arc<dyn Fn(Arc<AppContext>, Request) -> HandlerFuture + Send 
 /// Every function, by the name of its crate (and its path segment on the local server).
 /// A new function is one more `mount(...)` line here.
 pub fn all() -> Vec<(&'static str, Handler)> {
-    vec![mount("settings", |ctx, req| async move {
-        settings::handle(&ctx, req).await
-    })]
+    vec![
+        mount("settings", |ctx, req| async move { settings::handle(&ctx, req).await }),
+        mount("export-customer", |ctx, req| async move {
+            export_customer::handle(&ctx, req).await
+        }),
+        mount("import-customer", |ctx, req| async move {
+            import_customer::handle(&ctx, req).await
+        }),
+        mount("map-customers", |ctx, req| async move {
+            map_customers::handle(&ctx, req).await
+        }),
+    ]
 }
 
 fn mount<F, Fut>(name: &'static str, handler: F) -> (&'static str, Handler)

@@ -3,8 +3,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use shared::secret::SecretString;
 use shared::secrets::file::FileSecretSource;
-use shared::secrets::{SecretSource, SecretsError, SigningKeysDocument};
+use shared::secrets::{AutotaskCredentials, ChannelOnlineCredentials, SecretSource, SecretsError, SigningKeysDocument};
 use shared::tenant::TenantId;
 
 pub const DEMO_TENANT: &str = "demo";
@@ -32,4 +33,27 @@ pub async fn secrets(file: &Path) -> Result<(Arc<dyn SecretSource>, bool), Secre
         true
     };
     Ok((source, seeded))
+}
+
+/// Points the demo tenant's Autotask and ChannelOnline credentials at the local sandboxes
+/// (rewritten on every start: the sandboxes' logins are fixed, their ports are not).
+pub async fn sandbox_credentials(
+    source: &dyn SecretSource,
+    at: &autotask_sandbox::SandboxConfig,
+    col: &channelonline_sandbox::SandboxConfig,
+) -> Result<(), SecretsError> {
+    let tenant = TenantId::parse(DEMO_TENANT).expect("valid demo tenant");
+    let autotask = AutotaskCredentials {
+        username: at.username.clone(),
+        secret: SecretString::new(at.secret.clone()),
+        integration_code: SecretString::new(at.integration_code.clone()),
+        impersonation_resource_id: None,
+    };
+    source.store(&tenant, &autotask).await?;
+    let channelonline = ChannelOnlineCredentials {
+        shortcut: col.shortcut.clone(),
+        email: col.email.clone(),
+        password: SecretString::new(col.password.clone()),
+    };
+    source.store(&tenant, &channelonline).await
 }

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use shared::app::{AppContext, Stores};
+use autotask_sandbox::{AutotaskSandbox, RunningSandbox as AutotaskRunning, SandboxConfig as AutotaskConfig};
+use channelonline_sandbox::{ChannelOnlineSandbox, RunningSandbox as ColRunning, SandboxConfig as ColConfig};
+use shared::app::{AppContext, ClientFactories, Stores};
 use shared::clock::SystemClock;
 use shared::config::{Config, DEFAULT_SECRETS_CACHE_TTL_SECS, SecretsConfig};
 use shared::signing::DEFAULT_WINDOW_SECS;
@@ -51,6 +53,12 @@ pub enum StackError {
     Secrets(#[from] shared::secrets::SecretsError),
     #[error("cannot listen on {0}: {1}")]
     Listen(SocketAddr, std::io::Error),
+    #[error("cannot start the Autotask sandbox: {0}")]
+    AutotaskSandbox(#[from] autotask_sandbox::SandboxError),
+    #[error("cannot start the ChannelOnline sandbox: {0}")]
+    ChannelOnlineSandbox(std::io::Error),
+    #[error("cannot build the clients: {0}")]
+    Clients(#[from] shared::app::ClientsError),
 }
 
 /// A running stack. Dropping it stops the server and DynamoDB.
@@ -62,6 +70,10 @@ pub struct LocalStack {
     pub db_file: PathBuf,
     pub seeded_now: bool,
     pub dynamo: LocalDynamo,
+    /// The Autotask sandbox (demo data seeded) the functions call.
+    pub autotask: AutotaskRunning,
+    /// The ChannelOnline sandbox (demo account seeded) the functions call.
+    pub channelonline: ColRunning,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -92,14 +104,23 @@ impl LocalStack {
             secrets: SecretsConfig::File(secrets_file.clone()),
             secrets_cache_ttl_secs: DEFAULT_SECRETS_CACHE_TTL_SECS,
         };
-        let ctx = Arc::new(AppContext::new(
-            config,
-            Arc::new(SystemClock),
-            secrets,
-            Stores::all(Arc::new(store)),
-        ));
-        // The Autotask and ChannelOnline sandboxes start here, before the server, once their
-        // crates exist; their base URLs then go into the context's client factories.
+        let autotask = AutotaskSandbox::start(AutotaskConfig {
+            demo_seed: true,
+            ..AutotaskConfig::default()
+        })
+        .await?;
+        let channelonline = ChannelOnlineSandbox::start(ColConfig::default())
+            .await
+            .map_err(StackError::ChannelOnlineSandbox)?;
+        seed::sandbox_credentials(secrets.as_ref(), autotask.config(), channelonline.config()).await?;
+        let clients = ClientFactories::for_sandboxes(
+            &autotask.base_url(),
+            &channelonline.base_url(),
+            &channelonline.config().user_agent,
+        )?;
+        let ctx = Arc::new(
+            AppContext::new(config, Arc::new(SystemClock), secrets, Stores::all(Arc::new(store))).with_clients(clients),
+        );
 
         let listener = TcpListener::bind(options.listen)
             .await
@@ -123,6 +144,8 @@ impl LocalStack {
             db_file,
             seeded_now,
             dynamo,
+            autotask,
+            channelonline,
             shutdown: Some(tx),
             server: Some(server),
         })

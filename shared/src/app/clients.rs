@@ -1,7 +1,7 @@
 //! Factories for the two outbound clients, built once per cold start and handed a tenant's
 //! credentials per call. Environment variables point them at sandboxes for local runs:
 //! `AUTOTASK_ZONE_URL` (a zone-lookup URL), `AUTOTASK_BASE_URL` (skip zone discovery),
-//! `CHANNELONLINE_URL`, `CHANNELONLINE_USER_AGENT`, `CHANNELONLINE_PAUSE_MS`.
+//! `AUTOTASK_READ_TIMEOUT_MS`, `CHANNELONLINE_URL`, `CHANNELONLINE_USER_AGENT`, `CHANNELONLINE_PAUSE_MS`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -77,6 +77,9 @@ impl ClientFactories {
             None => ClientConfig::default(),
         };
         at.base_url_override = optional("AUTOTASK_BASE_URL");
+        if optional("AUTOTASK_READ_TIMEOUT_MS").is_some() {
+            at.read_timeout = Duration::from_millis(parsed_or("AUTOTASK_READ_TIMEOUT_MS", 30_000)?);
+        }
         let col_url = optional("CHANNELONLINE_URL").unwrap_or_else(|| XmlChannelOnlineConfig::PRODUCTION_URL.into());
         let mut col = XmlChannelOnlineConfig::for_base_url(col_url);
         if optional("CHANNELONLINE_PAUSE_MS").is_some() {
@@ -112,12 +115,16 @@ impl ClientFactories {
 
     /// Both clients pointed at local sandboxes (tests, the local stack): zone discovery on the
     /// Autotask sandbox's host root, ChannelOnline without pacing.
-    pub fn for_sandboxes(autotask_host_root: &str, channelonline_url: &str) -> Result<Self, ClientsError> {
+    pub fn for_sandboxes(
+        autotask_host_root: &str,
+        channelonline_url: &str,
+        channelonline_user_agent: &str,
+    ) -> Result<Self, ClientsError> {
         let col = XmlChannelOnlineConfig::for_base_url(channelonline_url).with_pause(Duration::ZERO);
         Self::new(
             ClientConfig::with_zone_host(autotask_host_root),
             col,
-            DEFAULT_COL_USER_AGENT.into(),
+            channelonline_user_agent.into(),
         )
     }
 }

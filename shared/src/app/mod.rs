@@ -3,6 +3,7 @@
 
 pub mod answer;
 pub mod auth;
+pub mod call;
 pub mod clients;
 mod context;
 mod tenant;

@@ -55,6 +55,13 @@ pub enum SyncError {
         message: String,
         field: Option<String>,
     },
+    /// Well-formed but unusable (e.g. an idempotency key reused with another payload): 422.
+    #[error("{message}")]
+    Unprocessable {
+        code: &'static str,
+        message: String,
+        fix: String,
+    },
     #[error(transparent)]
     Autotask(#[from] AutotaskError),
     #[error(transparent)]
@@ -229,6 +236,9 @@ impl From<SyncError> for ApiError {
                     Some(f) => a.with_details(serde_json::json!({ "field": f })),
                     None => a,
                 }
+            }
+            SyncError::Unprocessable { code, message, fix } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message).with_fix(fix)
             }
             SyncError::Autotask(e) => e.to_api_error(),
             SyncError::ChannelOnline(e) => channelonline_answer(&e),

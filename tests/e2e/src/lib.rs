@@ -8,6 +8,8 @@
 //! after the first run it is a no-op of about a second. Set `<NAME>_BIN` (e.g. `SETTINGS_BIN=/path/to/bootstrap`) to test
 //! a prebuilt binary instead, such as the `sam build` / `cargo lambda build` artifact.
 
+pub mod customers;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,0 +1,403 @@
+//! Import an Autotask company into ChannelOnline ("Import From Autotask"), by account **name**
+//! (the guide: name, not number) or company id, with all contacts or only chosen ones; and
+//! "Import/Map contacts" of an account that is already mapped. Contacts whose e-mail already
+//! exists on the ChannelOnline customer are mapped to it, never duplicated.
+
+use std::collections::BTreeMap;
+
+use chrono::Duration;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::convert::{self, contact_upsert, customer_upsert};
+use super::lookup;
+use super::outcome::{AccountContact, AccountContacts, CompanyCandidate, ImportOutcome, ImportedContact};
+use crate::app::TenantContext;
+use crate::autotask::{Company, CompanyPatch, Contact as AtContact, Patch};
+use crate::channelonline::{ChannelOnlineError, Customer};
+use crate::domain::customer::contacts::match_contacts;
+use crate::domain::mapping::{Mapping, MappingKind};
+use crate::store::{AuditOutcome, StoreError};
+use crate::sync::error::{SyncError, SyncResult};
+
+pub const ACTION: &str = "import-customer";
+const LEASE: Duration = Duration::seconds(120);
+/// How many close names a "not found" answer offers.
+const CLOSE_NAMES: usize = 10;
+
+fn yes() -> bool {
+    true
+}
+
+/// Which company to import and which of its contacts.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportRequest {
+    /// The Autotask account name (matched exactly, ignoring case).
+    #[serde(default)]
+    pub account_name: Option<String>,
+    /// Or the Autotask company id (from a candidate list).
+    #[serde(default)]
+    pub company_id: Option<i64>,
+    #[serde(default = "yes")]
+    pub import_all_contacts: bool,
+    /// The Autotask contacts to import when `import_all_contacts` is false.
+    #[serde(default)]
+    pub contact_ids: Vec<i64>,
+}
+
+fn candidate(c: &Company) -> CompanyCandidate {
+    CompanyCandidate {
+        company_id: c.id.unwrap_or_default(),
+        name: c.company_name.clone().unwrap_or_default(),
+        company_number: c.company_number.clone(),
+        phone: c.phone.clone(),
+        confidence: None,
+        reasons: vec![],
+    }
+}
+
+/// The one company the request names (404 with close names, 409 with candidates).
+pub async fn resolve_company(ctx: &TenantContext, req: &ImportRequest) -> SyncResult<Company> {
+    if let Some(id) = req.company_id {
+        let q = crate::autotask::Query::filter(vec![crate::autotask::Filter::eq("id", id)])
+            .include_fields(lookup::COMPANY_FIELDS.iter().copied());
+        return ctx.autotask.query_one::<Company>(&q).await?.ok_or_else(|| {
+            SyncError::not_found(
+                "company_not_found",
+                format!("Autotask has no company with id {id}."),
+                "Search by the account name instead.",
+            )
+        });
+    }
+    let name = req
+        .account_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| {
+            SyncError::bad_request(
+                "account_name_missing",
+                "Give the Autotask account name (or a company id).",
+                Some("account_name"),
+            )
+        })?;
+    let mut exact = lookup::companies_named(&ctx.autotask, name).await?;
+    match exact.len() {
+        1 => Ok(exact.remove(0)),
+        0 => {
+            let close: Vec<_> = lookup::close_names(&ctx.autotask, name, CLOSE_NAMES)
+                .await?
+                .iter()
+                .map(candidate)
+                .collect();
+            Err(SyncError::NotFound {
+                code: "account_not_found",
+                message: format!("No Autotask account is named \"{name}\"."),
+                fix: if close.is_empty() {
+                    "Check the spelling of the account name as it appears in Autotask.".into()
+                } else {
+                    "Pick one of the similar names listed, or correct the spelling.".into()
+                },
+                details: json!({ "close_names": close }),
+            })
+        }
+        n => Err(SyncError::conflict(
+            "several_accounts_named",
+            format!("{n} Autotask accounts are named \"{name}\"."),
+            "Choose one of the candidates (they are listed with their ids) and import it by id.",
+            json!({ "candidates": exact.iter().map(candidate).collect::<Vec<_>>() }),
+        )),
+    }
+}
+
+/// Imports (creates or updates) the ChannelOnline customer and the chosen contacts.
+pub async fn import_customer(ctx: &TenantContext, req: &ImportRequest) -> SyncResult<ImportOutcome> {
+    let company = resolve_company(ctx, req).await?;
+    let company_id = company.id.unwrap_or_default();
+    let lease_name = format!("{ACTION}#{company_id}");
+    let owner = format!("{:016x}", fastrand::u64(..));
+    let now = ctx.clock.now();
+    match ctx
+        .sync_state
+        .acquire_lease(&ctx.tenant, &lease_name, &owner, now, now + LEASE)
+        .await
+    {
+        Ok(_) => {}
+        Err(StoreError::LeaseHeld { .. }) => {
+            return Err(SyncError::Conflict {
+                code: "import_in_progress",
+                message: format!("Autotask company {company_id} is being imported right now."),
+                fix: "Wait a few seconds and try again.".into(),
+                details: json!({}),
+                retryable: true,
+            });
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let result = import_resolved(ctx, req, &company).await;
+    if let Err(e) = ctx.sync_state.release_lease(&ctx.tenant, &lease_name, &owner).await {
+        tracing::warn!(error = %e, "import lease not released; it expires by itself");
+    }
+    match &result {
+        Ok(o) => {
+            let col_ids = std::iter::once(o.customer_number.clone()).chain(o.contacts.iter().map(|c| c.col_id.clone()));
+            let at_ids = std::iter::once(company_id).chain(o.contacts.iter().map(|c| c.at_id));
+            let changes = serde_json::to_value(o).unwrap_or_default();
+            ctx.record(
+                ACTION,
+                col_ids.collect(),
+                at_ids.collect(),
+                changes,
+                AuditOutcome::Succeeded,
+            )
+            .await;
+        }
+        Err(e) => {
+            let changes = json!({ "error": e.to_string(), "request": req });
+            ctx.record(ACTION, vec![], vec![company_id], changes, AuditOutcome::Failed)
+                .await;
+        }
+    }
+    result
+}
+
+async fn import_resolved(ctx: &TenantContext, req: &ImportRequest, company: &Company) -> SyncResult<ImportOutcome> {
+    let company_id = company.id.unwrap_or_default();
+    let company_name = company.company_name.clone().unwrap_or_default();
+    let at_contacts = lookup::company_contacts(&ctx.autotask, company_id).await?;
+    let chosen: Vec<&AtContact> = if req.import_all_contacts {
+        at_contacts.iter().filter(|c| c.is_active.unwrap_or(1) != 0).collect()
+    } else {
+        let mut chosen = Vec::new();
+        for id in &req.contact_ids {
+            let c = at_contacts.iter().find(|c| c.id == Some(*id)).ok_or_else(|| {
+                SyncError::bad_request(
+                    "contact_not_in_company",
+                    format!("Autotask contact {id} does not belong to company {company_id} ({company_name})."),
+                    Some("contact_ids"),
+                )
+            })?;
+            chosen.push(c);
+        }
+        chosen
+    };
+
+    // Which ChannelOnline customer: the mapped one, else the one numbered like the company.
+    let mapping = ctx
+        .mappings
+        .get_by_at(&ctx.tenant, MappingKind::Customer, company_id)
+        .await?;
+    let existing: Option<Customer> = match &mapping {
+        Some(m) => Some(ctx.channelonline.get_customer(&m.col_id).await?),
+        None => match company
+            .company_number
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        {
+            Some(n) => match ctx.channelonline.get_customer(n).await {
+                Ok(c)
+                    if ctx
+                        .mappings
+                        .get_by_col(&ctx.tenant, MappingKind::Customer, &c.number)
+                        .await?
+                        .is_none() =>
+                {
+                    Some(c)
+                }
+                Ok(_) | Err(ChannelOnlineError::CustomerNotFound { .. }) => None,
+                Err(e) => return Err(e.into()),
+            },
+            None => None,
+        },
+    };
+
+    // Each chosen contact: mapped → its ChannelOnline id; else an existing contact with the same e-mail.
+    let mut col_ids: BTreeMap<i64, (String, &'static str)> = BTreeMap::new();
+    let mut unmapped = Vec::new();
+    for c in &chosen {
+        let at_id = c.id.unwrap_or_default();
+        match ctx.mappings.get_by_at(&ctx.tenant, MappingKind::Contact, at_id).await? {
+            Some(m) => {
+                col_ids.insert(at_id, (m.col_id, "updated"));
+            }
+            None => unmapped.push(convert::at_contact_ref(c)),
+        }
+    }
+    if let Some(customer) = &existing {
+        let mapped_col: Vec<String> = col_ids.values().map(|(id, _)| id.clone()).collect();
+        let free: Vec<_> = customer
+            .contacts
+            .iter()
+            .filter(|k| !mapped_col.contains(&k.id))
+            .map(convert::col_contact_ref)
+            .collect();
+        let by_email = match_contacts(&unmapped, &free);
+        for pair in by_email.matched {
+            col_ids.insert(pair.col, (pair.at, "mapped_by_email"));
+        }
+    }
+    let upserts = chosen
+        .iter()
+        .map(|c| contact_upsert(col_ids.get(&c.id.unwrap_or_default()).map(|(id, _)| id.clone()), c))
+        .collect();
+    let number = existing.as_ref().map(|c| c.number.clone()).or_else(|| {
+        company
+            .company_number
+            .clone()
+            .filter(|n| !n.trim().is_empty() && mapping.is_none())
+    });
+    let number = match (&existing, number) {
+        // A customer with the company's number exists but belongs to another company: let COL number it.
+        (None, Some(n))
+            if ctx
+                .mappings
+                .get_by_col(&ctx.tenant, MappingKind::Customer, &n)
+                .await?
+                .is_some() =>
+        {
+            None
+        }
+        (_, n) => n,
+    };
+    let upserted = ctx
+        .channelonline
+        .upsert_customer(&customer_upsert(number, company, upserts))
+        .await?;
+
+    let now = ctx.clock.now();
+    if mapping.is_none() {
+        ctx.mappings
+            .create_pair(
+                &ctx.tenant,
+                &Mapping::new(MappingKind::Customer, &upserted.number, company_id, now),
+            )
+            .await?;
+    }
+    let mut contacts = Vec::new();
+    for (c, landed) in chosen.iter().zip(&upserted.contacts) {
+        let at_id = c.id.unwrap_or_default();
+        let action = match col_ids.get(&at_id) {
+            Some((_, "updated")) => "updated",
+            Some((_, how)) => {
+                map_contact(ctx, &landed.contact_id, at_id).await?;
+                how
+            }
+            None => {
+                map_contact(ctx, &landed.contact_id, at_id).await?;
+                if landed.created { "created" } else { "mapped_by_email" }
+            }
+        };
+        let name = convert::contact_from_at(c).display_name();
+        contacts.push(ImportedContact {
+            at_id,
+            col_id: landed.contact_id.clone(),
+            name,
+            action: action.to_owned(),
+        });
+    }
+    // Fill the Autotask company number so both systems carry the same key (never overwritten).
+    let mut writes = 0;
+    if company.company_number.as_deref().is_none_or(|n| n.trim().is_empty()) {
+        let mut patch = CompanyPatch::new(company_id);
+        patch.company_number = Patch::Set(upserted.number.clone());
+        ctx.autotask.update::<Company>(&patch).await?;
+        writes += 1;
+    }
+    let not_imported: Vec<i64> = at_contacts
+        .iter()
+        .filter_map(|c| c.id)
+        .filter(|id| !contacts.iter().any(|k| k.at_id == *id))
+        .collect();
+    let message = format!(
+        "{} ChannelOnline customer {} from Autotask account \"{company_name}\"; {} contact(s) imported ({} matched by e-mail).",
+        if upserted.created { "Created" } else { "Updated" },
+        upserted.number,
+        contacts.len(),
+        contacts.iter().filter(|c| c.action == "mapped_by_email").count(),
+    );
+    Ok(ImportOutcome {
+        company_id,
+        company_name,
+        customer_number: upserted.number,
+        customer_created: upserted.created,
+        contacts,
+        contacts_not_imported: not_imported,
+        autotask_writes: writes,
+        message,
+    })
+}
+
+async fn map_contact(ctx: &TenantContext, col_id: &str, at_id: i64) -> SyncResult<()> {
+    let m = Mapping::new(MappingKind::Contact, col_id, at_id, ctx.clock.now());
+    match ctx.mappings.create_pair(&ctx.tenant, &m).await {
+        Ok(_) => Ok(()),
+        // Already this exact pair (a retry): fine. Any other pair: say which.
+        Err(StoreError::AlreadyMapped { existing, .. }) if existing.col_id == col_id && existing.at_id == at_id => {
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// "Import/Map contacts": the Autotask contacts of a mapped account with their mapping state.
+pub async fn account_contacts(ctx: &TenantContext, customer_number: &str) -> SyncResult<AccountContacts> {
+    let mapping = ctx
+        .mappings
+        .get_by_col(&ctx.tenant, MappingKind::Customer, customer_number)
+        .await?
+        .ok_or_else(|| {
+            SyncError::precondition(
+                "customer_not_mapped",
+                format!("Customer {customer_number} is not mapped to an Autotask account yet."),
+                "Import the account from Autotask, export the customer, or map it in Map Customers first.",
+            )
+        })?;
+    let customer = ctx.channelonline.get_customer(customer_number).await?;
+    let at_contacts = lookup::company_contacts(&ctx.autotask, mapping.at_id).await?;
+    let col_refs: Vec<_> = customer.contacts.iter().map(convert::col_contact_ref).collect();
+    let mut contacts = Vec::new();
+    let mut unmapped = Vec::new();
+    for c in &at_contacts {
+        let at_id = c.id.unwrap_or_default();
+        let f = convert::contact_from_at(c);
+        match ctx.mappings.get_by_at(&ctx.tenant, MappingKind::Contact, at_id).await? {
+            Some(m) => contacts.push(AccountContact {
+                at_id,
+                name: f.display_name(),
+                email: f.email.clone(),
+                state: "mapped".into(),
+                col_id: Some(m.col_id),
+            }),
+            None => unmapped.push(convert::at_contact_ref(c)),
+        }
+    }
+    let matching = match_contacts(&unmapped, &col_refs);
+    for c in &at_contacts {
+        let at_id = c.id.unwrap_or_default();
+        if contacts.iter().any(|k| k.at_id == at_id) {
+            continue;
+        }
+        let f = convert::contact_from_at(c);
+        let col_id = matching.matched.iter().find(|p| p.col == at_id).map(|p| p.at.clone());
+        let state = if col_id.is_some() {
+            "same_email_in_channelonline"
+        } else {
+            "not_in_channelonline"
+        };
+        contacts.push(AccountContact {
+            at_id,
+            name: f.display_name(),
+            email: f.email,
+            state: state.into(),
+            col_id,
+        });
+    }
+    contacts.sort_by_key(|c| c.at_id);
+    Ok(AccountContacts {
+        company_id: mapping.at_id,
+        customer_number: customer_number.to_owned(),
+        contacts,
+    })
+}

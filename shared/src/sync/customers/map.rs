@@ -1,0 +1,503 @@
+//! Map Customers ("Import and Map"): a job reads every ChannelOnline customer and Autotask
+//! company (paged, with `includeFields`), proposes one-to-one pairs with a confidence and the
+//! reasons, and stores them; a confirm call writes the chosen pairs (refusing any side mapped
+//! elsewhere, with the reason) and matches their contacts by e-mail; a list call shows what is
+//! mapped, proposed and unmatched. Unmatched contacts are listed, not created, unless asked.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::convert;
+use super::export::guarded_create;
+use super::lookup;
+use super::outcome::MatchedContact;
+use crate::app::TenantContext;
+use crate::autotask::{Company, Contact as AtContact, Filter, Query};
+use crate::channelonline::{Customer, PageRequest};
+use crate::domain::customer::contacts::match_contacts;
+use crate::domain::customer::matching::{MatchReason, PROPOSE_MIN_CONFIDENCE, Side, assign};
+use crate::domain::mapping::{Mapping, MappingKind};
+use crate::store::{AuditOutcome, RunRecord, StoreError};
+use crate::sync::error::{SyncError, SyncResult};
+
+pub const ACTION: &str = "map-customers";
+/// The checkpoint stream that points at the latest proposal run.
+const LATEST: &str = "map-customers.latest";
+const RUN_LEASE: &str = "map-customers.run";
+/// Longer than the function's timeout, so a crashed run frees the lease by itself.
+const RUN_LEASE_FOR: chrono::Duration = chrono::Duration::minutes(5);
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProposedPair {
+    pub col_id: String,
+    pub col_name: String,
+    pub at_id: i64,
+    pub at_name: String,
+    pub confidence: u8,
+    pub reasons: Vec<MatchReason>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Named<Id> {
+    pub id: Id,
+    pub name: String,
+}
+
+/// One stored run of the proposal job.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProposalRun {
+    pub kind: String,
+    pub run_id: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub col_customers: usize,
+    pub at_companies: usize,
+    pub already_mapped: usize,
+    pub proposals: Vec<ProposedPair>,
+    pub col_unmatched: Vec<Named<String>>,
+    pub at_unmatched: Vec<Named<i64>>,
+}
+
+async fn all_col_customers(ctx: &TenantContext) -> SyncResult<Vec<Customer>> {
+    let since = DateTime::<Utc>::UNIX_EPOCH;
+    let mut page = Some(PageRequest { number: 1, size: 200 });
+    let mut out = Vec::new();
+    while let Some(p) = page {
+        let got = ctx.channelonline.list_customers_modified_since(since, p).await?;
+        out.extend(got.customers);
+        page = got.next;
+    }
+    Ok(out)
+}
+
+async fn all_mapped(ctx: &TenantContext, kind: MappingKind) -> SyncResult<Vec<Mapping>> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = ctx.mappings.list(&ctx.tenant, kind, cursor.as_deref(), 500).await?;
+        out.extend(page.items);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// Runs the proposal job and stores its result as the latest run. One run per tenant at a time.
+pub async fn propose_pairs(ctx: &TenantContext) -> SyncResult<ProposalRun> {
+    let started_at = ctx.clock.now();
+    let owner = format!("{:016x}", fastrand::u64(..));
+    match ctx
+        .sync_state
+        .acquire_lease(&ctx.tenant, RUN_LEASE, &owner, started_at, started_at + RUN_LEASE_FOR)
+        .await
+    {
+        Ok(_) => {}
+        Err(StoreError::LeaseHeld { until, .. }) => {
+            return Err(SyncError::Conflict {
+                code: "proposal_run_in_progress",
+                message: "Map Customers is already reading both systems for this account.".into(),
+                fix: "Wait for it to finish, then list the proposals.".into(),
+                details: json!({ "until": until }),
+                retryable: true,
+            });
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let result = run_proposals(ctx, started_at).await;
+    if let Err(e) = ctx.sync_state.release_lease(&ctx.tenant, RUN_LEASE, &owner).await {
+        tracing::warn!(error = %e, "proposal lease not released; it expires by itself");
+    }
+    result
+}
+
+async fn run_proposals(ctx: &TenantContext, started_at: DateTime<Utc>) -> SyncResult<ProposalRun> {
+    let customers = all_col_customers(ctx).await?;
+    let companies: Vec<Company> = ctx
+        .autotask
+        .query::<Company>(&Query::all().include_fields(["companyName", "companyNumber", "phone"]))
+        .await?;
+    // Contact e-mails of every company in one paged read, for the shared-domain evidence.
+    let mut emails: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+    let contacts = ctx
+        .autotask
+        .query_stream::<AtContact>(
+            Query::filter(vec![Filter::exist("emailAddress")]).include_fields(["companyID", "emailAddress"]),
+        )
+        .try_collect::<Vec<_>>()
+        .await?;
+    for c in contacts {
+        if let (Some(company), Some(email)) = (c.company_id, c.email_address) {
+            emails.entry(company).or_default().push(email);
+        }
+    }
+    let mapped = all_mapped(ctx, MappingKind::Customer).await?;
+    let mapped_col: BTreeSet<String> = mapped.iter().map(|m| m.col_id.clone()).collect();
+    let mapped_at: BTreeSet<i64> = mapped.iter().map(|m| m.at_id).collect();
+
+    let col_sides: Vec<_> = customers
+        .iter()
+        .map(|c| Side::new(c.number.clone(), &convert::col_profile(c)))
+        .collect();
+    let at_sides: Vec<_> = companies
+        .iter()
+        .filter_map(|c| {
+            let id = c.id?;
+            let e = emails.get(&id).map(Vec::as_slice).unwrap_or(&[]);
+            Some(Side::new(id, &convert::at_profile(c, e)))
+        })
+        .collect();
+    let result = assign(&col_sides, &at_sides, &mapped_col, &mapped_at, PROPOSE_MIN_CONFIDENCE);
+
+    let col_name: BTreeMap<&str, &str> = customers
+        .iter()
+        .map(|c| (c.number.as_str(), c.company_name.as_str()))
+        .collect();
+    let at_name: BTreeMap<i64, &str> = companies
+        .iter()
+        .filter_map(|c| Some((c.id?, c.company_name.as_deref().unwrap_or(""))))
+        .collect();
+    let run = ProposalRun {
+        kind: ACTION.into(),
+        run_id: RunRecord::new_id(started_at),
+        started_at,
+        finished_at: ctx.clock.now(),
+        col_customers: customers.len(),
+        at_companies: companies.len(),
+        already_mapped: mapped.len(),
+        proposals: result
+            .pairs
+            .into_iter()
+            .map(|p| ProposedPair {
+                col_name: col_name.get(p.col_id.as_str()).copied().unwrap_or("").to_owned(),
+                at_name: at_name.get(&p.at_id).copied().unwrap_or("").to_owned(),
+                col_id: p.col_id,
+                at_id: p.at_id,
+                confidence: p.confidence,
+                reasons: p.reasons,
+            })
+            .collect(),
+        col_unmatched: result
+            .col_unmatched
+            .into_iter()
+            .map(|id| Named {
+                name: col_name.get(id.as_str()).copied().unwrap_or("").to_owned(),
+                id,
+            })
+            .collect(),
+        at_unmatched: result
+            .at_unmatched
+            .into_iter()
+            .map(|id| Named {
+                name: at_name.get(&id).copied().unwrap_or("").to_owned(),
+                id,
+            })
+            .collect(),
+    };
+    let data = serde_json::to_value(&run).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    ctx.sync_state
+        .put_run(
+            &ctx.tenant,
+            &RunRecord {
+                run_id: run.run_id.clone(),
+                data,
+            },
+        )
+        .await?;
+    let current = ctx.sync_state.get_checkpoint(&ctx.tenant, LATEST).await?;
+    ctx.sync_state
+        .put_checkpoint(
+            &ctx.tenant,
+            LATEST,
+            &json!({ "run_id": run.run_id }),
+            current.map(|c| c.version),
+            ctx.clock.now(),
+        )
+        .await?;
+    let summary = json!({ "run_id": run.run_id, "proposals": run.proposals.len(),
+        "col_unmatched": run.col_unmatched.len(), "at_unmatched": run.at_unmatched.len() });
+    ctx.record(
+        "map-customers.propose",
+        vec![],
+        vec![],
+        summary,
+        AuditOutcome::Succeeded,
+    )
+    .await;
+    Ok(run)
+}
+
+async fn latest_run(ctx: &TenantContext) -> SyncResult<Option<ProposalRun>> {
+    let Some(pointer) = ctx.sync_state.get_checkpoint(&ctx.tenant, LATEST).await? else {
+        return Ok(None);
+    };
+    let Some(run_id) = pointer.doc.get("run_id").and_then(|v| v.as_str()) else {
+        return Ok(None);
+    };
+    let Some(run) = ctx.sync_state.get_run(&ctx.tenant, run_id).await? else {
+        return Ok(None);
+    };
+    Ok(serde_json::from_value(run.data).ok())
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PairChoice {
+    pub col_id: String,
+    pub at_id: i64,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmRequest {
+    pub pairs: Vec<PairChoice>,
+    /// Match the contacts of each confirmed pair by e-mail (the guide's rule).
+    #[serde(default = "yes")]
+    pub match_contacts: bool,
+    /// Create Autotask contacts for ChannelOnline contacts that matched none.
+    #[serde(default)]
+    pub create_missing_contacts: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConfirmResult {
+    pub col_id: String,
+    pub at_id: i64,
+    /// `mapped` or `refused`.
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub contacts_matched: Vec<MatchedContact>,
+    pub col_contacts_unmatched: Vec<String>,
+    pub at_contacts_unmatched: Vec<i64>,
+    pub contacts_created: Vec<MatchedContact>,
+}
+
+/// Writes the chosen pairs; each refusal says which side is mapped to what.
+pub async fn confirm_pairs(ctx: &TenantContext, req: &ConfirmRequest) -> SyncResult<Vec<ConfirmResult>> {
+    if req.pairs.is_empty() {
+        return Err(SyncError::bad_request(
+            "no_pairs",
+            "Choose at least one pair to confirm.",
+            Some("pairs"),
+        ));
+    }
+    let mut seen_col = BTreeSet::new();
+    let mut seen_at = BTreeSet::new();
+    for p in &req.pairs {
+        if !seen_col.insert(&p.col_id) || !seen_at.insert(p.at_id) {
+            return Err(SyncError::bad_request(
+                "pair_shares_a_side",
+                format!(
+                    "Customer {} or company {} appears in more than one chosen pair.",
+                    p.col_id, p.at_id
+                ),
+                Some("pairs"),
+            ));
+        }
+    }
+    let mut results = Vec::new();
+    for p in &req.pairs {
+        results.push(confirm_one(ctx, req, p).await?);
+    }
+    let mapped: Vec<_> = results.iter().filter(|r| r.status == "mapped").collect();
+    ctx.record(
+        "map-customers.confirm",
+        mapped.iter().map(|r| r.col_id.clone()).collect(),
+        mapped.iter().map(|r| r.at_id).collect(),
+        serde_json::to_value(&results).unwrap_or_default(),
+        if mapped.len() == results.len() {
+            AuditOutcome::Succeeded
+        } else {
+            AuditOutcome::Partial
+        },
+    )
+    .await;
+    Ok(results)
+}
+
+async fn confirm_one(ctx: &TenantContext, req: &ConfirmRequest, p: &PairChoice) -> SyncResult<ConfirmResult> {
+    let mut r = ConfirmResult {
+        col_id: p.col_id.clone(),
+        at_id: p.at_id,
+        status: "refused".into(),
+        reason: None,
+        contacts_matched: vec![],
+        col_contacts_unmatched: vec![],
+        at_contacts_unmatched: vec![],
+        contacts_created: vec![],
+    };
+    let customer = match ctx.channelonline.get_customer(&p.col_id).await {
+        Ok(c) => c,
+        Err(crate::channelonline::ChannelOnlineError::CustomerNotFound { .. }) => {
+            r.reason = Some(format!("ChannelOnline has no customer {}.", p.col_id));
+            return Ok(r);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let q = Query::filter(vec![Filter::eq("id", p.at_id)]).include_fields(["companyName"]);
+    if ctx.autotask.query_one::<Company>(&q).await?.is_none() {
+        r.reason = Some(format!("Autotask has no company {}.", p.at_id));
+        return Ok(r);
+    }
+    let m = Mapping::new(MappingKind::Customer, &p.col_id, p.at_id, ctx.clock.now());
+    match ctx.mappings.create_pair(&ctx.tenant, &m).await {
+        Ok(_) => r.status = "mapped".into(),
+        Err(StoreError::AlreadyMapped { existing, .. }) if existing.col_id == p.col_id && existing.at_id == p.at_id => {
+            r.status = "mapped".into();
+        }
+        Err(StoreError::AlreadyMapped { side, existing }) => {
+            r.reason = Some(format!(
+                "The {side} side is already mapped: ChannelOnline customer {} ↔ Autotask company {}.",
+                existing.col_id, existing.at_id
+            ));
+            return Ok(r);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    if req.match_contacts {
+        match_pair_contacts(ctx, &customer, p.at_id, req.create_missing_contacts, &mut r).await?;
+    }
+    Ok(r)
+}
+
+async fn match_pair_contacts(
+    ctx: &TenantContext,
+    customer: &Customer,
+    company_id: i64,
+    create_missing: bool,
+    r: &mut ConfirmResult,
+) -> SyncResult<()> {
+    let at_contacts = lookup::company_contacts(&ctx.autotask, company_id).await?;
+    let ids: Vec<String> = customer.contacts.iter().map(|c| c.id.clone()).collect();
+    let mapped = ctx
+        .mappings
+        .batch_get_by_col(&ctx.tenant, MappingKind::Contact, &ids)
+        .await?;
+    let mapped_col: BTreeSet<&str> = mapped.iter().map(|m| m.col_id.as_str()).collect();
+    let mapped_at: BTreeSet<i64> = mapped.iter().map(|m| m.at_id).collect();
+    let col: Vec<_> = customer
+        .contacts
+        .iter()
+        .filter(|c| !mapped_col.contains(c.id.as_str()))
+        .map(convert::col_contact_ref)
+        .collect();
+    let at: Vec<_> = at_contacts
+        .iter()
+        .filter(|c| c.id.is_some_and(|id| !mapped_at.contains(&id)))
+        .map(convert::at_contact_ref)
+        .collect();
+    let matching = match_contacts(&col, &at);
+    for pair in matching.matched {
+        let m = Mapping::new(MappingKind::Contact, &pair.col, pair.at, ctx.clock.now());
+        match ctx.mappings.create_pair(&ctx.tenant, &m).await {
+            Ok(_) => r.contacts_matched.push(MatchedContact {
+                col_id: pair.col,
+                at_id: pair.at,
+                by: pair.by,
+            }),
+            Err(StoreError::AlreadyMapped { .. }) => r.col_contacts_unmatched.push(pair.col),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    r.at_contacts_unmatched = matching.at_unmatched;
+    for col_id in matching.col_unmatched {
+        let Some(k) = customer
+            .contacts
+            .iter()
+            .find(|c| c.id == col_id)
+            .filter(|_| create_missing)
+        else {
+            r.col_contacts_unmatched.push(col_id);
+            continue;
+        };
+        let mut f = convert::contact_from_col(k);
+        if f.first_name.trim().is_empty() || f.last_name.trim().is_empty() {
+            r.col_contacts_unmatched.push(col_id);
+            continue;
+        }
+        f.apply_default_phone(false);
+        let body = convert::new_contact(company_id, &f);
+        let email = f.email.clone();
+        let created = guarded_create(
+            || ctx.autotask.create(&body, crate::http::retry::Repeatable::No),
+            || async {
+                let existing = lookup::company_contacts(&ctx.autotask, company_id).await?;
+                Ok(existing
+                    .iter()
+                    .find(|c| {
+                        email.is_some()
+                            && c.email_address.as_deref().map(str::to_lowercase)
+                                == email.as_deref().map(str::to_lowercase)
+                    })
+                    .and_then(|c| c.id))
+            },
+        )
+        .await
+        .map_err(|e| SyncError::from_autotask_write(e, format!("contact {col_id} of customer {}", customer.number)))?;
+        let m = Mapping::new(MappingKind::Contact, &col_id, created.id, ctx.clock.now());
+        ctx.mappings.create_pair(&ctx.tenant, &m).await?;
+        r.contacts_created.push(MatchedContact {
+            col_id,
+            at_id: created.id,
+            by: crate::domain::customer::contacts::MatchedBy::Name,
+        });
+    }
+    Ok(())
+}
+
+/// What is mapped, what the latest run proposed (minus what is mapped since) and what is unmatched.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MapView {
+    pub mapped: Vec<PairChoice>,
+    pub run_id: Option<String>,
+    pub proposed: Vec<ProposedPair>,
+    pub col_unmatched: Vec<Named<String>>,
+    pub at_unmatched: Vec<Named<i64>>,
+}
+
+pub async fn list_mappings(ctx: &TenantContext) -> SyncResult<MapView> {
+    let mapped = all_mapped(ctx, MappingKind::Customer).await?;
+    let mapped_col: BTreeSet<&str> = mapped.iter().map(|m| m.col_id.as_str()).collect();
+    let mapped_at: BTreeSet<i64> = mapped.iter().map(|m| m.at_id).collect();
+    let run = latest_run(ctx).await?;
+    let (run_id, proposed, col_unmatched, at_unmatched) = match run {
+        None => (None, vec![], vec![], vec![]),
+        Some(run) => (
+            Some(run.run_id),
+            run.proposals
+                .into_iter()
+                .filter(|p| !mapped_col.contains(p.col_id.as_str()) && !mapped_at.contains(&p.at_id))
+                .collect(),
+            run.col_unmatched
+                .into_iter()
+                .filter(|n| !mapped_col.contains(n.id.as_str()))
+                .collect(),
+            run.at_unmatched
+                .into_iter()
+                .filter(|n| !mapped_at.contains(&n.id))
+                .collect(),
+        ),
+    };
+    Ok(MapView {
+        mapped: mapped
+            .into_iter()
+            .map(|m| PairChoice {
+                col_id: m.col_id,
+                at_id: m.at_id,
+            })
+            .collect(),
+        run_id,
+        proposed,
+        col_unmatched,
+        at_unmatched,
+    })
+}

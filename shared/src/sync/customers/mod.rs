@@ -1,0 +1,20 @@
+//! Customers and contacts between ChannelOnline and Autotask: export (COL → AT), import
+//! (AT → COL, by account name or company id), "Import/Map contacts" of a mapped account, and
+//! Map Customers (propose, confirm, list). Shared by the button functions and bulk sync.
+
+pub mod convert;
+pub mod export;
+pub mod guard;
+pub mod import;
+pub mod lookup;
+pub mod map;
+pub mod outcome;
+
+pub use export::{export_customer, export_loaded};
+pub use guard::{Guarded, idempotent};
+pub use import::{ImportRequest, account_contacts, import_customer};
+pub use map::{
+    ConfirmRequest, ConfirmResult, MapView, PairChoice, ProposalRun, ProposedPair, confirm_pairs, list_mappings,
+    propose_pairs,
+};
+pub use outcome::*;

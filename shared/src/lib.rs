@@ -10,6 +10,7 @@ pub mod channelonline;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod function_url;
 pub mod http;
 pub mod idempotency;
 pub mod secret;

@@ -2,6 +2,7 @@
 //! sync logic): customers and contacts here; documents and bulk planning alongside.
 
 pub mod customers;
+pub mod documents;
 pub mod error;
 
 pub use error::{SyncError, SyncResult};

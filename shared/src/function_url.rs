@@ -1,0 +1,146 @@
+//! Small helpers the function-URL handlers share: parameters from the query or a JSON body,
+//! the Lambda deadline, and signed links for the pages they render (pickers, "export the
+//! customer first"), so a click in the browser is itself a signed call.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use lambda_http::{Request, RequestExt};
+use serde_json::Value;
+
+use crate::clock::Clock;
+use crate::secrets::SecretSource;
+use crate::signing;
+use crate::tenant::TenantId;
+use crate::web::ApiError;
+
+/// Query parameters merged with the top-level scalars of a JSON object body (body wins).
+pub fn params(req: &Request) -> Result<BTreeMap<String, String>, ApiError> {
+    let mut out: BTreeMap<String, String> = url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+        .filter(|(k, _)| {
+            !matches!(
+                k.as_ref(),
+                signing::QUERY_TENANT | signing::QUERY_TIMESTAMP | signing::QUERY_SIGNATURE
+            )
+        })
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let body = req.body().as_ref();
+    if !body.iter().all(u8::is_ascii_whitespace) {
+        let value: Value = serde_json::from_slice(body).map_err(|e| {
+            ApiError::bad_request("invalid_body", format!("the body is not valid JSON: {e}"))
+                .with_fix("Send a JSON object, or the parameters in the query string.")
+        })?;
+        let Value::Object(map) = value else {
+            return Err(ApiError::bad_request("invalid_body", "the body must be a JSON object"));
+        };
+        for (k, v) in map {
+            let text = match v {
+                Value::String(s) => s,
+                Value::Null => continue,
+                other => other.to_string(),
+            };
+            out.insert(k, text);
+        }
+    }
+    Ok(out)
+}
+
+/// A required text parameter.
+pub fn required(params: &BTreeMap<String, String>, name: &str) -> Result<String, ApiError> {
+    params
+        .get(name)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            ApiError::bad_request("missing_parameter", format!("{name} is required"))
+                .with_fix(format!("Send {name} in the query string or the JSON body."))
+                .with_details(serde_json::json!({ "field": name }))
+        })
+}
+
+/// An optional parameter parsed as `T`; a value that does not parse is a 400 naming it.
+pub fn parsed<T: std::str::FromStr>(params: &BTreeMap<String, String>, name: &str) -> Result<Option<T>, ApiError> {
+    match params.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => v.parse().map(Some).map_err(|_| {
+            ApiError::bad_request("invalid_parameter", format!("{name} has an invalid value {v:?}"))
+                .with_details(serde_json::json!({ "field": name }))
+        }),
+    }
+}
+
+/// `true`/`1`/`yes` (and a bare `?dry_run`) are true.
+pub fn flag(params: &BTreeMap<String, String>, name: &str) -> bool {
+    params
+        .get(name)
+        .is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "" | "1" | "true" | "yes" | "on"))
+}
+
+/// The invocation's deadline, so outbound retries never outlive the Lambda.
+pub fn deadline(req: &Request) -> Option<Instant> {
+    let ctx = req.lambda_context_ref()?;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_millis() as u64;
+    let left = ctx.deadline.checked_sub(now_ms)?;
+    Some(Instant::now() + Duration::from_millis(left))
+}
+
+/// `https://<host>` of the function URL that received `req` (`http://` for local hosts).
+pub fn own_base_url(req: &Request) -> Option<String> {
+    let host = req.headers().get(http::header::HOST)?.to_str().ok()?;
+    let local = host.starts_with("127.0.0.1") || host.starts_with("localhost");
+    Some(format!("{}://{host}", if local { "http" } else { "https" }))
+}
+
+/// Signs a GET link for `tenant` with its current key; `None` when the tenant has no key.
+pub async fn signed_link(
+    secrets: &dyn SecretSource,
+    clock: &dyn Clock,
+    tenant: &TenantId,
+    base_url: &str,
+    path: &str,
+    params: &[(String, String)],
+) -> Option<String> {
+    let keys = secrets.signing_keys(tenant).await.ok()??;
+    Some(signing::signed_url(
+        &keys.current,
+        tenant,
+        base_url,
+        path,
+        params,
+        clock.now().timestamp(),
+    ))
+}
+
+/// A full HTML page (pickers) with the same safety headers as every other answer.
+pub fn html_response(html: String) -> lambda_http::Response<lambda_http::Body> {
+    lambda_http::Response::builder()
+        .status(http::StatusCode::OK)
+        .header(http::header::CONTENT_TYPE, "text/html; charset=utf-8")
+        .header(http::header::CACHE_CONTROL, "no-store")
+        .header("x-content-type-options", "nosniff")
+        .body(lambda_http::Body::from(html))
+        .expect("static response parts are valid")
+}
+
+/// The shell of a picker page: a title, a filter box that narrows the rows as one types, and
+/// the rows (already escaped by the caller).
+pub fn picker_page(title: &str, intro: &str, table_head: &str, rows: &str, footer: &str) -> String {
+    let t = crate::web::escape_html(title);
+    let i = crate::web::escape_html(intro);
+    format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{t}</title>\
+         <style>body{{font-family:sans-serif;margin:1em}}table{{border-collapse:collapse;width:100%}}\
+         td,th{{border-bottom:1px solid #ddd;padding:.3em .5em;text-align:left}}tr.closed{{color:#777}}\
+         a.choose{{font-weight:bold}}</style></head><body><h1>{t}</h1><p>{i}</p>\
+         <p><input id=\"filter\" placeholder=\"Filter\" oninput=\"for(const r of document.querySelectorAll('tbody tr'))\
+         r.hidden=!r.textContent.toLowerCase().includes(this.value.toLowerCase())\"></p>\
+         <table><thead><tr>{table_head}</tr></thead><tbody>{rows}</tbody></table><p>{footer}</p></body></html>"
+    )
+}
+
+/// Signs a link to `path` with the given parameters (pickers take one, so tests can fake it).
+pub type LinkSigner<'a> = &'a dyn Fn(&str, &[(String, String)]) -> String;

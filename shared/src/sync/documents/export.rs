@@ -1,0 +1,742 @@
+//! `export_document`: re-read the ChannelOnline document, check the preconditions, plan against
+//! what Autotask holds, and run only the writes the plan lists (none when nothing changed).
+
+use std::collections::BTreeMap;
+
+use chrono::Duration;
+use futures_util::future::join_all;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::convert::{document_input, document_settings, mapped_resource, today};
+use super::raw;
+use super::reads::{contact_by_email, opportunity_and_quotes, product_index, quote_contents};
+use crate::app::TenantContext;
+use crate::domain::document::lines::{SHIPPING_LINE_ID, hash_value};
+use crate::domain::document::opportunity::{OpportunityChoice, choose_opportunity};
+use crate::domain::document::plan::{IdRef, LineAction, OpportunitySource, Pending, ResolvedIds, Step, StepKind};
+use crate::domain::document::preconditions::MappedIds;
+use crate::domain::document::quote::choose_quote;
+use crate::domain::document::{
+    AutotaskState, DocumentInput, ExportRecord, ExportRequest, LineRecord, LineState, Plan, PlanError, PlanInput,
+    Unmet, check_preconditions, plan_export,
+};
+use crate::domain::mapping::{Mapping, MappingKind};
+use crate::idempotency::ClaimOutcome;
+use crate::store::{AuditOutcome, StoreError};
+use crate::sync::{SyncError, SyncResult};
+
+/// The function (and idempotency / audit) name.
+pub const FUNCTION: &str = "export-document";
+/// How long a finished export answers a repeated identical request (double clicks, retries).
+const REPLAY_WINDOW_MINUTES: i64 = 2;
+/// How long one export may hold the document's lease (longer than the function timeout).
+const LEASE_SECONDS: i64 = 900;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportDocumentRequest {
+    pub document_number: String,
+    /// Attach to this Autotask opportunity (must belong to the customer's company).
+    #[serde(default)]
+    pub opportunity_id: Option<i64>,
+    /// Title of a new opportunity (and name of the quote) instead of "<type> <number>".
+    #[serde(default)]
+    pub custom_name: Option<String>,
+    /// Answer the plan and write nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineStatus {
+    Unchanged,
+    Created,
+    Updated,
+    /// Autotask refused the line (or its product); the next export retries it.
+    Failed,
+    /// The line cannot be exported as it is (e.g. no part number); fix it in ChannelOnline.
+    Refused,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LineOutcome {
+    pub line_id: String,
+    pub item_type: String,
+    pub status: LineStatus,
+    pub item_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The answer of an export (and of its dry run, which also carries the plan).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExportOutcome {
+    pub document_number: String,
+    pub dry_run: bool,
+    /// `None` only in a dry run that would create the opportunity.
+    pub opportunity_id: Option<i64>,
+    pub quote_id: Option<i64>,
+    pub opportunity_source: OpportunitySource,
+    /// Autotask writes made (planned, in a dry run).
+    pub writes: usize,
+    pub products_created: Vec<i64>,
+    pub lines: Vec<LineOutcome>,
+    pub failed_lines: usize,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Value>,
+}
+
+/// Builds the link that exports a customer (by customer number), offered when it is not mapped.
+pub type CustomerLink<'a> = &'a (dyn Fn(&str) -> String + Send + Sync);
+
+/// Exports one document.
+pub async fn export_document(
+    ctx: &TenantContext,
+    request: &ExportDocumentRequest,
+    export_customer_link: Option<CustomerLink<'_>>,
+) -> SyncResult<ExportOutcome> {
+    let number = request.document_number.trim();
+    if number.is_empty() {
+        return Err(SyncError::bad_request(
+            "document_number_missing",
+            "Say which document to export.",
+            Some("document_number"),
+        ));
+    }
+    let doc = ctx.channelonline.get_document(number).await?;
+    let settings = document_settings(&ctx.settings);
+    let input = document_input(&doc, settings.opportunity_field_name.as_deref());
+    let (mapped, previous_mapping) = resolve_mappings(ctx, &input, request.dry_run).await?;
+    let link = export_customer_link.map(|f| f(&input.customer_number));
+    let ready = check_preconditions(&input, &settings, &mapped, link.as_deref()).map_err(unmet_error)?;
+    let previous = previous_mapping
+        .as_ref()
+        .map(|m| ExportRecord::from_data(m.at_id, &m.data));
+
+    if request.dry_run {
+        let plan = plan_against_autotask(ctx, &input, &ready, &settings, request, previous.as_ref()).await?;
+        return Ok(dry_run_outcome(&plan));
+    }
+
+    // One export per document at a time (lease), and identical repeats answered from the
+    // first run (idempotency): concurrent clicks never create a second opportunity or quote.
+    let idempotency = ctx
+        .idempotency(FUNCTION)
+        .with_expiry(Duration::minutes(REPLAY_WINDOW_MINUTES));
+    let payload = json!({ "request": request, "document": input });
+    let caller_key = format!("{number}#{}", hash_value(&payload));
+    let now = ctx.clock.now();
+    let claim = idempotency
+        .claim(
+            &ctx.tenant,
+            &caller_key,
+            &payload,
+            now + Duration::seconds(LEASE_SECONDS),
+        )
+        .await?;
+    match claim.outcome {
+        ClaimOutcome::Claimed => {}
+        ClaimOutcome::Replay(answer) => {
+            return serde_json::from_value(answer).map_err(|e| SyncError::Store(StoreError::Corrupt(e.to_string())));
+        }
+        ClaimOutcome::InProgress { .. } | ClaimOutcome::PayloadMismatch => return Err(busy(number)),
+    }
+    let lease = format!("{FUNCTION}#{number}");
+    let owner = claim.key.clone();
+    if let Err(e) = ctx
+        .sync_state
+        .acquire_lease(&ctx.tenant, &lease, &owner, now, now + Duration::seconds(LEASE_SECONDS))
+        .await
+    {
+        idempotency.release(&claim.key).await.ok();
+        return Err(match e {
+            StoreError::LeaseHeld { .. } => busy(number),
+            other => other.into(),
+        });
+    }
+
+    let result = async {
+        // Re-read the mapping under the lease: a run that just finished may have written it.
+        let previous_mapping = ctx
+            .mappings
+            .get_by_col(&ctx.tenant, MappingKind::Document, number)
+            .await?;
+        let previous = previous_mapping
+            .as_ref()
+            .map(|m| ExportRecord::from_data(m.at_id, &m.data));
+        let plan = plan_against_autotask(ctx, &input, &ready, &settings, request, previous.as_ref()).await?;
+        run_plan(ctx, &input, plan, previous, previous_mapping).await
+    }
+    .await;
+
+    ctx.sync_state.release_lease(&ctx.tenant, &lease, &owner).await.ok();
+    match &result {
+        Ok(outcome) if outcome.failed_lines == 0 => idempotency.complete(&claim.key, outcome).await.ok(),
+        _ => idempotency.release(&claim.key).await.ok(),
+    };
+    result
+}
+
+fn busy(number: &str) -> SyncError {
+    SyncError::Conflict {
+        code: "export_in_progress",
+        message: format!("Document {number} is being exported right now."),
+        fix: "Wait a few seconds and export again; the running export finishes the job.".into(),
+        details: Value::Null,
+        retryable: true,
+    }
+}
+
+/// Customer, contact (by mapping, else by email in the mapped company), sales rep, and the
+/// document's previous export, read side by side.
+async fn resolve_mappings(
+    ctx: &TenantContext,
+    input: &DocumentInput,
+    dry_run: bool,
+) -> SyncResult<(MappedIds, Option<Mapping>)> {
+    let store = ctx.mappings.as_ref();
+    let tenant = &ctx.tenant;
+    let contact_key = input.contact.as_ref().map(|c| c.col_id.clone()).unwrap_or_default();
+    let rep = input.sales_rep_id.clone().unwrap_or_default();
+    let (customer, contact, rep_mapping, document) = tokio::join!(
+        store.get_by_col(tenant, MappingKind::Customer, &input.customer_number),
+        async {
+            if contact_key.is_empty() {
+                Ok(None)
+            } else {
+                store.get_by_col(tenant, MappingKind::Contact, &contact_key).await
+            }
+        },
+        async {
+            match mapped_resource(&ctx.settings, &rep) {
+                Some(id) => Ok(Some(id)),
+                None if rep.is_empty() => Ok(None),
+                None => store
+                    .get_by_col(tenant, MappingKind::SalesRep, &rep)
+                    .await
+                    .map(|m| m.map(|m| m.at_id)),
+            }
+        },
+        store.get_by_col(tenant, MappingKind::Document, &input.number),
+    );
+    let company_id = customer?.map(|m| m.at_id);
+    let mut contact_id = contact?.map(|m| m.at_id);
+    if contact_id.is_none()
+        && let (Some(company), Some(email)) = (company_id, input.contact.as_ref().and_then(|c| c.email.as_deref()))
+    {
+        contact_id = contact_by_email(&ctx.autotask, company, email).await?;
+        if let (Some(id), false) = (contact_id, dry_run) {
+            let mapping = Mapping::new(MappingKind::Contact, contact_key, id, ctx.clock.now())
+                .with_data(json!({ "matched_by": "email", "company_id": company }));
+            match store.create_pair(tenant, &mapping).await {
+                Ok(_) | Err(StoreError::AlreadyMapped { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok((
+        MappedIds {
+            company_id,
+            contact_id,
+            resource_id: rep_mapping?,
+        },
+        document?,
+    ))
+}
+
+/// All unmet preconditions in one answer; the code is the first one's.
+fn unmet_error(unmet: Vec<Unmet>) -> SyncError {
+    let code = unmet.first().map_or("precondition_failed", Unmet::code);
+    let message = unmet.iter().map(Unmet::message).collect::<Vec<_>>().join(" ");
+    let fix = unmet.iter().map(Unmet::fix).collect::<Vec<_>>().join(" ");
+    SyncError::precondition(code, message, fix)
+}
+
+fn plan_error(e: PlanError, input: &DocumentInput) -> SyncError {
+    match e {
+        PlanError::BadOpportunityField(bad) => SyncError::precondition(
+            "opportunity_field_invalid",
+            format!(
+                "The document's opportunity field holds {:?}, which is not an Autotask opportunity.",
+                bad.0
+            ),
+            "Choose the opportunity again with the query button, or clear the field to create a new one.",
+        ),
+        PlanError::OpportunityNotFound { id } => SyncError::not_found(
+            "opportunity_not_found",
+            format!("Autotask has no opportunity {id} (or the API user cannot see it)."),
+            "Choose an existing opportunity with the query button, or export without one to create it.",
+        ),
+        PlanError::OpportunityOfOtherCompany { id, actual, expected } => SyncError::conflict(
+            "opportunity_of_other_company",
+            format!(
+                "Autotask opportunity {id} belongs to company {actual}, but customer {} is linked to company {expected}.",
+                input.customer_number
+            ),
+            "Choose an opportunity of this customer's company, so the document and the opportunity match.",
+            json!({ "opportunity_id": id, "opportunity_company_id": actual, "customer_company_id": expected }),
+        ),
+        PlanError::ForeignQuote(q) => SyncError::conflict(
+            "opportunity_has_another_quote",
+            format!(
+                "Autotask opportunity {} already has quote {} ({:?}) that this document did not create. Only a single quote can be associated with an opportunity: it is a one-to-one relationship.",
+                q.opportunity_id, q.quote_id, q.name
+            ),
+            "Export to a new opportunity (clear the chosen opportunity), or choose an opportunity without a quote.",
+            json!({ "opportunity_id": q.opportunity_id, "quote_id": q.quote_id }),
+        ),
+    }
+}
+
+/// Reads what the plan depends on, with as few Autotask calls as possible, and plans.
+async fn plan_against_autotask(
+    ctx: &TenantContext,
+    input: &DocumentInput,
+    ready: &crate::domain::document::Ready,
+    settings: &crate::domain::document::DocumentSettings,
+    request: &ExportDocumentRequest,
+    previous: Option<&ExportRecord>,
+) -> SyncResult<Plan> {
+    let at = &ctx.autotask;
+    let choice =
+        choose_opportunity(request.opportunity_id, input, previous).map_err(|e| plan_error(e.into(), input))?;
+    let (opportunity, products) = tokio::join!(
+        async {
+            match choice {
+                OpportunityChoice::Existing { id, .. } => opportunity_and_quotes(at, id).await.map(Some),
+                OpportunityChoice::New => Ok(None),
+            }
+        },
+        product_index(at, ctx.mappings.as_ref(), &ctx.tenant, input),
+    );
+    let (opportunity, quotes) = opportunity?.unwrap_or_default();
+    let mut state = AutotaskState {
+        opportunity,
+        quotes,
+        products: products?,
+        ..AutotaskState::default()
+    };
+    if let OpportunityChoice::Existing { id, .. } = choice
+        && state.opportunity.is_some()
+    {
+        let ours = choose_quote(id, &state.quotes, previous, &input.number).map_err(|e| plan_error(e.into(), input))?;
+        if let Some(quote) = ours.cloned() {
+            let (items, locations) = quote_contents(at, &quote).await?;
+            state.items = items;
+            state.locations = locations;
+        }
+    }
+    let export = ExportRequest {
+        opportunity_id: request.opportunity_id,
+        custom_name: request.custom_name.clone(),
+    };
+    plan_export(PlanInput {
+        doc: input,
+        ready,
+        settings,
+        request: &export,
+        previous,
+        choice,
+        state: &state,
+        today: today(ctx.clock.now()),
+    })
+    .map_err(|e| plan_error(e, input))
+}
+
+fn dry_run_outcome(plan: &Plan) -> ExportOutcome {
+    let lines = line_outcomes(plan, &BTreeMap::new(), &BTreeMap::new());
+    let failed_lines = lines.iter().filter(|l| l.status == LineStatus::Refused).count();
+    ExportOutcome {
+        document_number: plan.document_number.clone(),
+        dry_run: true,
+        opportunity_id: as_known(&plan.opportunity),
+        quote_id: as_known(&plan.quote),
+        opportunity_source: plan.opportunity_source,
+        writes: plan.steps.len(),
+        products_created: vec![],
+        message: if plan.is_empty() {
+            "Autotask already matches the document: nothing would be written.".into()
+        } else {
+            format!(
+                "The export would make {} Autotask writes (nothing was written).",
+                plan.steps.len()
+            )
+        },
+        lines,
+        failed_lines,
+        plan: Some(serde_json::to_value(plan).expect("plan serialises")),
+    }
+}
+
+fn as_known(id: &IdRef) -> Option<i64> {
+    match id {
+        IdRef::Id(id) => Some(*id),
+        IdRef::Pending(_) => None,
+    }
+}
+
+/// One write that was attempted, for the audit record.
+#[derive(Serialize)]
+struct WriteLog {
+    step: String,
+    method: String,
+    path: String,
+    body: Option<Value>,
+    result: Result<i64, String>,
+}
+
+struct Execution<'a> {
+    ctx: &'a TenantContext,
+    ids: ResolvedIds,
+    log: Vec<WriteLog>,
+    /// Line id → why Autotask refused it (or its product).
+    failed: BTreeMap<String, String>,
+    /// Line id → quote item id created or updated in this run.
+    items: BTreeMap<String, i64>,
+    products_created: Vec<(String, i64)>,
+}
+
+impl Execution<'_> {
+    /// Runs one step; on success records the id it produced.
+    async fn run(&self, step: &Step) -> Result<i64, String> {
+        let mut body = step.call.body.clone();
+        if let Some(body) = body.as_mut() {
+            self.ids
+                .resolve_body(body)
+                .map_err(|p| format!("{} could not be created, so this step was skipped", p.name()))?;
+        }
+        let parent = match &step.call.parent {
+            Some(parent) => Some(
+                parent
+                    .resolve(&self.ids)
+                    .map_err(|p| format!("{} could not be created", p.name()))?,
+            ),
+            None => None,
+        };
+        raw::execute(&self.ctx.autotask, &step.call, parent, body)
+            .await
+            .map_err(|e| {
+                let record = step.summary.clone();
+                match SyncError::from_autotask_write(e, record) {
+                    SyncError::Rejected { message, fix, .. } => format!("{message} ({fix})"),
+                    other => other.to_string(),
+                }
+            })
+    }
+
+    fn note(&mut self, step: &Step, result: &Result<i64, String>) {
+        let mut body = step.call.body.clone();
+        if let Some(b) = body.as_mut() {
+            self.ids.resolve_body(b).ok();
+        }
+        self.log.push(WriteLog {
+            step: step.summary.clone(),
+            method: step.call.method.to_string(),
+            path: step.call.path(),
+            body,
+            result: result.clone(),
+        });
+        match result {
+            Ok(id) => {
+                if let Some(pending) = &step.creates {
+                    self.ids.insert(pending.clone(), *id);
+                    if let Pending::Product(key) = pending {
+                        self.products_created.push((key.clone(), *id));
+                    }
+                }
+                if step.kind.is_item() && step.kind != StepKind::DeleteItem {
+                    self.items.insert(step.line_ids[0].clone(), *id);
+                }
+            }
+            Err(reason) => {
+                for line in &step.line_ids {
+                    self.failed.entry(line.clone()).or_insert_with(|| reason.clone());
+                }
+            }
+        }
+    }
+
+    /// Runs `steps` side by side (the client keeps each endpoint within Autotask's 3 threads).
+    async fn run_parallel(&mut self, steps: &[&Step]) -> Vec<Result<i64, String>> {
+        let results = join_all(steps.iter().map(|s| self.run(s))).await;
+        for (step, result) in steps.iter().zip(&results) {
+            self.note(step, result);
+        }
+        results
+    }
+}
+
+async fn run_plan(
+    ctx: &TenantContext,
+    input: &DocumentInput,
+    plan: Plan,
+    previous: Option<ExportRecord>,
+    previous_mapping: Option<Mapping>,
+) -> SyncResult<ExportOutcome> {
+    let mut exec = Execution {
+        ctx,
+        ids: ResolvedIds::default(),
+        log: vec![],
+        failed: BTreeMap::new(),
+        items: BTreeMap::new(),
+        products_created: vec![],
+    };
+    let of = |kinds: &[StepKind]| {
+        plan.steps
+            .iter()
+            .filter(|s| kinds.contains(&s.kind))
+            .collect::<Vec<_>>()
+    };
+
+    // 1. Opportunity, locations and new products do not depend on each other.
+    let first = of(&[
+        StepKind::CreateOpportunity,
+        StepKind::UpdateOpportunity,
+        StepKind::CreateLocation,
+        StepKind::UpdateLocation,
+        StepKind::CreateProduct,
+    ]);
+    let results = exec.run_parallel(&first).await;
+    let header_failure = first
+        .iter()
+        .zip(&results)
+        .find(|(s, r)| s.kind != StepKind::CreateProduct && r.is_err())
+        .map(|(s, r)| (s.summary.clone(), r.clone().unwrap_err()));
+    let opportunity_id = plan.opportunity.resolve(&exec.ids).ok();
+    let mut record = previous.clone().unwrap_or_default();
+    let mut mapping = previous_mapping;
+    if let Some(opportunity_id) = opportunity_id
+        && record.opportunity_id != opportunity_id
+    {
+        // Link the document to its opportunity at once: a crash later must not lead the next
+        // export to create a second opportunity.
+        record = ExportRecord {
+            opportunity_id,
+            opportunity_created: plan.opportunity_source == OpportunitySource::New,
+            ..ExportRecord::default()
+        };
+        mapping = Some(save_record(ctx, &input.number, mapping, &record).await?);
+    }
+    if let Some((step, reason)) = header_failure {
+        audit(ctx, input, &exec, AuditOutcome::Failed).await;
+        return Err(SyncError::Rejected {
+            record: step,
+            field: None,
+            message: reason,
+            fix: "Correct the named value and export again.".into(),
+        });
+    }
+
+    // 2. The quote (needs the opportunity and the locations).
+    let quote_steps = of(&[StepKind::CreateQuote, StepKind::UpdateQuote]);
+    let results = exec.run_parallel(&quote_steps).await;
+    if let Some((step, Err(reason))) = quote_steps.iter().zip(results).find(|(_, r)| r.is_err()) {
+        audit(ctx, input, &exec, AuditOutcome::Failed).await;
+        return Err(SyncError::Rejected {
+            record: step.summary.clone(),
+            field: None,
+            message: reason,
+            fix: "Correct the named value and export again.".into(),
+        });
+    }
+
+    // 3. Items: removals and changes side by side, then additions in document order.
+    let changes = of(&[StepKind::DeleteItem, StepKind::UpdateItem]);
+    exec.run_parallel(&changes).await;
+    for step in of(&[StepKind::CreateItem]) {
+        let result = exec.run(step).await;
+        exec.note(step, &result);
+    }
+
+    // Record what landed: ids, per-line state and content hashes.
+    let quote_id = plan.quote.resolve(&exec.ids).ok();
+    record.quote_id = quote_id.or(record.quote_id);
+    for role in crate::domain::document::plan::LocationRole::ALL {
+        if let Some(id) = exec.ids.get(&Pending::Location(role)) {
+            record.locations.insert(role.tag().into(), id);
+        }
+    }
+    let refused: BTreeMap<String, String> = plan
+        .refused
+        .iter()
+        .map(|p| (p.line_id.clone(), p.message.clone()))
+        .collect();
+    let mut lines = BTreeMap::new();
+    for line in &plan.lines {
+        let item_id = exec.items.get(&line.line_id).copied().or(line.item_id);
+        let failed = exec.failed.get(&line.line_id);
+        let entry = LineRecord {
+            item_id: if failed.is_some() { line.item_id } else { item_id },
+            hash: line.hash.clone(),
+            state: if failed.is_some() {
+                LineState::Failed
+            } else {
+                LineState::Synced
+            },
+            error: failed.cloned(),
+        };
+        if line.line_id == SHIPPING_LINE_ID {
+            record.shipping_item_id = entry.item_id;
+        } else {
+            lines.insert(line.line_id.clone(), entry);
+        }
+    }
+    for (line_id, message) in &refused {
+        let kept = record.lines.get(line_id).and_then(|l| l.item_id);
+        lines.insert(
+            line_id.clone(),
+            LineRecord {
+                item_id: kept,
+                hash: String::new(),
+                state: LineState::Failed,
+                error: Some(message.clone()),
+            },
+        );
+    }
+    if !plan.lines.iter().any(|l| l.line_id == SHIPPING_LINE_ID) {
+        record.shipping_item_id = None;
+    }
+    record.lines = lines;
+    if !plan.is_empty() || mapping.is_none() || previous.as_ref() != Some(&record) {
+        save_record(ctx, &input.number, mapping, &record).await?;
+    }
+    save_product_mappings(ctx, &plan, &exec).await;
+
+    let failed_lines = exec.failed.len() + refused.len();
+    let outcome_kind = if failed_lines == 0 {
+        AuditOutcome::Succeeded
+    } else {
+        AuditOutcome::Partial
+    };
+    if !exec.log.is_empty() {
+        audit(ctx, input, &exec, outcome_kind).await;
+    }
+    let lines = line_outcomes(&plan, &exec.failed, &exec.items);
+    let writes = exec.log.iter().filter(|w| w.result.is_ok()).count();
+    Ok(ExportOutcome {
+        document_number: input.number.clone(),
+        dry_run: false,
+        opportunity_id: Some(record.opportunity_id),
+        quote_id: record.quote_id,
+        opportunity_source: plan.opportunity_source,
+        writes,
+        products_created: exec.products_created.iter().map(|(_, id)| *id).collect(),
+        message: match (writes, failed_lines) {
+            (0, 0) => "Autotask already matched the document: nothing was written.".into(),
+            (_, 0) => format!(
+                "Exported to Autotask opportunity {} ({} writes).",
+                record.opportunity_id, writes
+            ),
+            (_, n) => format!(
+                "Exported to Autotask opportunity {}, but {n} line(s) did not land; see each line's reason. Export again after fixing them: only those lines will be sent.",
+                record.opportunity_id
+            ),
+        },
+        lines,
+        failed_lines,
+        plan: None,
+    })
+}
+
+fn line_outcomes(plan: &Plan, failed: &BTreeMap<String, String>, written: &BTreeMap<String, i64>) -> Vec<LineOutcome> {
+    let mut out: Vec<LineOutcome> = plan
+        .lines
+        .iter()
+        .map(|l| {
+            let error = failed.get(&l.line_id).cloned();
+            let status = match (&error, l.action) {
+                (Some(_), _) => LineStatus::Failed,
+                (None, LineAction::Unchanged) => LineStatus::Unchanged,
+                (None, LineAction::Create) => LineStatus::Created,
+                (None, LineAction::Update) => LineStatus::Updated,
+            };
+            LineOutcome {
+                line_id: l.line_id.clone(),
+                item_type: l.item_type.into(),
+                status,
+                item_id: written.get(&l.line_id).copied().or(l.item_id),
+                error,
+            }
+        })
+        .collect();
+    out.extend(plan.refused.iter().map(|p| LineOutcome {
+        line_id: p.line_id.clone(),
+        item_type: "product".into(),
+        status: LineStatus::Refused,
+        item_id: None,
+        error: Some(p.message.clone()),
+    }));
+    out
+}
+
+/// Creates or updates the document mapping (a changed opportunity moves the pair).
+pub(crate) async fn save_record(
+    ctx: &TenantContext,
+    number: &str,
+    existing: Option<Mapping>,
+    record: &ExportRecord,
+) -> SyncResult<Mapping> {
+    let store = ctx.mappings.as_ref();
+    let now = ctx.clock.now();
+    match existing {
+        Some(mut m) if m.at_id == record.opportunity_id => {
+            m.data = record.to_data();
+            m.updated_at = now;
+            Ok(store.update(&ctx.tenant, &m).await?)
+        }
+        other => {
+            if let Some(old) = other {
+                store.delete_pair(&ctx.tenant, &old).await?;
+            }
+            let m = Mapping::new(MappingKind::Document, number, record.opportunity_id, now).with_data(record.to_data());
+            Ok(store.create_pair(&ctx.tenant, &m).await?)
+        }
+    }
+}
+
+/// Remembers the Autotask product of every key this export used, so the next export of any
+/// document skips the product query for them. Best effort: a failure only costs a lookup.
+async fn save_product_mappings(ctx: &TenantContext, plan: &Plan, exec: &Execution<'_>) {
+    let now = ctx.clock.now();
+    let mut pairs: BTreeMap<String, i64> = exec.products_created.iter().cloned().collect();
+    for line in &plan.lines {
+        if let (Some(key), Some(id)) = (&line.product_key, line.product_id) {
+            pairs.entry(key.clone()).or_insert(id);
+        }
+    }
+    // Keys already mapped need no write.
+    let known: Vec<String> = pairs.keys().cloned().collect();
+    if let Ok(existing) = ctx
+        .mappings
+        .batch_get_by_col(&ctx.tenant, MappingKind::Product, &known)
+        .await
+    {
+        for m in existing {
+            pairs.remove(&m.col_id);
+        }
+    }
+    let writes = pairs.into_iter().map(|(key, id)| async move {
+        let mapping = Mapping::new(MappingKind::Product, key, id, now);
+        match ctx.mappings.create_pair(&ctx.tenant, &mapping).await {
+            Ok(_) | Err(StoreError::AlreadyMapped { .. }) => {}
+            Err(e) => tracing::warn!(error = %e, "could not remember a product mapping"),
+        }
+    });
+    join_all(writes).await;
+}
+
+async fn audit(ctx: &TenantContext, input: &DocumentInput, exec: &Execution<'_>, outcome: AuditOutcome) {
+    let mut at_ids: Vec<i64> = exec
+        .log
+        .iter()
+        .filter_map(|w| w.result.as_ref().ok().copied())
+        .collect();
+    at_ids.sort_unstable();
+    at_ids.dedup();
+    let changes = json!({ "writes": exec.log, "failed_lines": exec.failed });
+    ctx.record(FUNCTION, vec![input.number.clone()], at_ids, changes, outcome)
+        .await;
+}

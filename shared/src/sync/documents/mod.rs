@@ -1,0 +1,16 @@
+//! Documents: export a ChannelOnline quote or sales order to an Autotask opportunity with one
+//! quote and its items; attach an opportunity; add an Autotask service line to a document.
+
+pub mod convert;
+pub mod export;
+mod raw;
+pub mod reads;
+
+pub use export::{CustomerLink, ExportDocumentRequest, ExportOutcome, LineOutcome, LineStatus, export_document};
+pub mod opportunities;
+pub mod services;
+
+pub use opportunities::{
+    AttachOutcome, OpportunityPage, OpportunityQuery, OpportunityView, attach_opportunity, list_opportunities,
+};
+pub use services::{AddServiceLine, AddedServiceLine, ServiceChoice, ServiceKind, add_service_line, search_services};

@@ -1,0 +1,299 @@
+//! query-services: Autotask services, service bundles and labor (roles) to place on a
+//! ChannelOnline document as lines that keep their Autotask identity (never in a catalog).
+
+use chrono::Duration;
+use rust_decimal::Decimal;
+use rust_decimal::prelude::FromPrimitive;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::app::TenantContext;
+use crate::autotask::{EntityFields, Filter, Query, Role, Service, ServiceBundle};
+use crate::channelonline::types::{AddedLine, AutotaskItemKind, AutotaskItemRef, NewLine};
+use crate::idempotency::ClaimOutcome;
+use crate::store::{AuditOutcome, StoreError};
+use crate::sync::{SyncError, SyncResult};
+
+pub const FUNCTION: &str = "query-services";
+/// Most results per kind.
+const MAX_RESULTS: u32 = 50;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceKind {
+    Service,
+    ServiceBundle,
+    Labor,
+}
+
+impl ServiceKind {
+    pub const ALL: [Self; 3] = [Self::Service, Self::ServiceBundle, Self::Labor];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Service => "Service",
+            Self::ServiceBundle => "Service bundle",
+            Self::Labor => "Labor",
+        }
+    }
+
+    fn col(self) -> AutotaskItemKind {
+        match self {
+            Self::Service => AutotaskItemKind::Service,
+            Self::ServiceBundle => AutotaskItemKind::ServiceBundle,
+            Self::Labor => AutotaskItemKind::Labor,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServiceChoice {
+    pub kind: ServiceKind,
+    pub id: i64,
+    pub name: String,
+    pub description: Option<String>,
+    pub unit_price: f64,
+    pub unit_cost: Option<f64>,
+    /// "Monthly", "Yearly"… for services and bundles; "Hourly" for labor.
+    pub period: String,
+}
+
+/// Active services, bundles and roles whose name contains `search`, three endpoints in parallel.
+pub async fn search_services(
+    ctx: &TenantContext,
+    search: &str,
+    kinds: &[ServiceKind],
+) -> SyncResult<Vec<ServiceChoice>> {
+    let kinds = if kinds.is_empty() { &ServiceKind::ALL[..] } else { kinds };
+    let text = search.trim();
+    let query = || {
+        let mut filter = vec![Filter::eq("isActive", true)];
+        if !text.is_empty() {
+            filter.push(Filter::contains("name", text));
+        }
+        Query::filter(filter).max_records(MAX_RESULTS)
+    };
+    let want = |k: ServiceKind| kinds.contains(&k);
+    let at = &ctx.autotask;
+    let (services, bundles, roles) = tokio::join!(
+        async {
+            if !want(ServiceKind::Service) {
+                return Ok(vec![]);
+            }
+            let q = query();
+            let (rows, fields) = tokio::join!(at.query::<Service>(&q), at.fields::<Service>());
+            let (rows, fields) = (rows?, fields?);
+            Ok::<_, SyncError>(
+                rows.into_iter()
+                    .map(|s| ServiceChoice {
+                        kind: ServiceKind::Service,
+                        id: s.id.unwrap_or_default(),
+                        period: period_label(&fields, s.period_type),
+                        name: s.name.unwrap_or_default(),
+                        description: s.description,
+                        unit_price: s.unit_price.unwrap_or_default(),
+                        unit_cost: s.unit_cost,
+                    })
+                    .collect(),
+            )
+        },
+        async {
+            if !want(ServiceKind::ServiceBundle) {
+                return Ok(vec![]);
+            }
+            let q = query();
+            let (rows, fields) = tokio::join!(at.query::<ServiceBundle>(&q), at.fields::<ServiceBundle>());
+            let (rows, fields) = (rows?, fields?);
+            Ok::<_, SyncError>(
+                rows.into_iter()
+                    .map(|s| ServiceChoice {
+                        kind: ServiceKind::ServiceBundle,
+                        id: s.id.unwrap_or_default(),
+                        period: period_label(&fields, s.period_type),
+                        name: s.name.unwrap_or_default(),
+                        description: s.description,
+                        unit_price: s.unit_price.unwrap_or_default(),
+                        unit_cost: s.unit_cost,
+                    })
+                    .collect(),
+            )
+        },
+        async {
+            if !want(ServiceKind::Labor) {
+                return Ok(vec![]);
+            }
+            Ok::<_, SyncError>(
+                at.query::<Role>(&query())
+                    .await?
+                    .into_iter()
+                    .map(|r| ServiceChoice {
+                        kind: ServiceKind::Labor,
+                        id: r.id.unwrap_or_default(),
+                        name: r.name.unwrap_or_default(),
+                        description: r.description,
+                        unit_price: r.hourly_rate.unwrap_or_default(),
+                        unit_cost: None,
+                        period: "Hourly".into(),
+                    })
+                    .collect(),
+            )
+        },
+    );
+    let mut all = services?;
+    all.extend(bundles?);
+    all.extend(roles?);
+    all.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()).then(a.id.cmp(&b.id)));
+    Ok(all)
+}
+
+fn period_label(fields: &EntityFields, period_type: Option<i64>) -> String {
+    let value = period_type.map(|v| v.to_string()).unwrap_or_default();
+    fields
+        .picklist_label("periodType", &value)
+        .unwrap_or("One-Time")
+        .to_owned()
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AddServiceLine {
+    pub document_number: String,
+    pub kind: ServiceKind,
+    pub id: i64,
+    #[serde(default = "one")]
+    pub quantity: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AddedServiceLine {
+    pub document_number: String,
+    pub choice: ServiceChoice,
+    pub line: AddedLine,
+    pub message: String,
+}
+
+/// Places the chosen item on the document, priced from Autotask (re-read, never from the
+/// caller). A repeated identical click within two minutes answers the first result.
+pub async fn add_service_line(ctx: &TenantContext, add: &AddServiceLine) -> SyncResult<AddedServiceLine> {
+    if !(add.quantity.is_finite() && add.quantity > 0.0) {
+        return Err(SyncError::bad_request(
+            "quantity_invalid",
+            "The quantity must be a positive number.",
+            Some("quantity"),
+        ));
+    }
+    let idempotency = ctx.idempotency(FUNCTION).with_expiry(Duration::minutes(2));
+    let caller_key = format!("{}#{:?}#{}#{}", add.document_number, add.kind, add.id, add.quantity);
+    let claim = idempotency
+        .claim(&ctx.tenant, &caller_key, add, ctx.clock.now() + Duration::seconds(120))
+        .await?;
+    match claim.outcome {
+        ClaimOutcome::Claimed => {}
+        ClaimOutcome::Replay(v) => {
+            return serde_json::from_value(v).map_err(|e| SyncError::Store(StoreError::Corrupt(e.to_string())));
+        }
+        ClaimOutcome::InProgress { .. } | ClaimOutcome::PayloadMismatch => {
+            return Err(SyncError::Conflict {
+                code: "add_line_in_progress",
+                message: "This line is being added right now.".into(),
+                fix: "Wait a moment and refresh the document.".into(),
+                details: serde_json::Value::Null,
+                retryable: true,
+            });
+        }
+    }
+    let result = add_line(ctx, add).await;
+    match &result {
+        Ok(done) => idempotency.complete(&claim.key, done).await.ok(),
+        Err(_) => idempotency.release(&claim.key).await.ok(),
+    };
+    result
+}
+
+async fn add_line(ctx: &TenantContext, add: &AddServiceLine) -> SyncResult<AddedServiceLine> {
+    let at = &ctx.autotask;
+    let missing = || {
+        SyncError::not_found(
+            "autotask_item_not_found",
+            format!("Autotask has no {} {}.", add.kind.label().to_lowercase(), add.id),
+            "Search again and choose an item from the list.",
+        )
+    };
+    let choice = match add.kind {
+        ServiceKind::Service => {
+            let s = at.get::<Service>(add.id).await?.ok_or_else(missing)?;
+            ServiceChoice {
+                kind: add.kind,
+                id: add.id,
+                name: s.name.unwrap_or_default(),
+                description: s.description,
+                unit_price: s.unit_price.unwrap_or_default(),
+                unit_cost: s.unit_cost,
+                period: String::new(),
+            }
+        }
+        ServiceKind::ServiceBundle => {
+            let s = at.get::<ServiceBundle>(add.id).await?.ok_or_else(missing)?;
+            ServiceChoice {
+                kind: add.kind,
+                id: add.id,
+                name: s.name.unwrap_or_default(),
+                description: s.description,
+                unit_price: s.unit_price.unwrap_or_default(),
+                unit_cost: s.unit_cost,
+                period: String::new(),
+            }
+        }
+        ServiceKind::Labor => {
+            let r = at.get::<Role>(add.id).await?.ok_or_else(missing)?;
+            ServiceChoice {
+                kind: add.kind,
+                id: add.id,
+                name: r.name.unwrap_or_default(),
+                description: r.description,
+                unit_price: r.hourly_rate.unwrap_or_default(),
+                unit_cost: None,
+                period: "Hourly".into(),
+            }
+        }
+    };
+    let decimal = |v: f64| Decimal::from_f64(v).unwrap_or_default().round_dp(4);
+    let line = NewLine {
+        autotask: AutotaskItemRef {
+            kind: add.kind.col(),
+            id: add.id,
+        },
+        part_number: None,
+        description: choice.name.clone(),
+        description2: choice.description.clone(),
+        category: Some("Autotask".into()),
+        sub_category: Some(add.kind.label().into()),
+        price: decimal(choice.unit_price),
+        cost: choice.unit_cost.map(decimal),
+        quantity: decimal(add.quantity),
+        taxable: false,
+    };
+    let added = ctx.channelonline.add_document_line(&add.document_number, &line).await?;
+    ctx.record(
+        "add-service-line",
+        vec![add.document_number.clone(), added.line_id.clone()],
+        vec![add.id],
+        json!({ "kind": add.kind, "line": line, "added": added }),
+        AuditOutcome::Succeeded,
+    )
+    .await;
+    Ok(AddedServiceLine {
+        document_number: add.document_number.clone(),
+        message: format!(
+            "{} \"{}\" was added to document {}.",
+            add.kind.label(),
+            choice.name,
+            add.document_number
+        ),
+        choice,
+        line: added,
+    })
+}

@@ -16,7 +16,6 @@ pub type Handler = Arc<dyn Fn(Arc<AppContext>, Request) -> HandlerFuture + Send 
 pub fn all() -> Vec<(&'static str, Handler)> {
     vec![
         mount("settings", |ctx, req| async move { settings::handle(&ctx, req).await }),
-<<<<<<< HEAD
         mount("export-customer", |ctx, req| async move {
             export_customer::handle(&ctx, req).await
         }),
@@ -25,7 +24,7 @@ pub fn all() -> Vec<(&'static str, Handler)> {
         }),
         mount("map-customers", |ctx, req| async move {
             map_customers::handle(&ctx, req).await
-=======
+        }),
         mount("export-document", |ctx, req| async move {
             export_document::handle(&ctx, req).await
         }),
@@ -34,7 +33,6 @@ pub fn all() -> Vec<(&'static str, Handler)> {
         }),
         mount("query-services", |ctx, req| async move {
             query_services::handle(&ctx, req).await
->>>>>>> documents
         }),
     ]
 }

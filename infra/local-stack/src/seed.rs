@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use shared::domain::mapping::MappingKind;
 use shared::secret::SecretString;
-use shared::store::StoreError;
-use shared::store::ports::MappingStore;
 use shared::secrets::file::FileSecretSource;
 use shared::secrets::{AutotaskCredentials, ChannelOnlineCredentials, SecretSource, SecretsError, SigningKeysDocument};
+use shared::store::StoreError;
+use shared::store::ports::MappingStore;
 use shared::tenant::TenantId;
 
 pub const DEMO_TENANT: &str = "demo";
@@ -86,7 +86,9 @@ pub async fn forget_demo_sandbox_records(
     // Idempotency records are only replays of answers from sandboxes that are gone: drop the
     // table; `create_tables` makes it again, empty.
     if let Err(e) = dynamo.delete_table().table_name(idempotency_table).send().await {
-        let missing = e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception());
+        let missing = e
+            .as_service_error()
+            .is_some_and(|e| e.is_resource_not_found_exception());
         if !missing {
             return Err(StoreError::Backend(format!("cannot reset the idempotency table: {e}")));
         }

@@ -8,10 +8,7 @@ use crate::template::{Function, Template, as_list, as_u64, intrinsic, referenced
 
 /// Functions declared in `template.yaml` whose crate does not exist yet. Remove a name when its
 /// crate lands under `functions/`: the crate check fails until you do, so this list stays true.
-pub const PLANNED_FUNCTIONS: &[&str] = &[
-    "sync-planner",
-    "sync-worker",
-];
+pub const PLANNED_FUNCTIONS: &[&str] = &["sync-planner", "sync-worker"];
 
 /// Autotask allows 3 concurrent calls per endpoint; the worker takes 2, buttons the third.
 pub const WORKER_MAX_CONCURRENCY: u64 = 2;

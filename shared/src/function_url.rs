@@ -141,3 +141,6 @@ pub fn picker_page(title: &str, intro: &str, table_head: &str, rows: &str, foote
          <table><thead><tr>{table_head}</tr></thead><tbody>{rows}</tbody></table><p>{footer}</p></body></html>"
     )
 }
+
+/// Signs a link to `path` with the given parameters (pickers take one, so tests can fake it).
+pub type LinkSigner<'a> = &'a dyn Fn(&str, &[(String, String)]) -> String;

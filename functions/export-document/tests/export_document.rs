@@ -80,11 +80,13 @@ async fn env() -> Env {
         .await
         .unwrap();
 
-    let mut settings = TenantSettings::default();
-    settings.sales_reps = vec![SalesRepMapping {
-        col_sales_rep_id: "rep-1".into(),
-        at_resource_id: owner,
-    }];
+    let mut settings = TenantSettings {
+        sales_reps: vec![SalesRepMapping {
+            col_sales_rep_id: "rep-1".into(),
+            at_resource_id: owner,
+        }],
+        ..TenantSettings::default()
+    };
     let fm = &mut settings.field_mappings;
     fm.payment_terms = vec![ValueMapping {
         col: "Net 30".into(),
@@ -329,6 +331,9 @@ async fn twenty_line_quote_lands_as_one_opportunity_one_quote_and_twenty_items()
     put(&env, document("Q20", 12, 5, true, &env));
     // WHEN it is exported
     let out = export(&env, &request("Q20")).await.unwrap();
+    let calls = env.at.counters().total();
+    println!("20-line first export: {calls} Autotask calls");
+    assert!(calls <= 20 + 5 + 8, "{calls} calls");
     // THEN one opportunity and one quote exist, with 5 new products and 20 items in order
     assert_eq!(out.failed_lines, 0, "{:?}", out.lines);
     let opportunities = records(&env, "Opportunities");
@@ -381,6 +386,7 @@ async fn unchanged_reexport_writes_nothing_and_three_changes_write_three_items()
     put(&env, doc.clone());
     let first = export(&env, &request("Q21")).await.unwrap();
     let before = all_writes(&env);
+    let after_first = env.at.counters().total();
     // WHEN it is exported again unchanged, after the double-click replay window
     env.clock.advance(chrono::Duration::minutes(5));
     let again = export(&env, &request("Q21")).await.unwrap();
@@ -397,6 +403,10 @@ async fn unchanged_reexport_writes_nothing_and_three_changes_write_three_items()
     // THEN nothing is written and the plan is empty
     assert_eq!(all_writes(&env), before);
     assert_eq!(again.writes, 0);
+    println!(
+        "20-line unchanged re-export: {} Autotask calls",
+        env.at.counters().total() - after_first
+    );
     assert_eq!(direct.writes, 0, "{:?}", direct.plan);
     // WHEN one quantity changes, one line is removed and one added
     doc.lines[0].quantity = Decimal::from(9);
@@ -514,7 +524,8 @@ async fn an_opportunity_with_a_foreign_quote_is_a_409_explaining_one_to_one() {
 async fn each_precondition_failure_says_what_to_do_and_writes_nothing() {
     let env = env().await;
     let before = all_writes(&env);
-    let cases: Vec<(&str, Box<dyn Fn(&mut Document)>)> = vec![
+    type Change = Box<dyn Fn(&mut Document)>;
+    let cases: Vec<(&str, Change)> = vec![
         (
             "customer_not_mapped",
             Box::new(|d| d.customer.number = "UNMAPPED".into()),
@@ -707,4 +718,143 @@ async fn a_120_line_quote_stays_within_lines_plus_new_products_plus_eight_calls(
     );
     assert_eq!(again.writes, 0);
     assert!(env.at.counters().total() <= 5);
+}
+
+// ---- pickers: query-opportunities and query-services -------------------------------------
+
+use shared::sync::documents::{
+    AddServiceLine, OpportunityQuery, ServiceKind, add_service_line, attach_opportunity, list_opportunities,
+    search_services,
+};
+
+fn fake_signer(path: &str, params: &[(String, String)]) -> String {
+    let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!("https://fn.test{path}?{}&sig=v1=test", query.join("&"))
+}
+
+#[tokio::test]
+async fn opportunity_picker_lists_open_first_and_its_choice_reaches_channelonline() {
+    // GIVEN the company has an open, a lost and a quoted opportunity, and another company one more
+    let env = env().await;
+    let s = env.at.state();
+    let open = s.add_opportunity(env.company, env.owner, "Firewall refresh");
+    let lost = s.insert(
+        "Opportunities",
+        serde_json::json!({"title": "Old deal", "companyID": env.company, "ownerResourceID": env.owner, "status": 2,
+            "stage": 5, "probability": 0, "amount": 0.0, "cost": 0.0, "useQuoteTotals": true}),
+    );
+    let quoted = s.add_opportunity(env.company, env.owner, "Quoted elsewhere");
+    s.insert(
+        "Quotes",
+        serde_json::json!({"opportunityID": quoted, "name": "Manual quote"}),
+    );
+    s.add_opportunity(env.other_company, env.owner, "Someone else's");
+    put(&env, document("Q40", 2, 0, false, &env));
+    // WHEN the picker lists them for the document
+    let page = list_opportunities(
+        &env.ctx,
+        &OpportunityQuery {
+            document_number: Some("Q40".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    // THEN only the company's opportunities, open ones first, the quoted one flagged
+    let ids: Vec<i64> = page.opportunities.iter().map(|o| o.id).collect();
+    assert_eq!(ids, [quoted, open, lost]);
+    assert!(page.opportunities[0].has_quote);
+    assert!(!page.opportunities[2].open);
+    assert_eq!(page.opportunities[2].status.as_deref(), Some("Lost"));
+    let html = query_opportunities::render_picker(&page, &fake_signer);
+    assert!(html.contains("Firewall refresh") && html.contains("Old deal"));
+    assert!(html.contains(&format!("/attach?document_number=Q40&amp;opportunity_id={open}")));
+    assert!(
+        !html.contains(&format!("opportunity_id={quoted}")),
+        "a quoted opportunity cannot be chosen"
+    );
+    // WHEN the user chooses the open one
+    let attached = attach_opportunity(&env.ctx, "Q40", open).await.unwrap();
+    // THEN ChannelOnline's custom field and our mapping name it, and the export uses it
+    let doc = env.col.state().document("Q40").cloned().unwrap();
+    assert_eq!(
+        doc.custom_field("Autotask Opportunity"),
+        Some(attached.custom_field_value.as_str())
+    );
+    assert!(attached.custom_field_value.starts_with(&open.to_string()));
+    let mapping = env
+        .ctx
+        .mappings
+        .get_by_col(&env.ctx.tenant, MappingKind::Document, "Q40")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(mapping.at_id, open);
+    let out = export(&env, &request("Q40")).await.unwrap();
+    assert_eq!(out.opportunity_id, Some(open));
+    // AND attaching the quoted one is refused with the one-to-one rule
+    let api = shared::web::ApiError::from(attach_opportunity(&env.ctx, "Q40", quoted).await.unwrap_err());
+    assert_eq!(api.status, http::StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn service_picker_lists_items_and_its_choice_becomes_a_line_that_keeps_its_autotask_identity() {
+    // GIVEN a document and Autotask services, bundles and roles
+    let env = env().await;
+    put(&env, document("Q41", 1, 0, false, &env));
+    // WHEN the picker searches everything
+    let choices = search_services(&env.ctx, "", &[]).await.unwrap();
+    // THEN each kind is there with price and period
+    let service = choices
+        .iter()
+        .find(|c| c.kind == ServiceKind::Service && c.id == env.service)
+        .unwrap();
+    assert_eq!((service.unit_price, service.period.as_str()), (49.0, "Monthly"));
+    assert!(
+        choices
+            .iter()
+            .any(|c| c.kind == ServiceKind::ServiceBundle && c.id == env.bundle)
+    );
+    let labor = choices
+        .iter()
+        .find(|c| c.kind == ServiceKind::Labor && c.id == env.role)
+        .unwrap();
+    assert_eq!((labor.unit_price, labor.period.as_str()), (150.0, "Hourly"));
+    assert_eq!(search_services(&env.ctx, "backup", &[]).await.unwrap().len(), 1);
+    let html = query_services::render_picker(Some("Q41"), &choices, &fake_signer);
+    assert!(html.contains("Managed backup"));
+    assert!(html.contains(&format!(
+        "/add?document_number=Q41&amp;kind=service&amp;id={}",
+        env.service
+    )));
+    // WHEN the user adds the service (twice: a double click)
+    let add = AddServiceLine {
+        document_number: "Q41".into(),
+        kind: ServiceKind::Service,
+        id: env.service,
+        quantity: 2.0,
+    };
+    let first = add_service_line(&env.ctx, &add).await.unwrap();
+    let second = add_service_line(&env.ctx, &add).await.unwrap();
+    // THEN ChannelOnline has one new line that keeps the Autotask identity
+    assert_eq!(first.line.line_id, second.line.line_id);
+    let doc = env.col.state().document("Q41").cloned().unwrap();
+    let lines: Vec<_> = doc.lines.iter().filter(|l| l.autotask.is_some()).collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(
+        lines[0].autotask,
+        Some(AutotaskItemRef {
+            kind: AutotaskItemKind::Service,
+            id: env.service
+        })
+    );
+    assert_eq!(lines[0].price, Some(dec(49.0)));
+    // AND exporting the document turns it into a Service quote item
+    let out = export(&env, &request("Q41")).await.unwrap();
+    let items = items_of(&env, out.quote_id.unwrap());
+    assert!(
+        items
+            .iter()
+            .any(|i| i["quoteItemType"] == 11 && i["serviceID"] == env.service)
+    );
 }

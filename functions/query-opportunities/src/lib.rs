@@ -78,28 +78,44 @@ async fn attach(ctx: &AppContext, tenant: &TenantId, req: &Request) -> Result<se
     Ok(serde_json::to_value(outcome).expect("outcome serialises"))
 }
 
+/// Signs picker links with the tenant's current key; `None` when it has none (no links).
+async fn link_signer(
+    ctx: &AppContext,
+    tenant: &TenantId,
+    req: &Request,
+) -> Option<impl Fn(&str, &[(String, String)]) -> String> {
+    let keys = ctx.secrets.signing_keys(tenant).await.ok()??;
+    let base = function_url::own_base_url(req)?;
+    let (tenant, now) = (tenant.clone(), ctx.clock.now().timestamp());
+    Some(move |path: &str, params: &[(String, String)]| {
+        shared::signing::signed_url(&keys.current, &tenant, &base, path, params, now)
+    })
+}
+
+async fn picker(ctx: &AppContext, tenant: &TenantId, req: &Request, page: &OpportunityPage) -> String {
+    match link_signer(ctx, tenant, req).await {
+        Some(sign) => render_picker(page, &sign),
+        None => render_picker(page, &|_: &str, _: &[(String, String)]| String::new()),
+    }
+}
+
 /// The picker: one row per opportunity, a signed "Choose" link on those that can take the
 /// document, signed links to the other pages.
-async fn picker(ctx: &AppContext, tenant: &TenantId, req: &Request, page: &OpportunityPage) -> String {
-    let base = function_url::own_base_url(req).unwrap_or_default();
-    let base = base.as_str();
-    let link = |path: &'static str, params: Vec<(String, String)>| async move {
-        function_url::signed_link(ctx.secrets.as_ref(), ctx.clock.as_ref(), tenant, base, path, &params).await
-    };
+pub fn render_picker(page: &OpportunityPage, link: function_url::LinkSigner<'_>) -> String {
     let mut rows = String::new();
     for o in &page.opportunities {
         let choose = match (&page.document_number, o.has_quote && !o.attached) {
             (_, true) => "has another quote".to_owned(),
             (None, _) => String::new(),
             (Some(number), false) => {
-                let params = vec![
-                    ("document_number".into(), number.clone()),
+                let params = [
+                    ("document_number".to_owned(), number.clone()),
                     ("opportunity_id".into(), o.id.to_string()),
                 ];
-                match link("/attach", params).await {
-                    Some(url) => format!("<a class=\"choose\" href=\"{}\">Choose</a>", escape_html(&url)),
-                    None => String::new(),
-                }
+                format!(
+                    "<a class=\"choose\" href=\"{}\">Choose</a>",
+                    escape_html(&link("/attach", &params))
+                )
             }
         };
         rows.push_str(&format!(
@@ -135,9 +151,10 @@ async fn picker(ctx: &AppContext, tenant: &TenantId, req: &Request, page: &Oppor
             if let Some(s) = &page.search {
                 params.push(("search".into(), s.clone()));
             }
-            if let Some(url) = link("/", params).await {
-                footer.push_str(&format!(" <a href=\"{}\">{label}</a>", escape_html(&url)));
-            }
+            footer.push_str(&format!(
+                " <a href=\"{}\">{label}</a>",
+                escape_html(&link("/", &params))
+            ));
         }
     }
     let intro = format!(

@@ -104,26 +104,35 @@ async fn picker(
     document: Option<&str>,
     choices: &[ServiceChoice],
 ) -> String {
+    let keys = ctx.secrets.signing_keys(tenant).await.ok().flatten();
     let base = function_url::own_base_url(req).unwrap_or_default();
+    let now = ctx.clock.now().timestamp();
+    let sign = |path: &str, params: &[(String, String)]| match &keys {
+        Some(keys) => shared::signing::signed_url(&keys.current, tenant, &base, path, params, now),
+        None => String::new(),
+    };
+    render_picker(document, choices, &sign)
+}
+
+/// The picker: one row per item; with a document, a signed "Add" link per row.
+pub fn render_picker(document: Option<&str>, choices: &[ServiceChoice], link: function_url::LinkSigner<'_>) -> String {
     let mut rows = String::new();
     for c in choices {
         let add = match document {
             Some(number) => {
-                let params = vec![
+                let kind = serde_json::to_value(c.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                let params = [
                     ("document_number".to_owned(), number.to_owned()),
-                    (
-                        "kind".into(),
-                        serde_json::to_value(c.kind)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_owned))
-                            .unwrap_or_default(),
-                    ),
+                    ("kind".into(), kind),
                     ("id".into(), c.id.to_string()),
                 ];
-                function_url::signed_link(ctx.secrets.as_ref(), ctx.clock.as_ref(), tenant, &base, "/add", &params)
-                    .await
-                    .map(|url| format!("<a class=\"choose\" href=\"{}\">Add</a>", escape_html(&url)))
-                    .unwrap_or_default()
+                format!(
+                    "<a class=\"choose\" href=\"{}\">Add</a>",
+                    escape_html(&link("/add", &params))
+                )
             }
             None => String::new(),
         };

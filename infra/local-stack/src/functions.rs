@@ -25,6 +25,15 @@ pub fn all() -> Vec<(&'static str, Handler)> {
         mount("map-customers", |ctx, req| async move {
             map_customers::handle(&ctx, req).await
         }),
+        mount("export-document", |ctx, req| async move {
+            export_document::handle(&ctx, req).await
+        }),
+        mount("query-opportunities", |ctx, req| async move {
+            query_opportunities::handle(&ctx, req).await
+        }),
+        mount("query-services", |ctx, req| async move {
+            query_services::handle(&ctx, req).await
+        }),
     ]
 }
 

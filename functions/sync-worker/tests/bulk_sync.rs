@@ -306,3 +306,52 @@ async fn above_the_budget_share_the_run_stops_keeps_checkpoints_and_says_why() {
         assert_eq!(cp.doc["watermark"], json!(checkpoint), "{s}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_unmapped_customer_is_proposed_not_created_unless_the_setting_says_create() {
+    for create in [false, true] {
+        // GIVEN a ChannelOnline customer changed after the checkpoint with no Autotask mapping
+        let mut settings = TenantSettings::default();
+        settings.bulk_sync.create_unmapped_customers = create;
+        let e = env(settings).await;
+        let owner = e.at.state().add_resource("Sam", "Seller", "sam@reseller.test", false);
+        let mut ctx = e.ctx.clone();
+        ctx.settings.field_mappings.new_company.company_type_id = Some(1);
+        ctx.settings.field_mappings.new_company.owner_resource_id = Some(owner);
+        let e = Env { ctx, ..e };
+        let fresh = customer(
+            "N0001",
+            "Brand New LLC",
+            "512-555-3333",
+            e.clock.now() - Duration::minutes(5),
+        );
+        e.col.state().insert_customer(fresh);
+        set_checkpoints(&e, e.clock.now() - Duration::hours(1)).await;
+        e.at.counters().reset();
+        // WHEN a run syncs it
+        let run = run_once(&e).await;
+        assert_eq!(run.counts.planned, 1, "{}", run.to_view());
+        let companies = e.at.counters().calls("POST", "Companies");
+        if create {
+            // THEN with "create" the export-customer service creates and maps the company
+            assert_eq!(run.counts.done, 1, "{}", run.to_view());
+            let m = e
+                .store
+                .get_by_col(&e.ctx.tenant, MappingKind::Customer, "N0001")
+                .await
+                .unwrap();
+            assert!(m.is_some(), "mapped after the create");
+        } else {
+            // THEN by default nothing is created: it is left for Map Customers
+            assert_eq!(run.counts.skipped, 1);
+            assert_eq!(companies, 1, "only the planner's query page");
+            assert!(
+                e.store
+                    .get_by_col(&e.ctx.tenant, MappingKind::Customer, "N0001")
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+        }
+    }
+}

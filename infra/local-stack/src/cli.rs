@@ -1,5 +1,6 @@
 //! Command line: `serve` (default) keeps the stack up until Ctrl-C; `demo` starts it on a free
-//! port, runs the signed settings demo, prints the result and exits (0 on success).
+//! port, runs the signed settings demo, prints the result and exits (0 on success); `sync`
+//! runs one bulk sync of the demo tenant on demand and prints its run record.
 //!
 //! Environment: `LOCAL_STACK_DIR` (default `.local`), `LOCAL_STACK_LISTEN` (default `127.0.0.1:9000`).
 
@@ -7,12 +8,12 @@ use std::fmt::Write as _;
 
 use crate::functions;
 use crate::seed::DEMO_TENANT;
-use crate::{LocalStack, StackOptions, demo};
+use crate::{LocalStack, StackOptions, demo, sync};
 
 pub async fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     let mode = args.first().map(String::as_str).unwrap_or("serve");
-    if !matches!(mode, "serve" | "demo") {
-        return Err(format!("unknown mode {mode:?}: use `local-stack serve` or `local-stack demo`").into());
+    if !matches!(mode, "serve" | "demo" | "sync") {
+        return Err(format!("unknown mode {mode:?}: use `local-stack serve`, `demo` or `sync`").into());
     }
     let mut options = StackOptions::default();
     if let Some(dir) = std::env::var_os("LOCAL_STACK_DIR") {
@@ -21,12 +22,18 @@ pub async fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     if let Ok(listen) = std::env::var("LOCAL_STACK_LISTEN") {
         options.listen = listen.parse()?;
     }
-    if mode == "demo" {
+    if mode != "serve" {
         // The demo must not clash with a `serve` that is already running.
         options.listen.set_port(0);
     }
     let stack = LocalStack::start(&options).await?;
     println!("{}", banner(&stack));
+    if mode == "sync" {
+        let result = sync::run(&stack).await;
+        stack.stop().await;
+        println!("{}", serde_json::to_string_pretty(&result?)?);
+        return Ok(());
+    }
     if mode == "demo" {
         let report = demo::run(&stack).await?;
         println!("{}", report.lines);

@@ -33,10 +33,14 @@ pub struct DemoReport {
     pub read_back: Value,
     /// The export-customer answer.
     pub exported: Value,
+    /// The export-document answer.
+    pub quote: Value,
 }
 
 /// The ChannelOnline demo customer the demo exports.
 pub const DEMO_CUSTOMER: &str = "AC1001";
+/// The ChannelOnline demo quote (for `DEMO_CUSTOMER`, 120 lines) the demo exports.
+pub const DEMO_QUOTE: &str = "Q100045";
 
 pub async fn run(stack: &LocalStack) -> Result<DemoReport, DemoError> {
     let tenant = TenantId::parse(DEMO_TENANT).expect("valid demo tenant");
@@ -64,11 +68,16 @@ pub async fn run(stack: &LocalStack) -> Result<DemoReport, DemoError> {
         .unwrap_or_default();
     let settings = json!({
         "version": version,
-        "sales_reps": [{ "col_sales_rep_id": "demo-rep", "at_resource_id": 29682885 }],
+        "sales_reps": [{ "col_sales_rep_id": "U501", "at_resource_id": 29682885 }],
         "field_mappings": {
-            "payment_terms": [{ "col": "Net 30", "at_id": 2 }],
-            "shipping_types": [{ "col": "UPS Ground", "at_id": 4 }],
-            "default_product_category_id": 1,
+            "payment_terms": [{ "col": "Net 30", "at_id": 1 }],
+            "shipping_types": [{ "col": "UPS Ground", "at_id": 1 }],
+            "categories": [
+                { "col_category": "Computers", "col_sub_category": "Notebooks", "at_product_category_id": 2 },
+                { "col_category": "Networking", "at_product_category_id": 1 }
+            ],
+            "default_product_category_id": 3,
+            "default_billing_code_id": 29682801,
             "quote_opportunity": { "status_id": 1, "stage_id": 1, "probability": 50 },
             "sales_order_opportunity": { "status_id": 1, "stage_id": 2, "probability": 100 },
             "new_company": { "company_type_id": 1, "owner_resource_id": owner }
@@ -155,10 +164,77 @@ pub async fn run(stack: &LocalStack) -> Result<DemoReport, DemoError> {
         )
         .ok();
     }
+
+    // "Export to Autotask" on the demo quote: one opportunity, one quote, its items.
+    let body = json!({ "document_number": DEMO_QUOTE }).to_string();
+    let quote = call(
+        stack,
+        &tenant,
+        &keys.current,
+        "POST",
+        "/export-document/",
+        body.as_bytes(),
+    )
+    .await?;
+    let quote = expect(quote, "export quote", 200)?;
+    writeln!(
+        lines,
+        "POST {}/  -> 200, {}",
+        stack.url("export-document"),
+        quote["message"].as_str().unwrap_or("")
+    )
+    .ok();
+    let state = stack.autotask.state();
+    if let Some(opportunity) = quote["opportunity_id"]
+        .as_i64()
+        .and_then(|id| state.get("Opportunities", id))
+    {
+        writeln!(
+            lines,
+            "     Autotask opportunity {}: {} (amount {}, cost {})",
+            opportunity["id"],
+            opportunity["title"].as_str().unwrap_or(""),
+            opportunity["amount"],
+            opportunity["cost"]
+        )
+        .ok();
+    }
+    let quote_id = quote["quote_id"].as_i64();
+    if let Some(at_quote) = quote_id.and_then(|id| state.get("Quotes", id)) {
+        writeln!(
+            lines,
+            "     Autotask quote {}: {} (payment term {}, shipping type {})",
+            at_quote["id"],
+            at_quote["name"].as_str().unwrap_or(""),
+            at_quote["paymentTerm"],
+            at_quote["shippingType"]
+        )
+        .ok();
+    }
+    let items: Vec<Value> = state
+        .all("QuoteItems")
+        .into_iter()
+        .filter(|i| i["quoteID"].as_i64() == quote_id)
+        .collect();
+    writeln!(lines, "     {} quote items, the first three:", items.len()).ok();
+    for item in items.iter().take(3) {
+        writeln!(
+            lines,
+            "       item {}: type {} qty {} x {} ({})",
+            item["id"],
+            item["quoteItemType"],
+            item["quantity"],
+            item["unitPrice"],
+            item["description"].as_str().or(item["name"].as_str()).unwrap_or("")
+        )
+        .ok();
+    }
+
     Ok(DemoReport {
         lines,
         read_back: read,
         exported,
+        quote,
     })
 }
 
@@ -224,8 +300,19 @@ mod tests {
         assert!(report.lines.contains("Autotask contact"), "{}", report.lines);
         assert_eq!(
             report.read_back["settings"]["sales_reps"][0]["col_sales_rep_id"],
-            "demo-rep"
+            "U501"
         );
+        // AND the demo quote became one opportunity with one quote holding every line
+        let quote_id = report.quote["quote_id"].as_i64().expect("a quote id");
+        let items = stack
+            .autotask
+            .state()
+            .all("QuoteItems")
+            .into_iter()
+            .filter(|i| i["quoteID"].as_i64() == Some(quote_id))
+            .count();
+        assert!(items >= 120, "{items} items; {}", report.lines);
+        assert_eq!(stack.autotask.state().all("Quotes").len(), 1);
         stack.stop().await;
 
         // WHEN the stack restarts on the same directory

@@ -13,5 +13,6 @@ pub mod gateway;
 pub mod http_client;
 pub mod seed;
 pub mod stack;
+pub mod sync;
 
 pub use stack::{LocalStack, StackOptions};

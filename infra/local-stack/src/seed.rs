@@ -3,9 +3,12 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use shared::domain::mapping::MappingKind;
 use shared::secret::SecretString;
 use shared::secrets::file::FileSecretSource;
 use shared::secrets::{AutotaskCredentials, ChannelOnlineCredentials, SecretSource, SecretsError, SigningKeysDocument};
+use shared::store::StoreError;
+use shared::store::ports::MappingStore;
 use shared::tenant::TenantId;
 
 pub const DEMO_TENANT: &str = "demo";
@@ -56,4 +59,39 @@ pub async fn sandbox_credentials(
         password: SecretString::new(col.password.clone()),
     };
     source.store(&tenant, &channelonline).await
+}
+
+/// The sandboxes keep their data in memory and start fresh on every run, so the demo tenant's
+/// mappings and stored answers from an earlier run would point at records that no longer exist.
+/// Forget them; settings, audit records and other tenants' data survive the restart.
+pub async fn forget_demo_sandbox_records(
+    mappings: &dyn MappingStore,
+    dynamo: &aws_sdk_dynamodb::Client,
+    idempotency_table: &str,
+) -> Result<usize, StoreError> {
+    let tenant = TenantId::parse(DEMO_TENANT).expect("valid demo tenant");
+    let mut forgotten = 0;
+    for kind in MappingKind::ALL {
+        loop {
+            let page = mappings.list(&tenant, kind, None, 100).await?;
+            if page.items.is_empty() {
+                break;
+            }
+            for mapping in &page.items {
+                mappings.delete_pair(&tenant, mapping).await?;
+                forgotten += 1;
+            }
+        }
+    }
+    // Idempotency records are only replays of answers from sandboxes that are gone: drop the
+    // table; `create_tables` makes it again, empty.
+    if let Err(e) = dynamo.delete_table().table_name(idempotency_table).send().await {
+        let missing = e
+            .as_service_error()
+            .is_some_and(|e| e.is_resource_not_found_exception());
+        if !missing {
+            return Err(StoreError::Backend(format!("cannot reset the idempotency table: {e}")));
+        }
+    }
+    Ok(forgotten)
 }

@@ -93,6 +93,10 @@ impl LocalStack {
             },
         );
         store.create_tables().await?;
+        let dynamo_client = client(Some(&dynamo.endpoint)).await;
+        seed::forget_demo_sandbox_records(&store, &dynamo_client, IDEMPOTENCY_TABLE).await?;
+        // Makes the idempotency table again, empty.
+        store.create_tables().await?;
         let (secrets, seeded_now) = seed::secrets(&secrets_file).await?;
 
         // The same Config the functions read on AWS, filled in for the local stack.

@@ -146,3 +146,105 @@ impl TenantContext {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::app::Stores;
+    use crate::clock::SystemClock;
+    use crate::config::{Config, SecretsConfig};
+    use crate::secret::SecretString;
+    use crate::secrets::file::FileSecretSource;
+    use crate::secrets::{AutotaskCredentials, ChannelOnlineCredentials, SecretSource};
+    use crate::store::memory::MemoryStore;
+
+    async fn app(dir: &tempfile::TempDir) -> (AppContext, Arc<dyn SecretSource>) {
+        let path = dir.path().join("secrets.json");
+        let secrets: Arc<dyn SecretSource> = Arc::new(FileSecretSource::new(&path));
+        let config = Config {
+            mapping_table: "m".into(),
+            idempotency_table: "i".into(),
+            dynamodb_endpoint: None,
+            signature_window_secs: 300,
+            secrets: SecretsConfig::File(path),
+            secrets_cache_ttl_secs: 300,
+        };
+        let stores = Stores::all(Arc::new(MemoryStore::new()));
+        (
+            AppContext::new(config, Arc::new(SystemClock), secrets.clone(), stores),
+            secrets,
+        )
+    }
+
+    async fn with_credentials(secrets: &dyn SecretSource, tenant: &TenantId) {
+        let at = AutotaskCredentials {
+            username: "api@x.example".into(),
+            secret: SecretString::new("s"),
+            integration_code: SecretString::new("CODE"),
+            impersonation_resource_id: None,
+        };
+        secrets.store(tenant, &at).await.unwrap();
+        let col = ChannelOnlineCredentials {
+            shortcut: "x".into(),
+            email: "e@x.example".into(),
+            password: "p".into(),
+        };
+        secrets.store(tenant, &col).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn missing_credentials_are_a_412_saying_what_to_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let (app, _) = app(&dir).await;
+        let e = app.tenant(&TenantId::parse("acme").unwrap()).await.err().unwrap();
+        assert_eq!(e.status, StatusCode::PRECONDITION_FAILED);
+        assert_eq!(e.code, "autotask_not_configured");
+        assert!(e.fix.unwrap().contains("integration settings"));
+    }
+
+    #[tokio::test]
+    async fn a_configured_tenant_gets_its_own_settings_and_clients() {
+        // GIVEN two tenants with credentials, only acme with saved settings
+        let dir = tempfile::tempdir().unwrap();
+        let (app, secrets) = app(&dir).await;
+        let (acme, other) = (TenantId::parse("acme").unwrap(), TenantId::parse("other").unwrap());
+        with_credentials(secrets.as_ref(), &acme).await;
+        with_credentials(secrets.as_ref(), &other).await;
+        let doc = json!({ "field_mappings": { "new_company": { "company_type_id": 1, "owner_resource_id": 7 } } });
+        app.settings
+            .put_settings(&acme, &doc, None, app.clock.now())
+            .await
+            .unwrap();
+        // WHEN each tenant's context is built THEN each sees only its own settings
+        let a = app.tenant(&acme).await.unwrap();
+        assert_eq!(a.tenant, acme);
+        assert_eq!(a.autotask.tenant(), &acme);
+        assert_eq!(a.settings.field_mappings.new_company.owner_resource_id, Some(7));
+        assert_eq!(a.settings_version, Some(1));
+        let o = app.tenant(&other).await.unwrap();
+        assert_eq!(o.settings.field_mappings.new_company.owner_resource_id, None);
+        assert_eq!(o.settings_version, None);
+        assert_eq!(o.idempotency("f").key(&other, "k"), "f#other#k");
+    }
+
+    #[tokio::test]
+    async fn saved_settings_that_no_longer_validate_are_a_412() {
+        let dir = tempfile::tempdir().unwrap();
+        let (app, secrets) = app(&dir).await;
+        let acme = TenantId::parse("acme").unwrap();
+        with_credentials(secrets.as_ref(), &acme).await;
+        app.settings
+            .put_settings(&acme, &json!({ "no_such_setting": 1 }), None, app.clock.now())
+            .await
+            .unwrap();
+        let e = app.tenant(&acme).await.err().unwrap();
+        assert_eq!(
+            (e.status, e.code.as_str()),
+            (StatusCode::PRECONDITION_FAILED, "settings_invalid")
+        );
+    }
+}

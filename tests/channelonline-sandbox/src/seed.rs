@@ -4,7 +4,8 @@
 //! - `NB2002` Nordbrücke Logistik GmbH: Unicode names, no phone on the account or contacts.
 //! - `GL3003` Globex Services: one contact, terms COD.
 //! - `Q100045` quote for Acme: 120 lines (hardware with categories, a service and a labor line
-//!   carrying their Autotask ids), payment terms and delivery method set, revision 2 (revision 1
+//!   carrying the Autotask ids of the Autotask sandbox's demo seed: service 29682830, role
+//!   29682810), payment terms and delivery method set, revision 2 (revision 1
 //!   kept as history), an expiry date and notes.
 //! - `S200017` sales order for Nordbrücke with stray control characters in its text.
 //! - `Q100046` quote for Globex without payment terms (COL's own export refuses it).
@@ -211,14 +212,14 @@ pub fn documents(now: DateTime<Utc>) -> Vec<Document> {
     lines.push(autotask_line(
         119,
         AutotaskItemKind::Service,
-        29_682_001,
+        29_682_830,
         "Managed backup (monthly)",
         4_900,
     ));
     lines.push(autotask_line(
         120,
         AutotaskItemKind::Labor,
-        29_683_010,
+        29_682_810,
         "Installation labor",
         15_000,
     ));

@@ -113,7 +113,7 @@ async fn get_document_returns_the_latest_revision_with_all_fields() {
         labor.autotask,
         Some(AutotaskItemRef {
             kind: AutotaskItemKind::Labor,
-            id: 29_683_010
+            id: 29_682_810
         })
     );
     assert_eq!(quote.lines[0].category.as_deref(), Some("Computers"));

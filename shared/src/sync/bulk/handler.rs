@@ -13,6 +13,7 @@ use crate::app::{AppContext, TenantContext};
 use crate::autotask::Contact;
 use crate::domain::mapping::MappingKind;
 use crate::sync::SyncError;
+use crate::sync::customers::export_customer;
 use crate::sync::documents::{ExportDocumentRequest, export_document};
 use crate::tenant::TenantId;
 
@@ -75,6 +76,15 @@ impl TenantItemHandler {
         }
         .map_err(|e| failed(e.into(), 0))?;
         let Some(mapping) = mapping else {
+            if item.stream == Stream::ColCustomers && ctx.settings.bulk_sync.create_unmapped_customers {
+                // The setting says "create": the export-customer button's service (it links an
+                // unambiguous existing company instead of duplicating it).
+                let out = export_customer(ctx, &item.entity_id).await.map_err(|e| failed(e, 0))?;
+                return Ok(HandledItem {
+                    autotask_calls: u64::from(out.autotask_writes),
+                    result: Handled::Done(out.message),
+                });
+            }
             let side = if item.stream == Stream::AtCompanies {
                 "Autotask company"
             } else {

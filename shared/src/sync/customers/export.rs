@@ -599,3 +599,147 @@ where
         attempt += 1;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    fn lost() -> AutotaskError {
+        AutotaskError::Transport {
+            message: "read timed out".into(),
+            timeout: true,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lost_create_is_found_by_its_natural_key_and_not_sent_again() {
+        // GIVEN a create whose answer is lost although the record was written
+        let creates = AtomicU32::new(0);
+        let finds = AtomicU32::new(0);
+        let r = guarded_create(
+            || async {
+                creates.fetch_add(1, Ordering::SeqCst);
+                Err(lost())
+            },
+            || async {
+                finds.fetch_add(1, Ordering::SeqCst);
+                Ok(Some(42))
+            },
+        )
+        .await
+        .unwrap();
+        // THEN the reconcile step finds it: one create, one look-up, no write counted
+        assert_eq!((r.id, r.wrote), (42, false));
+        assert_eq!((creates.load(Ordering::SeqCst), finds.load(Ordering::SeqCst)), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_create_that_did_not_land_is_sent_again_only_after_the_look_up() {
+        let creates = AtomicU32::new(0);
+        let r = guarded_create(
+            || async {
+                if creates.fetch_add(1, Ordering::SeqCst) == 0 {
+                    Err(lost())
+                } else {
+                    Ok(7)
+                }
+            },
+            || async { Ok(None) },
+        )
+        .await
+        .unwrap();
+        assert_eq!((r.id, r.wrote), (7, true));
+        assert_eq!(creates.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn refused_data_is_never_retried_or_reconciled() {
+        let finds = AtomicU32::new(0);
+        let r = guarded_create(
+            || async {
+                Err(AutotaskError::Validation {
+                    status: 500,
+                    messages: vec!["bad".into()],
+                })
+            },
+            || async {
+                finds.fetch_add(1, Ordering::SeqCst);
+                Ok(None)
+            },
+        )
+        .await;
+        assert!(matches!(r, Err(AutotaskError::Validation { .. })));
+        assert_eq!(finds.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn a_persistent_outage_gives_up_after_bounded_attempts() {
+        let creates = AtomicU32::new(0);
+        let r = guarded_create(
+            || async {
+                creates.fetch_add(1, Ordering::SeqCst);
+                Err(lost())
+            },
+            || async { Ok(None) },
+        )
+        .await;
+        assert!(r.is_err());
+        assert_eq!(creates.load(Ordering::SeqCst), CREATE_ATTEMPTS);
+    }
+
+    #[test]
+    fn contacts_without_names_are_refused_before_any_write() {
+        let mut c = Customer {
+            number: "C-1".into(),
+            company_name: "Acme".into(),
+            ..Customer::default()
+        };
+        c.contacts.push(ColContact {
+            id: "k1".into(),
+            first_name: "Ann".into(),
+            ..ColContact::default()
+        });
+        match check_exportable(&c) {
+            Err(SyncError::Rejected { field, .. }) => assert_eq!(field.as_deref(), Some("lastName")),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        c.contacts[0].last_name = "Lee".into();
+        assert!(check_exportable(&c).is_ok());
+    }
+
+    #[test]
+    fn the_same_contact_is_found_by_email_or_by_name_without_email() {
+        let existing = vec![
+            AtContact {
+                id: Some(1),
+                email_address: Some("ANN@x.com".into()),
+                ..AtContact::default()
+            },
+            AtContact {
+                id: Some(2),
+                first_name: Some("Bob".into()),
+                last_name: Some("Ray".into()),
+                ..AtContact::default()
+            },
+        ];
+        let ann = ContactFields {
+            email: Some("ann@X.com".into()),
+            ..ContactFields::default()
+        };
+        let bob = ContactFields {
+            first_name: "bob".into(),
+            last_name: "ray ".into(),
+            ..ContactFields::default()
+        };
+        let cy = ContactFields {
+            first_name: "Cy".into(),
+            last_name: "Ray".into(),
+            ..ContactFields::default()
+        };
+        assert_eq!(find_same_contact(&existing, &ann), Some(1));
+        assert_eq!(find_same_contact(&existing, &bob), Some(2));
+        assert_eq!(find_same_contact(&existing, &cy), None);
+    }
+}

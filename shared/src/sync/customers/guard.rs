@@ -2,7 +2,7 @@
 //! a duplicate in flight gets a retryable 409, a completed duplicate the stored answer; a failed
 //! run releases its key, which is safe because every create reconciles by natural key first.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -17,13 +17,15 @@ pub struct Guarded {
     pub replayed: bool,
 }
 
-/// Runs `op` at most once per `caller_key` (within the replay window), storing its answer.
+/// Runs `op` at most once per `caller_key`, storing its answer for `replay_window` (long enough
+/// for double clicks and client retries, short enough that a deliberate repeat later runs again).
 pub async fn idempotent<T, P, F, Fut>(
     ctx: &TenantContext,
     function: &str,
     caller_key: &str,
     payload: &P,
     deadline: DateTime<Utc>,
+    replay_window: Duration,
     op: F,
 ) -> SyncResult<Guarded>
 where
@@ -32,7 +34,7 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = SyncResult<T>>,
 {
-    let idem = ctx.idempotency(function);
+    let idem = ctx.idempotency(function).with_expiry(replay_window);
     let claim = idem.claim(&ctx.tenant, caller_key, payload, deadline).await?;
     match claim.outcome {
         ClaimOutcome::Claimed => {}

@@ -27,6 +27,9 @@ use crate::sync::error::{SyncError, SyncResult};
 pub const ACTION: &str = "map-customers";
 /// The checkpoint stream that points at the latest proposal run.
 const LATEST: &str = "map-customers.latest";
+const RUN_LEASE: &str = "map-customers.run";
+/// Longer than the function's timeout, so a crashed run frees the lease by itself.
+const RUN_LEASE_FOR: chrono::Duration = chrono::Duration::minutes(5);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProposedPair {
@@ -84,9 +87,35 @@ async fn all_mapped(ctx: &TenantContext, kind: MappingKind) -> SyncResult<Vec<Ma
     }
 }
 
-/// Runs the proposal job and stores its result as the latest run.
+/// Runs the proposal job and stores its result as the latest run. One run per tenant at a time.
 pub async fn propose_pairs(ctx: &TenantContext) -> SyncResult<ProposalRun> {
     let started_at = ctx.clock.now();
+    let owner = format!("{:016x}", fastrand::u64(..));
+    match ctx
+        .sync_state
+        .acquire_lease(&ctx.tenant, RUN_LEASE, &owner, started_at, started_at + RUN_LEASE_FOR)
+        .await
+    {
+        Ok(_) => {}
+        Err(StoreError::LeaseHeld { until, .. }) => {
+            return Err(SyncError::Conflict {
+                code: "proposal_run_in_progress",
+                message: "Map Customers is already reading both systems for this account.".into(),
+                fix: "Wait for it to finish, then list the proposals.".into(),
+                details: json!({ "until": until }),
+                retryable: true,
+            });
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let result = run_proposals(ctx, started_at).await;
+    if let Err(e) = ctx.sync_state.release_lease(&ctx.tenant, RUN_LEASE, &owner).await {
+        tracing::warn!(error = %e, "proposal lease not released; it expires by itself");
+    }
+    result
+}
+
+async fn run_proposals(ctx: &TenantContext, started_at: DateTime<Utc>) -> SyncResult<ProposalRun> {
     let customers = all_col_customers(ctx).await?;
     let companies: Vec<Company> = ctx
         .autotask

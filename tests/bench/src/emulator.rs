@@ -242,7 +242,11 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(String, String, Ve
 }
 
 fn respond(stream: &mut TcpStream, status: u16, headers: &[(&str, String)], body: &[u8]) {
-    let mut head = format!("HTTP/1.1 {status} OK\r\nContent-Length: {}\r\n", body.len());
+    // One request per connection: without this the pooled client may reuse a closing socket.
+    let mut head = format!(
+        "HTTP/1.1 {status} OK\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }

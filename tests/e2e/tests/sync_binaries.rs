@@ -69,18 +69,13 @@ fn fixture(name: &str) -> String {
     std::fs::read_to_string(path).unwrap()
 }
 
-/// One invocation; repeated once when the emulator's connection was reset under the binary
-/// (a transport race of the test emulator seen on a loaded machine, not an answer).
+/// One invocation of the real binary under the Runtime API emulator.
 async fn invoke(stack: &Stack, binary: &'static str, event: String) -> Outcome {
     let env = stack.env.clone();
     tokio::task::spawn_blocking(move || {
         let bin = e2e::function_binary(binary);
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let once = || invoke_binary(&bin, &event, &env, Duration::from_secs(30));
-        match once() {
-            Outcome::Exited(why) if why.contains("Connection reset") => once(),
-            other => other,
-        }
+        invoke_binary(&bin, &event, &env, Duration::from_secs(30))
     })
     .await
     .unwrap()

@@ -174,7 +174,12 @@ fn read_request(stream: &mut TcpStream) -> Option<(String, String, Vec<u8>)> {
 }
 
 fn respond(stream: &mut TcpStream, status: u16, headers: &[(&str, String)], body: &[u8]) {
-    let mut head = format!("HTTP/1.1 {status} OK\r\nContent-Length: {}\r\n", body.len());
+    // One request per connection: say so, or the runtime's pooled client may reuse a socket this
+    // side is closing and fail with "connection reset by peer".
+    let mut head = format!(
+        "HTTP/1.1 {status} OK\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }

@@ -3,14 +3,16 @@
 //! process is still alive, blocked on its next poll (for memory).
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::BufReader;
 use std::net::{TcpListener, TcpStream};
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+use testkit::lambda_runtime_api::{next_invocation_headers, read_request, respond};
 
 /// A process to start as Lambda would start a function.
 #[derive(Clone, Debug)]
@@ -60,8 +62,6 @@ enum Posted {
     Answer(Answer, Instant),
     InitError(String),
 }
-
-const REQUEST_ID: &str = "bench-0001";
 
 /// Starts `launch` against a fresh emulator, hands it `event`, waits for its answer and kills it.
 pub fn invoke_once(launch: &Launch, event: &str, timeout: Duration) -> Result<Invocation, EmulatorError> {
@@ -166,17 +166,7 @@ fn serve_connection(mut stream: TcpStream, delivered: &AtomicBool, event: &str, 
                 thread::sleep(Duration::from_secs(600));
                 return;
             }
-            let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default() + Duration::from_secs(60);
-            let headers = [
-                ("Lambda-Runtime-Aws-Request-Id", REQUEST_ID.to_owned()),
-                ("Lambda-Runtime-Deadline-Ms", deadline.as_millis().to_string()),
-                (
-                    "Lambda-Runtime-Invoked-Function-Arn",
-                    "arn:aws:lambda:us-east-1:123456789012:function:bench".to_owned(),
-                ),
-                ("Content-Type", "application/json".to_owned()),
-            ];
-            respond(&mut stream, 200, &headers, event.as_bytes());
+            respond(&mut stream, 200, &next_invocation_headers("bench"), event.as_bytes());
             continue;
         }
         let text = String::from_utf8_lossy(&body).into_owned();
@@ -197,63 +187,6 @@ fn serve_connection(mut stream: TcpStream, delivered: &AtomicBool, event: &str, 
             None => respond(&mut stream, 404, &[], b"{}"),
         }
     }
-}
-
-/// Reads one HTTP/1.1 request: method, path and body (content-length or chunked).
-fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(String, String, Vec<u8>)> {
-    let mut line = String::new();
-    reader.read_line(&mut line).ok()?;
-    let mut parts = line.split_whitespace();
-    let method = parts.next()?.to_owned();
-    let path = parts.next()?.to_owned();
-    let (mut length, mut chunked) = (0usize, false);
-    loop {
-        let mut header = String::new();
-        reader.read_line(&mut header).ok()?;
-        let header = header.trim_end();
-        if header.is_empty() {
-            break;
-        }
-        let (name, value) = header.split_once(':')?;
-        match name.trim().to_ascii_lowercase().as_str() {
-            "content-length" => length = value.trim().parse().ok()?,
-            "transfer-encoding" => chunked = value.to_ascii_lowercase().contains("chunked"),
-            _ => {}
-        }
-    }
-    let mut body = Vec::new();
-    if chunked {
-        loop {
-            let mut size = String::new();
-            reader.read_line(&mut size).ok()?;
-            let size = usize::from_str_radix(size.trim().split(';').next()?, 16).ok()?;
-            let mut chunk = vec![0; size + 2]; // data + CRLF
-            reader.read_exact(&mut chunk).ok()?;
-            if size == 0 {
-                break;
-            }
-            body.extend_from_slice(&chunk[..size]);
-        }
-    } else {
-        body.resize(length, 0);
-        reader.read_exact(&mut body).ok()?;
-    }
-    Some((method, path, body))
-}
-
-fn respond(stream: &mut TcpStream, status: u16, headers: &[(&str, String)], body: &[u8]) {
-    // One request per connection: without this the pooled client may reuse a closing socket.
-    let mut head = format!(
-        "HTTP/1.1 {status} OK\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
-    let _ = stream.write_all(head.as_bytes());
-    let _ = stream.write_all(body);
-    let _ = stream.flush();
 }
 
 /// A log file path for one launch under `dir`.

@@ -3,13 +3,16 @@
 //!
 //! `GET /2018-06-01/runtime/invocation/next` answers once with the event and the request-id,
 //! deadline and function-ARN headers; later polls wait (the test then kills the process).
+//! Connections are kept alive, one thread each. `read_request`, `respond` and
+//! `next_invocation_headers` are shared with the benchmark's timing emulator.
 //! `POST …/invocation/<id>/response`, `…/<id>/error` and `…/init/error` are captured.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -81,33 +84,34 @@ fn wait(rx: &mpsc::Receiver<Outcome>, child: &mut Child, timeout: Duration) -> O
 }
 
 fn serve(listener: TcpListener, event: String, tx: mpsc::Sender<Outcome>) {
-    let mut delivered = false;
+    let delivered = Arc::new(AtomicBool::new(false));
+    let event = Arc::new(event);
     for stream in listener.incoming() {
-        let Ok(mut stream) = stream else { continue };
-        let Some((method, path, body)) = read_request(&mut stream) else {
-            continue;
-        };
+        let Ok(stream) = stream else { continue };
+        let (delivered, event, tx) = (delivered.clone(), event.clone(), tx.clone());
+        // One thread per connection, serving requests until the client closes it: keep-alive,
+        // as the real Runtime API does (lambda_runtime reuses its pooled connection).
+        thread::spawn(move || serve_connection(stream, &delivered, &event, &tx));
+    }
+}
+
+fn serve_connection(mut stream: TcpStream, delivered: &AtomicBool, event: &str, tx: &mpsc::Sender<Outcome>) {
+    // One reader for the whole connection: it may already hold the start of the next request.
+    let Ok(read_half) = stream.try_clone() else { return };
+    let mut reader = BufReader::new(read_half);
+    while let Some((method, path, body)) = read_request(&mut reader) {
         if method == "GET" && path.ends_with("/invocation/next") {
-            if delivered {
+            if delivered.swap(true, Ordering::SeqCst) {
                 // Hold the second poll open: the test is over once the first answer is in.
-                thread::spawn(move || {
-                    thread::sleep(Duration::from_secs(3600));
-                    drop(stream);
-                });
-                continue;
+                thread::sleep(Duration::from_secs(3600));
+                return;
             }
-            delivered = true;
-            let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default() + Duration::from_secs(30);
-            let headers = [
-                ("Lambda-Runtime-Aws-Request-Id", REQUEST_ID.to_owned()),
-                ("Lambda-Runtime-Deadline-Ms", deadline.as_millis().to_string()),
-                (
-                    "Lambda-Runtime-Invoked-Function-Arn",
-                    "arn:aws:lambda:us-east-1:123456789012:function:under-test".to_owned(),
-                ),
-                ("Content-Type", "application/json".to_owned()),
-            ];
-            respond(&mut stream, 200, &headers, event.as_bytes());
+            respond(
+                &mut stream,
+                200,
+                &next_invocation_headers("under-test"),
+                event.as_bytes(),
+            );
             continue;
         }
         let text = String::from_utf8_lossy(&body).into_owned();
@@ -130,9 +134,23 @@ fn serve(listener: TcpListener, event: String, tx: mpsc::Sender<Outcome>) {
     }
 }
 
-/// Reads one HTTP/1.1 request: method, path and body (content-length or chunked).
-fn read_request(stream: &mut TcpStream) -> Option<(String, String, Vec<u8>)> {
-    let mut reader = BufReader::new(stream.try_clone().ok()?);
+/// The headers of a `GET …/invocation/next` answer: request id, a deadline 60 s ahead, the ARN.
+pub fn next_invocation_headers(function_name: &str) -> [(&'static str, String); 4] {
+    let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default() + Duration::from_secs(60);
+    [
+        ("Lambda-Runtime-Aws-Request-Id", REQUEST_ID.to_owned()),
+        ("Lambda-Runtime-Deadline-Ms", deadline.as_millis().to_string()),
+        (
+            "Lambda-Runtime-Invoked-Function-Arn",
+            format!("arn:aws:lambda:us-east-1:123456789012:function:{function_name}"),
+        ),
+        ("Content-Type", "application/json".to_owned()),
+    ]
+}
+
+/// Reads one HTTP/1.1 request from a connection: method, path and body (content-length or
+/// chunked). `None` when the client closed the connection or sent something unreadable.
+pub fn read_request(reader: &mut impl BufRead) -> Option<(String, String, Vec<u8>)> {
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;
     let mut parts = line.split_whitespace();
@@ -173,13 +191,9 @@ fn read_request(stream: &mut TcpStream) -> Option<(String, String, Vec<u8>)> {
     Some((method, path, body))
 }
 
-fn respond(stream: &mut TcpStream, status: u16, headers: &[(&str, String)], body: &[u8]) {
-    // One request per connection: say so, or the runtime's pooled client may reuse a socket this
-    // side is closing and fail with "connection reset by peer".
-    let mut head = format!(
-        "HTTP/1.1 {status} OK\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
+/// Writes one HTTP/1.1 answer; the connection stays open for the next request.
+pub fn respond(stream: &mut impl Write, status: u16, headers: &[(&str, String)], body: &[u8]) {
+    let mut head = format!("HTTP/1.1 {status} OK\r\nContent-Length: {}\r\n", body.len());
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -211,7 +225,7 @@ mod tests {
         // WHEN the emulator reads them THEN both bodies come out whole
         let mut got = Vec::new();
         for stream in listener.incoming().take(2) {
-            let (m, p, b) = read_request(&mut stream.unwrap()).unwrap();
+            let (m, p, b) = read_request(&mut BufReader::new(stream.unwrap())).unwrap();
             got.push((m, p, String::from_utf8(b).unwrap()));
         }
         client.join().unwrap();

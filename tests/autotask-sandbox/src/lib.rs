@@ -36,8 +36,9 @@ pub struct SandboxConfig {
     /// Calls per hour before 429 (Autotask: 10,000 per database).
     pub hourly_limit: u64,
     pub throttle_retry_after_secs: u64,
-    /// Where `autotask-swagger.json` and `autotask-rest-api.md` are.
-    pub reference_dir: PathBuf,
+    /// A reference file to use instead of the default (`AUTOTASK_REFERENCE_DIR`, else the
+    /// repository's `reference/autotask/autotask-reference.json`, compiled in).
+    pub reference_file: Option<PathBuf>,
     /// Load `fixtures/demo.json`.
     pub demo_seed: bool,
     /// 0 = a free port.
@@ -54,7 +55,7 @@ impl Default for SandboxConfig {
             thread_limit: 3,
             hourly_limit: 10_000,
             throttle_retry_after_secs: 60,
-            reference_dir: meta::default_reference_dir(),
+            reference_file: None,
             demo_seed: false,
             port: 0,
         }
@@ -74,7 +75,10 @@ pub struct AutotaskSandbox;
 impl AutotaskSandbox {
     /// Loads the metadata, seeds, binds 127.0.0.1 and serves until the handle is dropped.
     pub async fn start(config: SandboxConfig) -> Result<RunningSandbox, SandboxError> {
-        let schema = Arc::new(meta::Schema::load(&config.reference_dir)?);
+        let schema = Arc::new(match &config.reference_file {
+            Some(path) => meta::Schema::load(path)?,
+            None => meta::Schema::load_default()?,
+        });
         let state = SandboxState::new(schema, &config.username);
         if config.demo_seed {
             state.seed_demo();

@@ -25,9 +25,11 @@ fn properties(spec: &Value, model: &str) -> Vec<String> {
 
 /// Whether the swagger lists `method` (any case) on `path`.
 fn has_route(spec: &Value, method: &str, path: &str) -> bool {
-    spec["paths"][path]
-        .as_array()
-        .is_some_and(|verbs| verbs.iter().any(|v| v.as_str().is_some_and(|v| v.eq_ignore_ascii_case(method))))
+    spec["paths"][path].as_array().is_some_and(|verbs| {
+        verbs
+            .iter()
+            .any(|v| v.as_str().is_some_and(|v| v.eq_ignore_ascii_case(method)))
+    })
 }
 
 fn check_entity<E: Entity>(spec: &Value, problems: &mut Vec<String>) {

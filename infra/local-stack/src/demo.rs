@@ -44,55 +44,15 @@ pub const DEMO_QUOTE: &str = "Q100045";
 
 pub async fn run(stack: &LocalStack) -> Result<DemoReport, DemoError> {
     let tenant = TenantId::parse(DEMO_TENANT).expect("valid demo tenant");
-    let keys = stack
-        .ctx
-        .secrets
-        .signing_keys(&tenant)
-        .await?
-        .ok_or_else(|| DemoError::NoKeys(stack.secrets_file.display().to_string()))?;
+    let keys = demo_keys(stack).await?;
     let mut lines = String::new();
 
-    // Read first: the version to replace (none on a fresh stack).
-    let current = call(stack, &tenant, &keys.current, "GET", "/settings/", b"").await?;
-    let current = expect(current, "read", 200)?;
-    let version = current["version"].as_u64();
-
-    // The owner of new companies must be a real (licensed, active) Autotask resource.
-    let owner = stack
-        .autotask
-        .state()
-        .all("Resources")
-        .into_iter()
-        .find(|r| r["isActive"] == true && r["licenseType"] != autotask_sandbox::state::API_USER_LICENSE)
-        .and_then(|r| r["id"].as_i64())
-        .unwrap_or_default();
-    let settings = json!({
-        "version": version,
-        "sales_reps": [{ "col_sales_rep_id": "U501", "at_resource_id": 29682885 }],
-        "field_mappings": {
-            "payment_terms": [{ "col": "Net 30", "at_id": 1 }],
-            "shipping_types": [{ "col": "UPS Ground", "at_id": 1 }],
-            "categories": [
-                { "col_category": "Computers", "col_sub_category": "Notebooks", "at_product_category_id": 2 },
-                { "col_category": "Networking", "at_product_category_id": 1 }
-            ],
-            "default_product_category_id": 3,
-            "default_billing_code_id": 29682801,
-            "quote_opportunity": { "status_id": 1, "stage_id": 1, "probability": 50 },
-            "sales_order_opportunity": { "status_id": 1, "stage_id": 2, "probability": 100 },
-            "new_company": { "company_type_id": 1, "owner_resource_id": owner }
-        },
-        "opportunity_custom_field": "AT Opportunity",
-        "bulk_sync": { "enabled": false, "schedule": "rate(1 hour)", "budget_share": 0.5 }
-    });
-    let body = settings.to_string();
-    let put = call(stack, &tenant, &keys.current, "PUT", "/settings/", body.as_bytes()).await?;
-    let put = expect(put, "write", 200)?;
+    let seeded = seed_settings(stack, &tenant, &keys.current).await?;
     writeln!(
         lines,
         "PUT  {}/  -> 200, settings version {}",
         stack.url("settings"),
-        put["version"]
+        seeded["version"]
     )
     .ok();
 
@@ -236,6 +196,71 @@ pub async fn run(stack: &LocalStack) -> Result<DemoReport, DemoError> {
         exported,
         quote,
     })
+}
+
+/// Writes the demo tenant's settings through a signed `PUT /settings/` (replacing whatever
+/// version is stored) and returns the answer. The sales rep, payment term, shipping type,
+/// categories and billing code are the sandboxes' demo records.
+pub async fn seed_settings(
+    stack: &LocalStack,
+    tenant: &TenantId,
+    key: &shared::secret::SecretString,
+) -> Result<Value, DemoError> {
+    // The version to replace (none on a fresh stack).
+    let version = stored_settings_version(stack, tenant, key).await?;
+
+    // The owner of new companies must be a real (licensed, active) Autotask resource.
+    let owner = stack
+        .autotask
+        .state()
+        .all("Resources")
+        .into_iter()
+        .find(|r| r["isActive"] == true && r["licenseType"] != autotask_sandbox::state::API_USER_LICENSE)
+        .and_then(|r| r["id"].as_i64())
+        .unwrap_or_default();
+    let settings = json!({
+        "version": version,
+        "sales_reps": [{ "col_sales_rep_id": "U501", "at_resource_id": 29682885 }],
+        "field_mappings": {
+            "payment_terms": [{ "col": "Net 30", "at_id": 1 }],
+            "shipping_types": [{ "col": "UPS Ground", "at_id": 1 }],
+            "categories": [
+                { "col_category": "Computers", "col_sub_category": "Notebooks", "at_product_category_id": 2 },
+                { "col_category": "Networking", "at_product_category_id": 1 }
+            ],
+            "default_product_category_id": 3,
+            "default_billing_code_id": 29682801,
+            "quote_opportunity": { "status_id": 1, "stage_id": 1, "probability": 50 },
+            "sales_order_opportunity": { "status_id": 1, "stage_id": 2, "probability": 100 },
+            "new_company": { "company_type_id": 1, "owner_resource_id": owner }
+        },
+        "opportunity_custom_field": "AT Opportunity",
+        "bulk_sync": { "enabled": false, "schedule": "rate(1 hour)", "budget_share": 0.5 }
+    });
+    let body = settings.to_string();
+    let put = call(stack, tenant, key, "PUT", "/settings/", body.as_bytes()).await?;
+    expect(put, "write", 200)
+}
+
+/// The demo tenant's signing keys from the stack's secrets.
+pub async fn demo_keys(stack: &LocalStack) -> Result<shared::signing::SigningKeys, DemoError> {
+    let tenant = TenantId::parse(DEMO_TENANT).expect("valid demo tenant");
+    stack
+        .ctx
+        .secrets
+        .signing_keys(&tenant)
+        .await?
+        .ok_or_else(|| DemoError::NoKeys(stack.secrets_file.display().to_string()))
+}
+
+/// The version of the tenant's stored settings, `None` when it has none yet.
+pub async fn stored_settings_version(
+    stack: &LocalStack,
+    tenant: &TenantId,
+    key: &shared::secret::SecretString,
+) -> Result<Option<u64>, DemoError> {
+    let current = call(stack, tenant, key, "GET", "/settings/", b"").await?;
+    Ok(expect(current, "read", 200)?["version"].as_u64())
 }
 
 /// Signs the call exactly as a ChannelOnline button's server side would (header form).

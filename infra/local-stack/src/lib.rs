@@ -11,6 +11,7 @@ pub mod dynamo;
 pub mod functions;
 pub mod gateway;
 pub mod http_client;
+pub mod links;
 pub mod seed;
 pub mod stack;
 pub mod sync;

@@ -8,6 +8,7 @@ use shared::secret::SecretString;
 use shared::secrets::file::FileSecretSource;
 use shared::secrets::{AutotaskCredentials, ChannelOnlineCredentials, SecretSource, SecretsError, SigningKeysDocument};
 use shared::store::StoreError;
+use shared::store::dynamo::DynamoStore;
 use shared::store::ports::MappingStore;
 use shared::tenant::TenantId;
 
@@ -65,10 +66,11 @@ pub async fn sandbox_credentials(
 /// mappings and stored answers from an earlier run would point at records that no longer exist.
 /// Forget them; settings, audit records and other tenants' data survive the restart.
 pub async fn forget_demo_sandbox_records(
-    mappings: &dyn MappingStore,
+    store: &DynamoStore,
     dynamo: &aws_sdk_dynamodb::Client,
     idempotency_table: &str,
 ) -> Result<usize, StoreError> {
+    let mappings: &dyn MappingStore = store;
     let tenant = TenantId::parse(DEMO_TENANT).expect("valid demo tenant");
     let mut forgotten = 0;
     for kind in MappingKind::ALL {
@@ -85,6 +87,9 @@ pub async fn forget_demo_sandbox_records(
     }
     // Idempotency records are only replays of answers from sandboxes that are gone: drop the
     // table; `create_tables` makes it again, empty.
+    if !store.existing_tables().await?.iter().any(|t| t == idempotency_table) {
+        return Ok(forgotten);
+    }
     if let Err(e) = dynamo.delete_table().table_name(idempotency_table).send().await {
         let missing = e
             .as_service_error()

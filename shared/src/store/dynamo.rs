@@ -102,18 +102,25 @@ impl DynamoStore {
     /// and the local stack; tables that already exist are left as they are. On AWS the SAM
     /// template creates them with the same schema.
     pub async fn create_tables(&self) -> StoreResult<()> {
-        let mapping = self
-            .client
-            .create_table()
-            .table_name(&self.tables.mappings)
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(attr_def(PK)?)
-            .attribute_definitions(attr_def(SK)?)
-            .key_schema(key_elem(PK, KeyType::Hash)?)
-            .key_schema(key_elem(SK, KeyType::Range)?)
-            .send()
-            .await;
-        ignore_existing(mapping.map(|_| ()))?;
+        // Listed first so an existing table is not an error response (and a warning in the log).
+        let existing = self.existing_tables().await?;
+        if !existing.contains(&self.tables.mappings) {
+            let mapping = self
+                .client
+                .create_table()
+                .table_name(&self.tables.mappings)
+                .billing_mode(BillingMode::PayPerRequest)
+                .attribute_definitions(attr_def(PK)?)
+                .attribute_definitions(attr_def(SK)?)
+                .key_schema(key_elem(PK, KeyType::Hash)?)
+                .key_schema(key_elem(SK, KeyType::Range)?)
+                .send()
+                .await;
+            ignore_existing(mapping.map(|_| ()))?;
+        }
+        if existing.contains(&self.tables.idempotency) {
+            return Ok(());
+        }
         let idempotency = self
             .client
             .create_table()
@@ -140,6 +147,26 @@ impl DynamoStore {
                 .map_err(sdk_error)?;
         }
         Ok(())
+    }
+
+    /// The names of every table the endpoint has (all pages of ListTables).
+    pub async fn existing_tables(&self) -> StoreResult<Vec<String>> {
+        let mut names = Vec::new();
+        let mut start: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_tables()
+                .set_exclusive_start_table_name(start.take())
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            names.extend(page.table_names.unwrap_or_default());
+            match page.last_evaluated_table_name {
+                Some(last) => start = Some(last),
+                None => return Ok(names),
+            }
+        }
     }
 
     async fn get_item(&self, table: &str, key: Item) -> StoreResult<Option<Item>> {

@@ -11,6 +11,7 @@ use super::field_owner::{FieldOwnership, Resolution, SideState, resolve_fields};
 use crate::app::TenantContext;
 use crate::autotask::{Company, CompanyPatch, Patch};
 use crate::channelonline::{Address, Customer, CustomerUpsert};
+use crate::domain::customer::fields::{FieldSpec, company as at_field, fit};
 use crate::domain::mapping::Mapping;
 use crate::store::{AuditOutcome, AuditRecord};
 use crate::sync::SyncError;
@@ -18,15 +19,49 @@ use crate::sync::SyncError;
 /// The customer fields kept in sync both ways (canonical names used by the owner settings).
 pub const SYNCED_FIELDS: [&str; 7] = ["name", "phone", "address1", "address2", "city", "state", "postal_code"];
 
+/// The Autotask field a synced name writes, and whether Autotask requires it (field tables:
+/// `companyName` and `phone` are required on Companies, so neither may ever be cleared).
+fn autotask_field(name: &str) -> Option<(FieldSpec, bool)> {
+    Some(match name {
+        "name" => (at_field::NAME, true),
+        "phone" => (at_field::PHONE, true),
+        "address1" => (at_field::ADDRESS1, false),
+        "address2" => (at_field::ADDRESS2, false),
+        "city" => (at_field::CITY, false),
+        "state" => (at_field::STATE, false),
+        "postal_code" => (at_field::POSTAL_CODE, false),
+        _ => return None,
+    })
+}
+
+/// A change the pair sync did not send to Autotask, and why (reported and audited every run
+/// until someone fills the value in ChannelOnline).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct HeldBack {
+    pub field: String,
+    pub reason: String,
+}
+
 /// What a pair sync wrote.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PairSync {
     pub resolution: Resolution,
     pub autotask_calls: u64,
+    /// Changes for Autotask that were not sent (a blank value where Autotask requires one).
+    pub held_back: Vec<HeldBack>,
 }
 
 impl PairSync {
     pub fn summary(&self) -> String {
+        let written = self.written_summary();
+        if self.held_back.is_empty() {
+            return written;
+        }
+        let held: Vec<&str> = self.held_back.iter().map(|h| h.reason.as_str()).collect();
+        format!("{written}; not sent to Autotask: {}", held.join("; "))
+    }
+
+    fn written_summary(&self) -> String {
         let names = |m: &BTreeMap<String, Value>| m.keys().cloned().collect::<Vec<_>>().join(", ");
         match (
             self.resolution.to_autotask.is_empty(),
@@ -48,16 +83,25 @@ fn text(v: &Option<String>) -> Value {
     v.as_ref().map_or(Value::Null, |s| Value::String(s.clone()))
 }
 
+/// The customer's synced values as Autotask can hold them (trimmed, cut to Autotask's lengths, as
+/// the customer export fits them), so a value Autotask must shorten is not a change on every run.
 pub fn customer_values(c: &Customer) -> BTreeMap<String, Value> {
     let a = c.address.clone().unwrap_or_default();
+    let fitted = |field: &str, v: Option<&str>| {
+        let (spec, _) = autotask_field(field).expect("every synced field has an Autotask field");
+        (
+            field.to_owned(),
+            fit(v, spec.max_len).map_or(Value::Null, Value::String),
+        )
+    };
     BTreeMap::from([
-        ("name".into(), Value::String(c.company_name.clone())),
-        ("phone".into(), text(&c.phone)),
-        ("address1".into(), text(&a.line1)),
-        ("address2".into(), text(&a.line2)),
-        ("city".into(), text(&a.city)),
-        ("state".into(), text(&a.state)),
-        ("postal_code".into(), text(&a.postal_code)),
+        fitted("name", Some(&c.company_name)),
+        fitted("phone", c.phone.as_deref()),
+        fitted("address1", a.line1.as_deref()),
+        fitted("address2", a.line2.as_deref()),
+        fitted("city", a.city.as_deref()),
+        fitted("state", a.state.as_deref()),
+        fitted("postal_code", a.postal_code.as_deref()),
     ])
 }
 
@@ -77,10 +121,27 @@ fn as_text(v: &Value) -> Option<String> {
     v.as_str().filter(|s| !s.trim().is_empty()).map(str::to_owned)
 }
 
-fn company_patch(id: i64, fields: &BTreeMap<String, Value>) -> CompanyPatch {
+/// The PATCH for the fields Autotask must take, fitted to its lengths, and what cannot be sent:
+/// a blank value for a field Autotask requires is held back (the Autotask value stays).
+fn company_patch(id: i64, fields: &BTreeMap<String, Value>) -> (CompanyPatch, Vec<HeldBack>) {
     let mut p = CompanyPatch::new(id);
+    let mut held_back = Vec::new();
     for (field, value) in fields {
-        let v = Patch::from_option(as_text(value));
+        let Some((spec, required)) = autotask_field(field) else {
+            continue;
+        };
+        let fitted = fit(as_text(value).as_deref(), spec.max_len);
+        if fitted.is_none() && required {
+            held_back.push(HeldBack {
+                field: field.clone(),
+                reason: format!(
+                    "{field} is blank in ChannelOnline but Autotask requires {}; the Autotask value is kept (fill it in ChannelOnline)",
+                    spec.name
+                ),
+            });
+            continue;
+        }
+        let v = Patch::from_option(fitted);
         match field.as_str() {
             "name" => p.company_name = v,
             "phone" => p.phone = v,
@@ -92,7 +153,7 @@ fn company_patch(id: i64, fields: &BTreeMap<String, Value>) -> CompanyPatch {
             _ => {}
         }
     }
-    p
+    (p, held_back)
 }
 
 fn customer_upsert(current: &Customer, fields: &BTreeMap<String, Value>) -> CustomerUpsert {
@@ -158,10 +219,11 @@ pub async fn sync_pair(ctx: &TenantContext, mapping: &Mapping) -> Result<PairSyn
         base.as_ref(),
         &FieldOwnership::from_settings(&ctx.settings.bulk_sync),
     );
-    if !resolution.to_autotask.is_empty() {
+    let (patch, held_back) = company_patch(mapping.at_id, &resolution.to_autotask);
+    if resolution.to_autotask.len() > held_back.len() {
         calls += 1;
         ctx.autotask
-            .update::<Company>(&company_patch(mapping.at_id, &resolution.to_autotask))
+            .update::<Company>(&patch)
             .await
             .map_err(|e| SyncError::from_autotask_write(e, format!("company {}", mapping.at_id)))?;
     }
@@ -170,9 +232,18 @@ pub async fn sync_pair(ctx: &TenantContext, mapping: &Mapping) -> Result<PairSyn
             .upsert_customer(&customer_upsert(&customer, &resolution.to_channelonline))
             .await?;
     }
-    // Both sides now hold these values: the base of the next comparison.
+    // Both sides now hold these values: the base of the next comparison. A held-back field keeps
+    // its old base, so it stays a pending ChannelOnline change (reported again) rather than
+    // letting Autotask's value flow back over the user's edit.
     let mut synced = col_values.clone();
     synced.extend(resolution.to_channelonline.clone());
+    for held in &held_back {
+        let before = base
+            .as_ref()
+            .and_then(|b| b.get(&held.field))
+            .or(at_values.get(&held.field));
+        synced.insert(held.field.clone(), before.cloned().unwrap_or(Value::Null));
+    }
     let snapshot = json!(synced);
     if base.as_ref().map(|b| json!(b)) != Some(snapshot.clone()) {
         let mut updated = mapping.clone();
@@ -187,6 +258,9 @@ pub async fn sync_pair(ctx: &TenantContext, mapping: &Mapping) -> Result<PairSyn
         let mut changes = resolution.audit_changes();
         changes["to_autotask"] = json!(resolution.to_autotask);
         changes["to_channelonline"] = json!(resolution.to_channelonline);
+        if !held_back.is_empty() {
+            changes["held_back"] = json!(held_back);
+        }
         ctx.audit
             .append(&AuditRecord {
                 tenant: ctx.tenant.clone(),
@@ -203,5 +277,71 @@ pub async fn sync_pair(ctx: &TenantContext, mapping: &Mapping) -> Result<PairSyn
     Ok(PairSync {
         resolution,
         autotask_calls: calls,
+        held_back,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(pairs: &[(&str, Value)]) -> BTreeMap<String, Value> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
+    }
+
+    #[test]
+    fn a_blank_required_field_is_held_back_and_never_cleared() {
+        let (patch, held) = company_patch(
+            7,
+            &fields(&[("phone", Value::Null), ("name", json!("  ")), ("address2", Value::Null)]),
+        );
+        assert_eq!(patch.phone, Patch::Keep);
+        assert_eq!(patch.company_name, Patch::Keep);
+        // An optional field may be cleared: Autotask does not require it.
+        assert_eq!(patch.address2, Patch::Null);
+        let names: Vec<&str> = held.iter().map(|h| h.field.as_str()).collect();
+        assert_eq!(names, ["name", "phone"]);
+        assert!(held[1].reason.contains("Autotask requires phone"), "{}", held[1].reason);
+        let body = serde_json::to_value(&patch).unwrap();
+        assert!(
+            body.get("phone").is_none() && body.get("companyName").is_none(),
+            "{body}"
+        );
+    }
+
+    #[test]
+    fn values_are_fitted_to_autotask_lengths_before_they_are_sent() {
+        let (patch, held) = company_patch(
+            7,
+            &fields(&[
+                ("city", json!("Llanfairpwllgwyngyllgogerychwyrndrobwll")),
+                ("postal_code", json!("60601-1234-XYZ")),
+            ]),
+        );
+        assert!(held.is_empty());
+        assert_eq!(patch.city, Patch::Set("Llanfairpwllgwyngyllgogerychwy".to_owned()));
+        assert_eq!(patch.postal_code, Patch::Set("60601-1234".to_owned()));
+    }
+
+    #[test]
+    fn customer_values_compare_in_autotask_terms() {
+        let customer = Customer {
+            customer_id: "1".into(),
+            number: "AC1".into(),
+            company_name: "Acme".into(),
+            phone: Some(" 312-555-0100 ".into()),
+            address: Some(Address {
+                city: Some("A".repeat(40)),
+                ..Address::default()
+            }),
+            contacts: Vec::new(),
+            sales_rep: None,
+            terms: None,
+            modified_at: None,
+        };
+        let values = customer_values(&customer);
+        assert_eq!(values["phone"], json!("312-555-0100"));
+        assert_eq!(values["city"], json!("A".repeat(30)));
+        assert_eq!(values["address1"], Value::Null);
+    }
 }

@@ -226,7 +226,7 @@ async fn picklist_and_reference_values_must_exist() {
     assert_eq!(status, 500);
     assert_eq!(
         first_error(&body),
-        "Value does not reference an existing entity for companyType. "
+        "Value does not reference an existing entity for companyType . "
     );
     let (status, body) = api
         .call(
@@ -402,7 +402,10 @@ async fn a_fourth_concurrent_call_on_one_endpoint_hits_the_thread_limit() {
     let results = futures_util::future::join_all(calls).await;
     let refused: Vec<&(u16, Value)> = results.iter().filter(|(s, _)| *s != 200).collect();
     assert_eq!(refused.len(), 1, "{results:?}");
-    assert!(first_error(&refused[0].1).contains("Itgenatr005"));
+    assert_eq!(
+        first_error(&refused[0].1),
+        "Itgenatr005: Thread Threshold Exceeded — The Autotask API thread threshold of 3 threads has been exceeded."
+    );
     assert_eq!(api.sb.counters().peak_in_flight("Companies"), 4);
 }
 

@@ -502,10 +502,11 @@ fn merge_udfs(rec: &mut Map<String, Value>, sent: &Value) {
         .unwrap_or_default();
     for udf in sent.as_array().into_iter().flatten() {
         let name = udf.get("name").and_then(Value::as_str).unwrap_or_default();
-        match merged
-            .iter_mut()
-            .find(|u| u.get("name").and_then(Value::as_str).is_some_and(|n| n.eq_ignore_ascii_case(name)))
-        {
+        match merged.iter_mut().find(|u| {
+            u.get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        }) {
             Some(existing) => *existing = udf.clone(),
             None => merged.push(udf.clone()),
         }

@@ -629,6 +629,17 @@ fn admin_call(app: &App, method: &Method, path: &str, body: &Bytes) -> Response 
             }
             Err(e) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
         },
+        ("POST", "fixture") => match parsed() {
+            fixture @ Value::Object(_) => {
+                app.state.load_fixture(&fixture);
+                StatusCode::NO_CONTENT.into_response()
+            }
+            _ => (
+                StatusCode::BAD_REQUEST,
+                "The body must be a fixture object: {\"picklists\": …, \"userDefinedFields\": …, \"records\": …}",
+            )
+                .into_response(),
+        },
         ("POST", "move-zone") => {
             app.zone.fetch_add(1, Ordering::SeqCst);
             StatusCode::NO_CONTENT.into_response()

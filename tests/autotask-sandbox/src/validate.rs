@@ -1,6 +1,7 @@
 //! Write validation the way Autotask answers it (HTTP 500 + `errors[]`): types, required fields,
 //! read-only fields ignored, picklist and reference existence, owner must be an active non-API
-//! resource, QuoteItem item-field and discount rules.
+//! resource, user-defined fields known to the entity's UDF metadata, QuoteItem item-field (one,
+//! and the one its `quoteItemType` label calls for) and discount rules.
 
 use serde_json::{Map, Value};
 

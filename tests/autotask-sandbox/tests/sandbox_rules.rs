@@ -623,3 +623,33 @@ async fn user_defined_fields_are_checked_against_the_entity_metadata() {
     assert_eq!(status, 500);
     assert_eq!(first_error(&body), "Unable to find Favourite Colour in the Entity.");
 }
+
+#[tokio::test]
+async fn the_admin_fixture_call_seeds_user_defined_fields_and_records() {
+    let api = Api::start().await;
+    let resp = api
+        .http
+        .post(format!("{}/__admin/fixture", api.sb.base_url()))
+        .json(&json!({"userDefinedFields": {"Contacts": [{"name": "Newsletter"}]},
+                      "records": {"Roles": [{"id": 77, "name": "Architect", "hourlyRate": 200.0, "isActive": true}]}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 204);
+    let (_, meta) = api
+        .call("GET", "/V1.0/Contacts/entityInformation/userDefinedFields", None)
+        .await;
+    assert_eq!(meta["fields"][0]["name"], "Newsletter");
+    assert_eq!(meta["fields"][0]["label"], "Newsletter");
+    let (status, role) = api.call("GET", "/V1.0/Roles/77", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(role["item"]["name"], "Architect");
+    let resp = api
+        .http
+        .post(format!("{}/__admin/fixture", api.sb.base_url()))
+        .body("[]")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+}

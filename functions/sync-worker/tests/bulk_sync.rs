@@ -423,3 +423,58 @@ async fn the_products_own_company_write_comes_back_once_through_the_feed_and_wri
     assert_eq!(third.counts.planned, 0, "{}", third.to_view());
     assert_eq!(patches(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_company_the_product_created_comes_back_once_through_the_feed_and_writes_nothing() {
+    // GIVEN "create unmapped customers" and a new ChannelOnline customer, the clock at real time
+    let mut settings = TenantSettings::default();
+    settings.bulk_sync.create_unmapped_customers = true;
+    let e = env_at(settings, Utc::now()).await;
+    let owner = e.at.state().add_resource("Sam", "Seller", "sam@reseller.test", false);
+    let mut ctx = e.ctx.clone();
+    ctx.settings.field_mappings.new_company.company_type_id = Some(1);
+    ctx.settings.field_mappings.new_company.owner_resource_id = Some(owner);
+    let e = Env { ctx, ..e };
+    e.col.state().insert_customer(customer(
+        "N0002",
+        "Fresh Start LLC",
+        "512-555-6060",
+        e.clock.now() - Duration::minutes(5),
+    ));
+    set_checkpoints(&e, e.clock.now() - Duration::hours(1)).await;
+    e.at.counters().reset();
+
+    // WHEN the first run creates and maps the company
+    let first = run_once(&e).await;
+    assert_eq!((first.counts.done, first.counts.failed), (1, 0), "{}", first.to_view());
+    let mapping = e
+        .store
+        .get_by_col(&e.ctx.tenant, MappingKind::Customer, "N0002")
+        .await
+        .unwrap()
+        .expect("mapped");
+    let created = e.at.state().get("Companies", mapping.at_id).unwrap();
+    let patches = || e.at.counters().calls("PATCH", "Companies") + e.at.counters().calls("PUT", "Companies");
+    let (patches_first, upserts_first) = (patches(), e.col.state().calls(RequestKind::ImportCustomers));
+
+    // AND the next run reads the new company back from the Autotask feed
+    e.clock.advance(Duration::minutes(10));
+    let second = run_once(&e).await;
+
+    // THEN it finds the pair in sync and writes nothing to either side
+    assert_eq!(second.counts.failed, 0, "{}", second.to_view());
+    assert!(
+        second.counts.planned >= 1,
+        "the create is in the feed: {}",
+        second.to_view()
+    );
+    assert_eq!(patches(), patches_first, "no PATCH of the company just created");
+    assert_eq!(e.col.state().calls(RequestKind::ImportCustomers), upserts_first);
+    assert_eq!(
+        e.at.state().get("Companies", mapping.at_id).unwrap()["lastActivityDate"],
+        created["lastActivityDate"]
+    );
+    // AND the run after that has nothing to do
+    e.clock.advance(Duration::minutes(10));
+    assert_eq!(run_once(&e).await.counts.planned, 0);
+}

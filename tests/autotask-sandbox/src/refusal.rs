@@ -92,15 +92,15 @@ impl Refusal {
         }
     }
 
-    pub fn throttled(retry_after: u64) -> Self {
+    /// `hourly_limit` is the configured budget (Autotask: 10,000 per database).
+    pub fn throttled(retry_after: u64, hourly_limit: u64) -> Self {
         Self {
             retry_after: Some(retry_after),
             ..Self::errors(
                 StatusCode::TOO_MANY_REQUESTS,
-                [
-                    "The external request threshold of 10000 requests per hour has been exceeded for this database."
-                        .to_owned(),
-                ],
+                [format!(
+                    "The external request threshold of {hourly_limit} requests per hour has been exceeded for this database."
+                )],
             )
         }
     }

@@ -73,7 +73,7 @@ pub(crate) async fn dispatch(
     }
     app.controls.record_call(method.as_str(), &endpoint);
     if app.state.count_request() > app.config.hourly_limit {
-        return Refusal::throttled(app.config.throttle_retry_after_secs).into_response();
+        return Refusal::throttled(app.config.throttle_retry_after_secs, app.config.hourly_limit).into_response();
     }
     let code = header(&headers, "ApiIntegrationCode").unwrap_or_default();
     if !app.controls.enter(&code, &endpoint, app.config.thread_limit) {
@@ -86,7 +86,9 @@ pub(crate) async fn dispatch(
     };
     let fault = app.controls.take_fault(method.as_str(), &endpoint);
     match &fault {
-        Some(FaultKind::Throttle { retry_after_secs }) => return Refusal::throttled(*retry_after_secs).into_response(),
+        Some(FaultKind::Throttle { retry_after_secs }) => {
+            return Refusal::throttled(*retry_after_secs, app.config.hourly_limit).into_response();
+        }
         Some(FaultKind::ServerError) => return Refusal::errors(StatusCode::INTERNAL_SERVER_ERROR, []).into_response(),
         Some(FaultKind::ThreadLimit) => return Refusal::thread_limit(app.config.thread_limit).into_response(),
         Some(FaultKind::Timeout { delay_ms }) => tokio::time::sleep(Duration::from_millis(*delay_ms)).await,

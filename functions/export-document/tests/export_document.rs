@@ -858,3 +858,29 @@ async fn service_picker_lists_items_and_its_choice_becomes_a_line_that_keeps_its
             .any(|i| i["quoteItemType"] == 11 && i["serviceID"] == env.service)
     );
 }
+
+#[tokio::test]
+async fn the_service_search_returns_at_most_fifty_per_kind_and_reads_no_further_page() {
+    // GIVEN 120 active services matching the search (more than the picker's 50)
+    let env = env().await;
+    let s = env.at.state();
+    let billing = s.add_billing_code("Cloud plans", 5);
+    let ids: Vec<i64> = (1..=120)
+        .map(|n| s.add_service(&format!("Cloud plan {n:03}"), billing, 2, 10.0))
+        .collect();
+    env.at.counters().reset();
+    // WHEN the picker searches services
+    let choices = search_services(&env.ctx, "Cloud plan", &[ServiceKind::Service])
+        .await
+        .unwrap();
+    // THEN it answers the first 50 (Autotask's id order) from one query page
+    let mut got: Vec<i64> = choices.iter().map(|c| c.id).collect();
+    got.sort_unstable();
+    assert_eq!(got, ids[..50]);
+    assert_eq!(
+        env.at.counters().calls("POST", "Services"),
+        1,
+        "one POST …/Services/query, no POST of its nextPageUrl: {:?}",
+        env.at.counters().snapshot()
+    );
+}

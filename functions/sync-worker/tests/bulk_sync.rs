@@ -58,9 +58,17 @@ fn customer(number: &str, name: &str, phone: &str, modified: DateTime<Utc>) -> C
 }
 
 async fn env(settings: TenantSettings) -> Env {
+    env_at(
+        settings,
+        DateTime::parse_from_rfc3339("2026-11-27T12:00:00Z").unwrap().to_utc(),
+    )
+    .await
+}
+
+/// The environment with the run's clock at `now` (the sandbox stamps its writes with real time).
+async fn env_at(settings: TenantSettings, now: DateTime<Utc>) -> Env {
     let at = AutotaskSandbox::start(SandboxConfig::default()).await.unwrap();
     let tenant = TenantId::parse("acme").unwrap();
-    let now = DateTime::parse_from_rfc3339("2026-11-27T12:00:00Z").unwrap().to_utc();
     let client = AutotaskClient::new(ClientConfig::with_zone_host(&at.base_url()))
         .unwrap()
         .for_tenant(
@@ -354,4 +362,119 @@ async fn a_new_unmapped_customer_is_proposed_not_created_unless_the_setting_says
             );
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_products_own_company_write_comes_back_once_through_the_feed_and_writes_nothing() {
+    // GIVEN a pair in sync whose ChannelOnline phone then changed, and the run's clock at real
+    // time (Autotask stamps lastActivityDate on every write, so the product's PATCH is a change)
+    let e = env_at(TenantSettings::default(), Utc::now()).await;
+    let owner = e.at.state().add_resource("Sam", "Seller", "sam@reseller.test", false);
+    let (number, at_id) = seed_pair(&e, owner, 1, "512-555-0000", e.clock.now() - Duration::days(2)).await;
+    {
+        let mut col = e.col.state();
+        let mut c = col.customer(&number).unwrap().clone();
+        c.phone = Some("512-555-4242".into());
+        c.modified_at = Some(e.clock.now() - Duration::minutes(5));
+        col.insert_customer(c);
+    }
+    set_checkpoints(&e, e.clock.now() - Duration::hours(1)).await;
+    e.at.counters().reset();
+    let col_upserts = || e.col.state().calls(RequestKind::ImportCustomers);
+    let patches = || e.at.counters().calls("PATCH", "Companies") + e.at.counters().calls("PUT", "Companies");
+
+    // WHEN the first run syncs the ChannelOnline change to Autotask
+    let first = run_once(&e).await;
+    assert_eq!(
+        (first.counts.planned, first.counts.failed),
+        (1, 0),
+        "{}",
+        first.to_view()
+    );
+    assert_eq!(patches(), 1);
+    let written = e.at.state().get("Companies", at_id).unwrap();
+    assert_eq!(written["phone"], "512-555-4242");
+    let stamped: DateTime<Utc> = written["lastActivityDate"].as_str().unwrap().parse().unwrap();
+    assert!(stamped >= e.clock.now(), "the PATCH moved lastActivityDate");
+    let upserts_after_first = col_upserts();
+
+    // AND the next run (10 minutes later) reads that write back from the Autotask feed
+    e.clock.advance(Duration::minutes(10));
+    let second = run_once(&e).await;
+
+    // THEN it is planned once, found in sync, and nothing is written to either side
+    assert_eq!(
+        (second.counts.planned, second.counts.failed),
+        (1, 0),
+        "{}",
+        second.to_view()
+    );
+    assert_eq!(patches(), 1, "no second PATCH");
+    assert_eq!(col_upserts(), upserts_after_first, "no ChannelOnline write");
+    assert_eq!(
+        e.at.state().get("Companies", at_id).unwrap()["lastActivityDate"],
+        written["lastActivityDate"],
+        "Autotask was not touched again"
+    );
+
+    // AND the run after that finds nothing at all: the loop is closed
+    e.clock.advance(Duration::minutes(10));
+    let third = run_once(&e).await;
+    assert_eq!(third.counts.planned, 0, "{}", third.to_view());
+    assert_eq!(patches(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_company_the_product_created_comes_back_once_through_the_feed_and_writes_nothing() {
+    // GIVEN "create unmapped customers" and a new ChannelOnline customer, the clock at real time
+    let mut settings = TenantSettings::default();
+    settings.bulk_sync.create_unmapped_customers = true;
+    let e = env_at(settings, Utc::now()).await;
+    let owner = e.at.state().add_resource("Sam", "Seller", "sam@reseller.test", false);
+    let mut ctx = e.ctx.clone();
+    ctx.settings.field_mappings.new_company.company_type_id = Some(1);
+    ctx.settings.field_mappings.new_company.owner_resource_id = Some(owner);
+    let e = Env { ctx, ..e };
+    e.col.state().insert_customer(customer(
+        "N0002",
+        "Fresh Start LLC",
+        "512-555-6060",
+        e.clock.now() - Duration::minutes(5),
+    ));
+    set_checkpoints(&e, e.clock.now() - Duration::hours(1)).await;
+    e.at.counters().reset();
+
+    // WHEN the first run creates and maps the company
+    let first = run_once(&e).await;
+    assert_eq!((first.counts.done, first.counts.failed), (1, 0), "{}", first.to_view());
+    let mapping = e
+        .store
+        .get_by_col(&e.ctx.tenant, MappingKind::Customer, "N0002")
+        .await
+        .unwrap()
+        .expect("mapped");
+    let created = e.at.state().get("Companies", mapping.at_id).unwrap();
+    let patches = || e.at.counters().calls("PATCH", "Companies") + e.at.counters().calls("PUT", "Companies");
+    let (patches_first, upserts_first) = (patches(), e.col.state().calls(RequestKind::ImportCustomers));
+
+    // AND the next run reads the new company back from the Autotask feed
+    e.clock.advance(Duration::minutes(10));
+    let second = run_once(&e).await;
+
+    // THEN it finds the pair in sync and writes nothing to either side
+    assert_eq!(second.counts.failed, 0, "{}", second.to_view());
+    assert!(
+        second.counts.planned >= 1,
+        "the create is in the feed: {}",
+        second.to_view()
+    );
+    assert_eq!(patches(), patches_first, "no PATCH of the company just created");
+    assert_eq!(e.col.state().calls(RequestKind::ImportCustomers), upserts_first);
+    assert_eq!(
+        e.at.state().get("Companies", mapping.at_id).unwrap()["lastActivityDate"],
+        created["lastActivityDate"]
+    );
+    // AND the run after that has nothing to do
+    e.clock.advance(Duration::minutes(10));
+    assert_eq!(run_once(&e).await.counts.planned, 0);
 }

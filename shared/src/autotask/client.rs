@@ -237,6 +237,21 @@ impl TenantClient {
         self.query_stream::<E>(query.clone()).try_collect().await
     }
 
+    /// At most `limit` records matching `query`, in id order. `maxRecords` is a page size, not a
+    /// cap (Autotask answers the next page through `nextPageUrl`): pages of up to `limit`
+    /// (≤ 500) are read only until `limit` records have arrived.
+    pub async fn query_at_most<E: Entity>(&self, query: &Query, limit: usize) -> Result<Vec<E>, AutotaskError> {
+        use futures_util::{StreamExt, TryStreamExt};
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let page = limit.min(super::query::MAX_RECORDS as usize) as u32;
+        self.query_stream::<E>(query.clone().max_records(page))
+            .take(limit)
+            .try_collect()
+            .await
+    }
+
     /// The first match, if any.
     pub async fn query_one<E: Entity>(&self, query: &Query) -> Result<Option<E>, AutotaskError> {
         let q = query.clone().max_records(1);

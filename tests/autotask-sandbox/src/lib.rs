@@ -1,7 +1,9 @@
 //! A local Autotask REST simulator that behaves like the real one where it matters (§9 of the
 //! team's Autotask reference): zone discovery, header auth, the query grammar and its errors,
 //! POST-only next-page URLs, child-route-only writes, 405s, validation from the real required
-//! fields, picklists, side effects, ThresholdInformation, the thread and hourly limits.
+//! fields, picklists (quoteItemType read by label), UDF metadata, side effects (creates and
+//! updates move `lastActivityDate`), the 2,048-character GET limit, ThresholdInformation, the
+//! thread and hourly limits.
 //! Tests start it in-process on a free port; `/__admin/*` holds the test-only controls.
 
 pub mod control;

@@ -19,6 +19,22 @@ pub struct ParsedQuery {
     pub max_records: usize,
 }
 
+impl ParsedQuery {
+    /// The user-defined fields the filter names (checked against the entity's UDF metadata).
+    pub fn udf_names(&self) -> Vec<&str> {
+        fn walk<'a>(c: &'a Cond, out: &mut Vec<&'a str>) {
+            match c {
+                Cond::Field { field, udf: true, .. } => out.push(field),
+                Cond::Field { .. } => {}
+                Cond::And(items) | Cond::Or(items) => items.iter().for_each(|i| walk(i, out)),
+            }
+        }
+        let mut out = Vec::new();
+        self.filter.iter().for_each(|c| walk(c, &mut out));
+        out
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Cond {
     Field {
@@ -57,7 +73,7 @@ pub fn parse(body: &Value, meta: &EntityMeta) -> Result<ParsedQuery, Refusal> {
         .flatten()
     {
         let name = f.as_str().unwrap_or_default();
-        let field = meta.field(name).ok_or_else(|| unknown_field(name))?;
+        let field = meta.field(name).ok_or_else(|| Refusal::unknown_field(name))?;
         include_fields.push(field.name.clone());
     }
     let raw = get_ci(obj, "filter")
@@ -84,10 +100,6 @@ pub fn parse(body: &Value, meta: &EntityMeta) -> Result<ParsedQuery, Refusal> {
         include_fields,
         max_records,
     })
-}
-
-fn unknown_field(name: &str) -> Refusal {
-    Refusal::invalid(format!("Unable to find {name} in the Entity."))
 }
 
 fn parse_cond(v: &Value, meta: &EntityMeta) -> Result<Cond, Refusal> {
@@ -136,11 +148,11 @@ fn parse_cond(v: &Value, meta: &EntityMeta) -> Result<Cond, Refusal> {
     let value = get_ci(obj, "value").cloned().unwrap_or(Value::Null);
     let field = if udf {
         if !meta.has_udfs {
-            return Err(unknown_field(name));
+            return Err(Refusal::unknown_field(name));
         }
         name.to_owned()
     } else {
-        let f = meta.field(name).ok_or_else(|| unknown_field(name))?;
+        let f = meta.field(name).ok_or_else(|| Refusal::unknown_field(name))?;
         if !f.queryable {
             return Err(Refusal::invalid(format!("The field {} cannot be queried.", f.name)));
         }

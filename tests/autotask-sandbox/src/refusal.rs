@@ -17,6 +17,7 @@ pub enum RefusalBody {
     Errors(Vec<String>),
     Message(String),
     Html,
+    QueryStringTooLong,
 }
 
 impl Refusal {
@@ -55,21 +56,51 @@ impl Refusal {
         Self::errors(StatusCode::NOT_FOUND, [])
     }
 
-    pub fn thread_limit() -> Self {
-        Self::invalid(
-            "Itgenatr005: Thread Threshold Exceeded - The Autotask API thread threshold of 3 threads has been exceeded for this integration and endpoint.",
-        )
+    /// Autotask's text (code `Itgenatr005`, quoted by n8n-nodes-autotask PR 107); `limit` is
+    /// the configured thread count (Autotask: 3).
+    pub fn thread_limit(limit: usize) -> Self {
+        Self::invalid(format!(
+            "Itgenatr005: Thread Threshold Exceeded — The Autotask API thread threshold of {limit} threads has been exceeded."
+        ))
     }
 
-    pub fn throttled(retry_after: u64) -> Self {
+    /// "Value does not reference an existing entity for taskType . " (the space before the full
+    /// stop is Autotask's).
+    pub fn no_such_reference(field: &str) -> Self {
+        Self::invalid(format!("Value does not reference an existing entity for {field} . "))
+    }
+
+    /// Autotask's opaque answer when it gives no reason (an API-user owner, a badly shaped
+    /// `userDefinedFields`).
+    pub fn unexpected(error_id: i64) -> Self {
+        Self::invalid(format!(
+            "An unexpected error has occurred.  If the problem persists, please contact Autotask Support and reference Error ID: {error_id}."
+        ))
+    }
+
+    /// A field (or user-defined field) the entity does not have.
+    pub fn unknown_field(name: &str) -> Self {
+        Self::invalid(format!("Unable to find {name} in the Entity."))
+    }
+
+    /// What IIS answers for a URL over 2,048 characters (request filtering, 404.15).
+    pub fn url_too_long() -> Self {
+        Self {
+            status: StatusCode::NOT_FOUND,
+            body: RefusalBody::QueryStringTooLong,
+            retry_after: None,
+        }
+    }
+
+    /// `hourly_limit` is the configured budget (Autotask: 10,000 per database).
+    pub fn throttled(retry_after: u64, hourly_limit: u64) -> Self {
         Self {
             retry_after: Some(retry_after),
             ..Self::errors(
                 StatusCode::TOO_MANY_REQUESTS,
-                [
-                    "The external request threshold of 10000 requests per hour has been exceeded for this database."
-                        .to_owned(),
-                ],
+                [format!(
+                    "The external request threshold of {hourly_limit} requests per hour has been exceeded for this database."
+                )],
             )
         }
     }
@@ -84,6 +115,12 @@ impl IntoResponse for Refusal {
                 self.status,
                 [(header::CONTENT_TYPE, "text/html")],
                 "<html><head><title>404 - File or directory not found.</title></head><body><h2>404 - File or directory not found.</h2></body></html>",
+            )
+                .into_response(),
+            RefusalBody::QueryStringTooLong => (
+                self.status,
+                [(header::CONTENT_TYPE, "text/html")],
+                "<html><head><title>HTTP Error 404.15 - Not Found</title></head><body><h3>HTTP Error 404.15 - Not Found</h3><h4>The request filtering module is configured to deny a request where the query string is too long.</h4></body></html>",
             )
                 .into_response(),
         };

@@ -31,6 +31,9 @@ pub(crate) struct App {
 
 type Outcome = Result<Value, Refusal>;
 
+/// The longest GET URL Autotask serves (scheme, host, path and query string).
+const MAX_GET_URL: usize = 2048;
+
 pub(crate) async fn dispatch(
     State(app): State<Arc<App>>,
     method: Method,
@@ -58,6 +61,10 @@ pub(crate) async fn dispatch(
     let Some(rest) = rest.strip_prefix("/atservicesrest/v1.0/") else {
         return Refusal::route_not_found().into_response();
     };
+    // IIS request filtering refuses long GET URLs before the API sees them (not counted).
+    if method == Method::GET && app.origin.len() + uri.to_string().len() > MAX_GET_URL {
+        return Refusal::url_too_long().into_response();
+    }
     let segs: Vec<String> = rest.split('/').map(str::to_owned).collect();
     let endpoint = endpoint_name(&app, &segs);
 
@@ -66,11 +73,11 @@ pub(crate) async fn dispatch(
     }
     app.controls.record_call(method.as_str(), &endpoint);
     if app.state.count_request() > app.config.hourly_limit {
-        return Refusal::throttled(app.config.throttle_retry_after_secs).into_response();
+        return Refusal::throttled(app.config.throttle_retry_after_secs, app.config.hourly_limit).into_response();
     }
     let code = header(&headers, "ApiIntegrationCode").unwrap_or_default();
     if !app.controls.enter(&code, &endpoint, app.config.thread_limit) {
-        return Refusal::thread_limit().into_response();
+        return Refusal::thread_limit(app.config.thread_limit).into_response();
     }
     let _slot = Slot {
         controls: &app.controls,
@@ -79,9 +86,11 @@ pub(crate) async fn dispatch(
     };
     let fault = app.controls.take_fault(method.as_str(), &endpoint);
     match &fault {
-        Some(FaultKind::Throttle { retry_after_secs }) => return Refusal::throttled(*retry_after_secs).into_response(),
+        Some(FaultKind::Throttle { retry_after_secs }) => {
+            return Refusal::throttled(*retry_after_secs, app.config.hourly_limit).into_response();
+        }
         Some(FaultKind::ServerError) => return Refusal::errors(StatusCode::INTERNAL_SERVER_ERROR, []).into_response(),
-        Some(FaultKind::ThreadLimit) => return Refusal::thread_limit().into_response(),
+        Some(FaultKind::ThreadLimit) => return Refusal::thread_limit(app.config.thread_limit).into_response(),
         Some(FaultKind::Timeout { delay_ms }) => tokio::time::sleep(Duration::from_millis(*delay_ms)).await,
         _ => {}
     }
@@ -269,7 +278,7 @@ fn route(app: &App, method: &Method, uri: &Uri, segs: &[String], body: &Bytes, i
                     .map_err(|e| Refusal::invalid(format!("Invalid search: {e}")))?,
                 _ => return Err(Refusal::method_not_allowed(m)),
             };
-            let parsed = query::parse(&q, meta)?;
+            let parsed = parse_query(app, meta, &q)?;
             let d = app.state.lock();
             let n = d.records.get(&meta.collection).map_or(0, |recs| {
                 recs.values()
@@ -285,9 +294,6 @@ fn route(app: &App, method: &Method, uri: &Uri, segs: &[String], body: &Bytes, i
             match (m, param(uri, "search")) {
                 ("POST", _) => run_query(app, meta, &json_body(body)?, Some(after), None),
                 ("GET", Some(search)) => {
-                    if uri.to_string().len() > 2048 {
-                        return Err(Refusal::route_not_found());
-                    }
                     let q: Value =
                         serde_json::from_str(&search).map_err(|e| Refusal::invalid(format!("Invalid search: {e}")))?;
                     run_query(app, meta, &q, Some(after), Some(&search))
@@ -305,7 +311,9 @@ fn route(app: &App, method: &Method, uri: &Uri, segs: &[String], body: &Bytes, i
             "hasUserDefinedFields": meta.has_udfs,
         }})),
         ["entityinformation", "fields"] => Ok(json!({ "fields": field_information(app, meta) })),
-        ["entityinformation", "userdefinedfields"] => Ok(json!({ "fields": [] })),
+        ["entityinformation", "userdefinedfields"] => {
+            Ok(json!({ "fields": app.state.user_defined_fields(&meta.collection) }))
+        }
         [id] => {
             let Ok(id) = id.parse::<i64>() else {
                 return Err(Refusal::route_not_found());
@@ -344,8 +352,23 @@ fn decode_paging(raw: &str) -> Option<i64> {
         .as_i64()
 }
 
+/// Parses the query and checks the user-defined fields it filters on exist on the entity.
+fn parse_query(app: &App, meta: &EntityMeta, body: &Value) -> Result<ParsedQuery, Refusal> {
+    let parsed = query::parse(body, meta)?;
+    let defined = app.state.user_defined_fields(&meta.collection);
+    for name in parsed.udf_names() {
+        if !defined
+            .iter()
+            .any(|d| d["name"].as_str().is_some_and(|n| n.eq_ignore_ascii_case(name)))
+        {
+            return Err(Refusal::unknown_field(name));
+        }
+    }
+    Ok(parsed)
+}
+
 fn run_query(app: &App, meta: &EntityMeta, body: &Value, after: Option<i64>, get_search: Option<&str>) -> Outcome {
-    let parsed: ParsedQuery = query::parse(body, meta)?;
+    let parsed = parse_query(app, meta, body)?;
     let d = app.state.lock();
     let empty = Default::default();
     let recs = d.records.get(&meta.collection).unwrap_or(&empty);
@@ -433,6 +456,7 @@ fn create(app: &App, meta: &EntityMeta, body: &Value, parent: Option<(&str, i64)
             rec.insert(field.to_owned(), value);
         }
     }
+    stamp_modified(meta, &mut rec);
     if imp.is_some() && meta.field("impersonatorCreatorResourceID").is_some() {
         rec.insert("impersonatorCreatorResourceID".into(), json!(api_user));
     }
@@ -471,6 +495,39 @@ fn create(app: &App, meta: &EntityMeta, body: &Value, parent: Option<(&str, i64)
     Ok(json!({ "itemId": id }))
 }
 
+/// An update changes only the UDFs it sends (Autotask: "send only the UDFs you change").
+fn merge_udfs(rec: &mut Map<String, Value>, sent: &Value) {
+    let mut merged = rec
+        .get("userDefinedFields")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for udf in sent.as_array().into_iter().flatten() {
+        let name = udf.get("name").and_then(Value::as_str).unwrap_or_default();
+        match merged.iter_mut().find(|u| {
+            u.get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        }) {
+            Some(existing) => *existing = udf.clone(),
+            None => merged.push(udf.clone()),
+        }
+    }
+    rec.insert("userDefinedFields".into(), Value::Array(merged));
+}
+
+/// Every create and update (PATCH or PUT, even one that changes no value) moves the entity's
+/// modification stamps, as Autotask documents for `lastActivityDate`: the bulk feed sees the
+/// integration's own writes as changes.
+fn stamp_modified(meta: &EntityMeta, rec: &mut Map<String, Value>) {
+    let at = now();
+    for field in ["lastActivityDate", "lastModifiedDate", "lastTrackedModifiedDateTime"] {
+        if meta.field(field).is_some() {
+            rec.insert(field.to_owned(), json!(at));
+        }
+    }
+}
+
 fn update(app: &App, meta: &EntityMeta, body: &Value, kind: WriteKind, parent: Option<(&str, i64)>) -> Outcome {
     let obj = body
         .as_object()
@@ -497,11 +554,13 @@ fn update(app: &App, meta: &EntityMeta, body: &Value, kind: WriteKind, parent: O
         }
     }
     for (k, v) in &sent {
-        rec.insert(k.clone(), v.clone());
+        if k == "userDefinedFields" {
+            merge_udfs(&mut rec, v);
+        } else {
+            rec.insert(k.clone(), v.clone());
+        }
     }
-    if meta.field("lastModifiedDate").is_some() {
-        rec.insert("lastModifiedDate".into(), json!(now()));
-    }
+    stamp_modified(meta, &mut rec);
     check_record(&app.state, &d, meta, &rec, &sent)?;
     insert_locked(&mut d, &meta.collection, Value::Object(rec));
     Ok(json!({ "itemId": id }))
@@ -571,6 +630,17 @@ fn admin_call(app: &App, method: &Method, path: &str, body: &Bytes) -> Response 
                 StatusCode::NO_CONTENT.into_response()
             }
             Err(e) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+        },
+        ("POST", "fixture") => match parsed() {
+            fixture @ Value::Object(_) => {
+                app.state.load_fixture(&fixture);
+                StatusCode::NO_CONTENT.into_response()
+            }
+            _ => (
+                StatusCode::BAD_REQUEST,
+                "The body must be a fixture object: {\"picklists\": …, \"userDefinedFields\": …, \"records\": …}",
+            )
+                .into_response(),
         },
         ("POST", "move-zone") => {
             app.zone.fetch_add(1, Ordering::SeqCst);

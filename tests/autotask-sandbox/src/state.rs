@@ -17,6 +17,8 @@ pub(crate) struct Data {
     pub records: HashMap<String, BTreeMap<i64, Map<String, Value>>>,
     /// (collection lower-case, field lower-case) -> [(value, label)]
     pub picklists: HashMap<(String, String), Vec<(String, String)>>,
+    /// collection lower-case -> the entity's UDF definitions (Autotask's `Field` model).
+    pub udfs: HashMap<String, Vec<Value>>,
     pub next_id: i64,
     pub next_quote_number: i64,
     pub window_start: Instant,
@@ -38,6 +40,7 @@ impl SandboxState {
             data: Arc::new(Mutex::new(Data {
                 records: HashMap::new(),
                 picklists: HashMap::new(),
+                udfs: HashMap::new(),
                 next_id: 29_682_001,
                 next_quote_number: 1001,
                 window_start: Instant::now(),
@@ -105,6 +108,18 @@ impl SandboxState {
         let key = (collection.to_ascii_lowercase(), field.to_ascii_lowercase());
         let list = values.iter().map(|(v, l)| (v.to_string(), (*l).to_owned())).collect();
         self.lock().picklists.insert(key, list);
+    }
+
+    /// Replaces the user-defined fields of `collection`. Each definition needs a `name`; the
+    /// other keys of Autotask's `Field` model default to a writable, queryable string UDF.
+    pub fn set_user_defined_fields(&self, collection: &str, fields: &[Value]) {
+        let defs = fields.iter().map(udf_definition).collect();
+        self.lock().udfs.insert(collection.to_ascii_lowercase(), defs);
+    }
+
+    /// What `GET /V1.0/{C}/entityInformation/userDefinedFields` lists (empty when none seeded).
+    pub fn user_defined_fields(&self, collection: &str) -> Vec<Value> {
+        udfs_in(&self.lock(), collection).to_vec()
     }
 
     /// The picklist of `collection.field`; Quote `shippingType`/`paymentTerm` list the
@@ -233,8 +248,15 @@ impl SandboxState {
     }
 
     /// Loads a fixture: `{"picklists": {"Companies": {"companyType": [[1, "Customer"], …]}},
+    /// "userDefinedFields": {"Companies": [{"name": "Customer Ranking"}, …]},
     /// "records": {"Resources": [{…}], …}}`. Records keep their `id` when given.
     pub fn load_fixture(&self, fixture: &Value) {
+        if let Some(udfs) = fixture.get("userDefinedFields").and_then(Value::as_object) {
+            for (collection, defs) in udfs {
+                let defs = defs.as_array().cloned().unwrap_or_default();
+                self.set_user_defined_fields(collection, &defs);
+            }
+        }
         if let Some(pl) = fixture.get("picklists").and_then(Value::as_object) {
             for (collection, fields) in pl {
                 for (field, values) in fields.as_object().into_iter().flatten() {
@@ -289,6 +311,27 @@ pub(crate) fn picklist_in(d: &Data, collection: &str, field: &str) -> Option<Vec
         );
     }
     d.picklists.get(&(c, f)).cloned()
+}
+
+/// As [`SandboxState::user_defined_fields`], for callers that already hold the data lock.
+pub(crate) fn udfs_in<'a>(d: &'a Data, collection: &str) -> &'a [Value] {
+    d.udfs.get(&collection.to_ascii_lowercase()).map_or(&[], Vec::as_slice)
+}
+
+fn udf_definition(seed: &Value) -> Value {
+    let mut def = json!({
+        "name": "", "label": "", "type": "string", "length": 100, "description": "",
+        "isRequired": false, "isReadOnly": false, "isQueryable": true, "isReference": false,
+        "referenceEntityType": "", "isPickList": false, "picklistValues": null,
+        "picklistParentValueField": "", "defaultValue": null, "isSupportedWebhookField": false,
+    });
+    for (k, v) in seed.as_object().into_iter().flatten() {
+        def[k] = v.clone();
+    }
+    if def["label"] == "" {
+        def["label"] = def["name"].clone();
+    }
+    def
 }
 
 pub(crate) fn insert_locked(d: &mut Data, collection: &str, record: Value) -> i64 {

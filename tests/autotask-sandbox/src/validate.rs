@@ -1,12 +1,13 @@
 //! Write validation the way Autotask answers it (HTTP 500 + `errors[]`): types, required fields,
 //! read-only fields ignored, picklist and reference existence, owner must be an active non-API
-//! resource, QuoteItem item-field and discount rules.
+//! resource, user-defined fields known to the entity's UDF metadata, QuoteItem item-field (one,
+//! and the one its `quoteItemType` label calls for) and discount rules.
 
 use serde_json::{Map, Value};
 
 use crate::meta::{EntityMeta, FieldMeta};
 use crate::refusal::Refusal;
-use crate::state::{API_USER_LICENSE, Data, SandboxState, picklist_in};
+use crate::state::{API_USER_LICENSE, Data, SandboxState, picklist_in, udfs_in};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WriteKind {
@@ -116,10 +117,7 @@ pub fn check_record(
                 other => other.to_string(),
             };
             if !list.iter().any(|(pv, _)| pv == &v) {
-                return Err(Refusal::invalid(format!(
-                    "Value does not reference an existing entity for {}. ",
-                    field.name
-                )));
+                return Err(Refusal::no_such_reference(&field.name));
             }
         }
         if let Some(target) = &field.reference
@@ -132,10 +130,7 @@ pub fn check_record(
                     .is_some_and(|m| m.contains_key(&id))
             });
             if !exists {
-                return Err(Refusal::invalid(format!(
-                    "Value does not reference an existing entity for {}. ",
-                    field.name
-                )));
+                return Err(Refusal::no_such_reference(&field.name));
             }
         }
     }
@@ -147,22 +142,24 @@ pub fn check_record(
         });
         if !usable {
             // What Autotask really answers for an API-only or inactive owner: an opaque error.
-            return Err(Refusal::invalid(format!(
-                "An unexpected error has occurred.  If the problem persists, please contact Autotask Support and reference Error ID: {}.",
-                54_000 + owner.rem_euclid(1000)
-            )));
+            return Err(Refusal::unexpected(54_000 + owner.rem_euclid(1000)));
         }
     }
+    if let Some(udfs) = sent.get("userDefinedFields") {
+        check_udfs(udfs_in(data, &meta.collection), udfs)?;
+    }
     if meta.collection == "QuoteItems" {
-        let items = QUOTE_ITEM_FIELDS
+        let items: Vec<&str> = QUOTE_ITEM_FIELDS
             .iter()
-            .filter(|f| rec.get(**f).is_some_and(|v| !v.is_null()))
-            .count();
-        if items > 1 {
+            .copied()
+            .filter(|f| rec.get(*f).is_some_and(|v| !v.is_null()))
+            .collect();
+        if items.len() > 1 {
             return Err(Refusal::invalid(
                 "Each QuoteItem entity allows only one 'Item' field: productID, chargeID, laborID, expenseID, shippingID, serviceID or serviceBundleID.",
             ));
         }
+        check_item_type(data, rec, items.first().copied())?;
         let discounts = ["unitDiscount", "percentageDiscount", "lineDiscount"]
             .iter()
             .filter(|f| rec.get(**f).and_then(Value::as_f64).unwrap_or(0.0) > 0.0)
@@ -174,4 +171,69 @@ pub fn check_record(
         }
     }
     Ok(())
+}
+
+/// `userDefinedFields` must be `[{name, value}]` naming UDFs the entity has (its UDF metadata).
+fn check_udfs(defined: &[Value], sent: &Value) -> Result<(), Refusal> {
+    // A wrong shape gets Autotask's opaque error (Anteris-Dev/autotask-client issue 34).
+    let bad_shape = || Refusal::unexpected(54_634);
+    for udf in sent.as_array().ok_or_else(bad_shape)? {
+        let name = udf.get("name").and_then(Value::as_str).ok_or_else(bad_shape)?;
+        let known = defined
+            .iter()
+            .any(|d| d["name"].as_str().is_some_and(|n| n.eq_ignore_ascii_case(name)));
+        if !known {
+            return Err(Refusal::unknown_field(name));
+        }
+    }
+    Ok(())
+}
+
+/// The item id field a `quoteItemType` label calls for; `None` for the types that have none
+/// (Discount, Contract Setup Fee…). Labels, not codes: codes differ per Autotask instance.
+fn item_field_of(label: &str) -> Option<&'static str> {
+    let key: String = label
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    match key.as_str() {
+        "product" => Some("productID"),
+        "cost" | "charge" => Some("chargeID"),
+        "labor" | "labour" => Some("laborID"),
+        "expense" => Some("expenseID"),
+        "shipping" => Some("shippingID"),
+        "service" => Some("serviceID"),
+        "servicebundle" => Some("serviceBundleID"),
+        _ => None,
+    }
+}
+
+/// The item id field set (`item`) must be the one the record's `quoteItemType` calls for, read
+/// by the label of the seeded `quoteItemType` picklist (no picklist seeded: not checked).
+fn check_item_type(data: &Data, rec: &Map<String, Value>, item: Option<&str>) -> Result<(), Refusal> {
+    let Some(types) = picklist_in(data, "QuoteItems", "quoteItemType") else {
+        return Ok(());
+    };
+    let code = match rec.get("quoteItemType") {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => return Ok(()),
+    };
+    let Some((_, label)) = types.iter().find(|(v, _)| *v == code) else {
+        return Ok(());
+    };
+    match (item_field_of(label), item) {
+        (Some(want), Some(got)) if want == got => Ok(()),
+        (None, None) => Ok(()),
+        (Some(want), None) => Err(Refusal::invalid(format!(
+            "A QuoteItem of type {label} ({code}) requires {want}."
+        ))),
+        (Some(want), Some(got)) => Err(Refusal::invalid(format!(
+            "A QuoteItem of type {label} ({code}) requires {want}; {got} belongs to another quoteItemType."
+        ))),
+        (None, Some(got)) => Err(Refusal::invalid(format!(
+            "A QuoteItem of type {label} ({code}) takes no 'Item' field; {got} belongs to another quoteItemType."
+        ))),
+    }
 }

@@ -226,7 +226,7 @@ async fn picklist_and_reference_values_must_exist() {
     assert_eq!(status, 500);
     assert_eq!(
         first_error(&body),
-        "Value does not reference an existing entity for companyType. "
+        "Value does not reference an existing entity for companyType . "
     );
     let (status, body) = api
         .call(
@@ -402,7 +402,10 @@ async fn a_fourth_concurrent_call_on_one_endpoint_hits_the_thread_limit() {
     let results = futures_util::future::join_all(calls).await;
     let refused: Vec<&(u16, Value)> = results.iter().filter(|(s, _)| *s != 200).collect();
     assert_eq!(refused.len(), 1, "{results:?}");
-    assert!(first_error(&refused[0].1).contains("Itgenatr005"));
+    assert_eq!(
+        first_error(&refused[0].1),
+        "Itgenatr005: Thread Threshold Exceeded — The Autotask API thread threshold of 3 threads has been exceeded."
+    );
     assert_eq!(api.sb.counters().peak_in_flight("Companies"), 4);
 }
 
@@ -432,4 +435,221 @@ async fn zone_lookup_of_an_unknown_user_is_500() {
     assert_eq!(resp.status().as_u16(), 500);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(first_error(&body), "Zone information could not be determined");
+}
+
+#[tokio::test]
+async fn every_update_moves_last_activity_date_so_the_bulk_feed_sees_it() {
+    // GIVEN a company untouched since January
+    let api = Api::start().await;
+    let old = "2026-01-01T00:00:00.000Z";
+    let id = api.sb.state().insert(
+        "Companies",
+        json!({"companyName": "Still", "companyType": 1, "ownerResourceID": DANA, "phone": "1",
+               "isActive": true, "lastActivityDate": old}),
+    );
+    let changed_since_january = json!({"filter": [{"op": "gt", "field": "lastActivityDate", "value": old}]});
+    let (_, before) = api
+        .call("POST", "/V1.0/Companies/query", Some(changed_since_january.clone()))
+        .await;
+    assert!(
+        before["items"].as_array().unwrap().iter().all(|c| c["id"] != id),
+        "{before}"
+    );
+    // WHEN it is PATCHed with the value it already has
+    let (status, _) = api
+        .call("PATCH", "/V1.0/Companies", Some(json!({"id": id, "phone": "1"})))
+        .await;
+    assert_eq!(status, 200);
+    // THEN lastActivityDate moved and the `gt <checkpoint>` query finds it
+    let (_, got) = api.call("GET", &format!("/V1.0/Companies/{id}"), None).await;
+    let stamp = got["item"]["lastActivityDate"].as_str().unwrap();
+    assert!(stamp > old, "{stamp}");
+    let (_, after) = api
+        .call("POST", "/V1.0/Companies/query", Some(changed_since_january))
+        .await;
+    assert!(
+        after["items"].as_array().unwrap().iter().any(|c| c["id"] == id),
+        "{after}"
+    );
+}
+
+#[tokio::test]
+async fn a_get_url_over_2048_characters_is_refused_with_404() {
+    let api = Api::start().await;
+    let search = |n: i64| json!({"filter": [{"op": "in", "field": "id", "value": (0..n).map(|i| 29_682_000 + i).collect::<Vec<_>>()}]});
+    let get = |q: &Value| {
+        let enc: String = url::form_urlencoded::byte_serialize(q.to_string().as_bytes()).collect();
+        format!("/V1.0/Companies/query?search={enc}")
+    };
+    // GIVEN a search short enough for a GET, and one that makes the URL over 2,048 characters
+    let short = get(&search(5));
+    let long = get(&search(200));
+    assert!(api.sb.rest_base().len() + short.len() <= 2048);
+    assert!(api.sb.rest_base().len() + long.len() > 2048);
+    // THEN the short GET works, the long one is IIS's 404.15, and the same filter POSTed works
+    let (status, body) = api.call("GET", &short, None).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = api.call("GET", &long, None).await;
+    assert_eq!(status, 404);
+    assert!(body.as_str().unwrap().contains("query string is too long"), "{body}");
+    let (status, body) = api.call("POST", "/V1.0/Companies/query", Some(search(200))).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn a_quote_item_type_must_match_its_item_field_read_by_picklist_label() {
+    // GIVEN an instance whose quoteItemType codes are not the usual numbers
+    let api = Api::start().await;
+    api.sb.state().set_picklist(
+        "QuoteItems",
+        "quoteItemType",
+        &[(21, "Service"), (22, "Product"), (23, "Discount"), (24, "Labor")],
+    );
+    let qid = quote(&api).await;
+    let path = format!("/V1.0/Quotes/{qid}/Items");
+    let post = |ty: i64, item: Value| {
+        let mut b = json!({"quoteItemType": ty, "quantity": 1, "isOptional": false, "unitDiscount": 0,
+                           "percentageDiscount": 0, "lineDiscount": 0, "unitPrice": 10});
+        b.as_object_mut().unwrap().extend(item.as_object().unwrap().clone());
+        api.call("POST", &path, Some(b))
+    };
+    // THEN the matching field is accepted, by label
+    assert_eq!(post(22, json!({"productID": 29682820})).await.0, 200);
+    assert_eq!(post(21, json!({"serviceID": 29682830})).await.0, 200);
+    assert_eq!(post(23, json!({})).await.0, 200);
+    // AND another item field, none, or one on a type that has none is refused
+    let (status, body) = post(21, json!({"productID": 29682820})).await;
+    assert_eq!(status, 500);
+    assert!(first_error(&body).contains("requires serviceID"), "{body}");
+    let (status, body) = post(22, json!({})).await;
+    assert_eq!(status, 500);
+    assert!(first_error(&body).contains("requires productID"), "{body}");
+    let (status, body) = post(23, json!({"productID": 29682820})).await;
+    assert_eq!(status, 500);
+    assert!(first_error(&body).contains("takes no 'Item' field"), "{body}");
+    // AND the usual Product code 1 means nothing on this instance
+    let (status, body) = post(1, json!({"productID": 29682820})).await;
+    assert_eq!(status, 500);
+    assert_eq!(
+        first_error(&body),
+        "Value does not reference an existing entity for quoteItemType . "
+    );
+}
+
+#[tokio::test]
+async fn user_defined_fields_are_checked_against_the_entity_metadata() {
+    // GIVEN Companies with two UDFs (seeded the way a fixture does)
+    let api = Api::start().await;
+    api.sb.state().load_fixture(&json!({"userDefinedFields": {"Companies": [
+        {"name": "Customer Ranking"}, {"name": "ChannelOnline Number", "length": 50}
+    ]}}));
+    // THEN the metadata lists them
+    let (status, meta) = api
+        .call("GET", "/V1.0/Companies/entityInformation/userDefinedFields", None)
+        .await;
+    assert_eq!(status, 200);
+    let names: Vec<&str> = meta["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Customer Ranking", "ChannelOnline Number"]);
+    assert_eq!(meta["fields"][1]["length"], 50);
+    // AND a known UDF is written, an unknown one refused with Autotask's text
+    let company = |udfs: Value| json!({"companyName": "U", "companyType": 1, "ownerResourceID": DANA, "phone": "1", "userDefinedFields": udfs});
+    let (status, created) = api
+        .call(
+            "POST",
+            "/V1.0/Companies",
+            Some(company(json!([{"name": "Customer Ranking", "value": "Gold"}]))),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let id = created["itemId"].as_i64().unwrap();
+    let (status, body) = api
+        .call(
+            "POST",
+            "/V1.0/Companies",
+            Some(company(json!([{"name": "Favourite Colour", "value": "Blue"}]))),
+        )
+        .await;
+    assert_eq!(status, 500);
+    assert_eq!(first_error(&body), "Unable to find Favourite Colour in the Entity.");
+    let (status, _) = api
+        .call(
+            "POST",
+            "/V1.0/Companies",
+            Some(company(json!({"Customer Ranking": "Gold"}))),
+        )
+        .await;
+    assert_eq!(status, 500, "a flat object is not the UDF shape");
+    // AND a PATCH changes only the UDFs it sends
+    let (status, _) = api
+        .call(
+            "PATCH",
+            "/V1.0/Companies",
+            Some(json!({"id": id, "userDefinedFields": [{"name": "ChannelOnline Number", "value": "C-1"}]})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, got) = api.call("GET", &format!("/V1.0/Companies/{id}"), None).await;
+    let udfs = got["item"]["userDefinedFields"].as_array().unwrap();
+    assert!(
+        udfs.contains(&json!({"name": "Customer Ranking", "value": "Gold"})),
+        "{got}"
+    );
+    assert!(
+        udfs.contains(&json!({"name": "ChannelOnline Number", "value": "C-1"})),
+        "{got}"
+    );
+    // AND queries accept the known UDF and refuse an unknown one
+    let (status, found) = api
+        .call(
+            "POST",
+            "/V1.0/Companies/query",
+            Some(json!({"filter": [{"op": "eq", "field": "Customer Ranking", "value": "Gold", "udf": true}]})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(found["items"][0]["id"], id);
+    let (status, body) = api
+        .call(
+            "POST",
+            "/V1.0/Companies/query",
+            Some(json!({"filter": [{"op": "eq", "field": "Favourite Colour", "value": "Blue", "udf": true}]})),
+        )
+        .await;
+    assert_eq!(status, 500);
+    assert_eq!(first_error(&body), "Unable to find Favourite Colour in the Entity.");
+}
+
+#[tokio::test]
+async fn the_admin_fixture_call_seeds_user_defined_fields_and_records() {
+    let api = Api::start().await;
+    let resp = api
+        .http
+        .post(format!("{}/__admin/fixture", api.sb.base_url()))
+        .json(&json!({"userDefinedFields": {"Contacts": [{"name": "Newsletter"}]},
+                      "records": {"Roles": [{"id": 77, "name": "Architect", "hourlyRate": 200.0, "isActive": true}]}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 204);
+    let (_, meta) = api
+        .call("GET", "/V1.0/Contacts/entityInformation/userDefinedFields", None)
+        .await;
+    assert_eq!(meta["fields"][0]["name"], "Newsletter");
+    assert_eq!(meta["fields"][0]["label"], "Newsletter");
+    let (status, role) = api.call("GET", "/V1.0/Roles/77", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(role["item"]["name"], "Architect");
+    let resp = api
+        .http
+        .post(format!("{}/__admin/fixture", api.sb.base_url()))
+        .body("[]")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
 }

@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
-use futures_util::{StreamExt, TryStreamExt};
 
 use super::budget::ThresholdInfo;
 use super::feed::{Change, ChangeFeed, ChangePage, FeedError};
@@ -48,15 +47,12 @@ impl TenantFeed {
             Filter::lt(date_field, at_time(window.to)),
             Filter::gt("id", after_id),
         ])
-        .include_fields(["id", date_field])
-        .max_records(AT_PAGE as u32);
+        .include_fields(["id", date_field]);
         self.calls.fetch_add(1, Ordering::Relaxed);
-        // One page: the stream fetches lazily, so taking one page's worth makes one call.
+        // One page: at most one page's worth makes one call.
         let rows: Vec<E> = self
             .autotask
-            .query_stream::<E>(query)
-            .take(AT_PAGE)
-            .try_collect()
+            .query_at_most::<E>(&query, AT_PAGE)
             .await
             .map_err(|e| at_unavailable(stream, e))?;
         let full = rows.len() == AT_PAGE;

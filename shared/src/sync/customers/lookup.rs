@@ -1,7 +1,5 @@
 //! The few, batched Autotask reads the customer services need, each with `includeFields`.
 
-use futures_util::{StreamExt, TryStreamExt};
-
 use crate::autotask::{AutotaskError, Company, Contact as AtContact, Filter, Query, TenantClient};
 use crate::domain::customer::fields::CompanyFields;
 use crate::domain::customer::normalize::{name_words, phone_query_variants};
@@ -55,10 +53,8 @@ pub async fn company_candidates(at: &TenantClient, f: &CompanyFields) -> Result<
     if let Some(number) = f.number.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
         any.push(Filter::eq("companyNumber", number));
     }
-    let q = Query::filter(vec![Filter::or(any)])
-        .include_fields(COMPANY_FIELDS.iter().copied())
-        .max_records(MAX_CANDIDATES as u32);
-    at.query_stream::<Company>(q).take(MAX_CANDIDATES).try_collect().await
+    let q = Query::filter(vec![Filter::or(any)]).include_fields(COMPANY_FIELDS.iter().copied());
+    at.query_at_most::<Company>(&q, MAX_CANDIDATES).await
 }
 
 /// The company whose `companyNumber` is `number` (the natural key of a company this integration
@@ -95,7 +91,6 @@ pub async fn close_names(at: &TenantClient, name: &str, limit: usize) -> Result<
         Filter::begins_with("companyName", name),
         Filter::contains("companyName", name),
     ])])
-    .include_fields(["id", "companyName", "companyNumber", "phone"])
-    .max_records(limit.clamp(1, 500) as u32);
-    at.query_stream::<Company>(q).take(limit).try_collect().await
+    .include_fields(["id", "companyName", "companyNumber", "phone"]);
+    at.query_at_most::<Company>(&q, limit).await
 }

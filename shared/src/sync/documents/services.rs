@@ -16,7 +16,7 @@ use crate::sync::{SyncError, SyncResult};
 
 pub const FUNCTION: &str = "query-services";
 /// Most results per kind.
-const MAX_RESULTS: u32 = 50;
+const MAX_RESULTS: usize = 50;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -71,7 +71,7 @@ pub async fn search_services(
         if !text.is_empty() {
             filter.push(Filter::contains("name", text));
         }
-        Query::filter(filter).max_records(MAX_RESULTS)
+        Query::filter(filter)
     };
     let want = |k: ServiceKind| kinds.contains(&k);
     let at = &ctx.autotask;
@@ -81,7 +81,7 @@ pub async fn search_services(
                 return Ok(vec![]);
             }
             let q = query();
-            let (rows, fields) = tokio::join!(at.query::<Service>(&q), at.fields::<Service>());
+            let (rows, fields) = tokio::join!(at.query_at_most::<Service>(&q, MAX_RESULTS), at.fields::<Service>());
             let (rows, fields) = (rows?, fields?);
             Ok::<_, SyncError>(
                 rows.into_iter()
@@ -102,7 +102,10 @@ pub async fn search_services(
                 return Ok(vec![]);
             }
             let q = query();
-            let (rows, fields) = tokio::join!(at.query::<ServiceBundle>(&q), at.fields::<ServiceBundle>());
+            let (rows, fields) = tokio::join!(
+                at.query_at_most::<ServiceBundle>(&q, MAX_RESULTS),
+                at.fields::<ServiceBundle>()
+            );
             let (rows, fields) = (rows?, fields?);
             Ok::<_, SyncError>(
                 rows.into_iter()
@@ -123,7 +126,7 @@ pub async fn search_services(
                 return Ok(vec![]);
             }
             Ok::<_, SyncError>(
-                at.query::<Role>(&query())
+                at.query_at_most::<Role>(&query(), MAX_RESULTS)
                     .await?
                     .into_iter()
                     .map(|r| ServiceChoice {

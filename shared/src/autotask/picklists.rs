@@ -147,7 +147,8 @@ impl PicklistCache {
     }
 
     fn put_at(&self, tenant: &TenantId, collection: &str, fields: Arc<EntityFields>, now: Instant) {
-        self.lock().insert((tenant.clone(), collection.to_owned()), (now, fields));
+        self.lock()
+            .insert((tenant.clone(), collection.to_owned()), (now, fields));
     }
 
     /// Drops one collection of a tenant (Autotask refused a value read from it).
@@ -193,7 +194,10 @@ mod tests {
         assert_eq!(f.picklist_code("quoteItemType", "Service Bundle"), Some(12));
         assert_eq!(f.picklist_code("quoteItemType", "Labor"), None, "inactive");
         assert_eq!(f.picklist_code("quoteItemType", "Broken"), None, "not a number");
-        assert_eq!(f.picklist_labels("quoteItemType"), ["Product", "Service Bundle", "Broken"]);
+        assert_eq!(
+            f.picklist_labels("quoteItemType"),
+            ["Product", "Service Bundle", "Broken"]
+        );
         assert!(f.picklist_labels("nope").is_empty());
     }
 
@@ -204,8 +208,16 @@ mod tests {
         let t0 = Instant::now();
         cache.put_at(&tenant, "QuoteItems", Arc::new(fields()), t0);
         cache.put_at(&tenant, "Products", Arc::new(fields()), t0);
-        assert!(cache.get_at(&tenant, "QuoteItems", t0 + Duration::from_secs(59)).is_some());
-        assert!(cache.get_at(&tenant, "QuoteItems", t0 + Duration::from_secs(60)).is_none());
+        assert!(
+            cache
+                .get_at(&tenant, "QuoteItems", t0 + Duration::from_secs(59))
+                .is_some()
+        );
+        assert!(
+            cache
+                .get_at(&tenant, "QuoteItems", t0 + Duration::from_secs(60))
+                .is_none()
+        );
         cache.forget(&tenant, "QuoteItems");
         assert!(cache.get_at(&tenant, "QuoteItems", t0).is_none());
         assert!(cache.get_at(&tenant, "Products", t0).is_some());

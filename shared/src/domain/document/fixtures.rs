@@ -21,7 +21,12 @@ pub fn item_types() -> QuoteItemTypes {
         ("Service Bundle", 112),
     ];
     QuoteItemTypes::resolve(
-        |label| picklist.iter().find(|(l, _)| l.eq_ignore_ascii_case(label)).map(|(_, c)| *c),
+        |label| {
+            picklist
+                .iter()
+                .find(|(l, _)| l.eq_ignore_ascii_case(label))
+                .map(|(_, c)| *c)
+        },
         picklist.iter().map(|(l, _)| (*l).to_owned()).collect(),
     )
 }

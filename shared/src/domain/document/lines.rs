@@ -540,7 +540,12 @@ mod tests {
         let picklist = [("PRODUCT", 7), ("ServiceBundle", 40), ("Cost", 2)];
         let labels = picklist.iter().map(|(l, _)| (*l).to_owned()).collect();
         let types = QuoteItemTypes::resolve(
-            |label| picklist.iter().find(|(l, _)| l.eq_ignore_ascii_case(label)).map(|(_, c)| *c),
+            |label| {
+                picklist
+                    .iter()
+                    .find(|(l, _)| l.eq_ignore_ascii_case(label))
+                    .map(|(_, c)| *c)
+            },
             labels,
         );
         assert_eq!(types.code(QuoteItemType::Product), Ok(7));

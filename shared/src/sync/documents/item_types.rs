@@ -19,14 +19,16 @@ pub async fn quote_item_types(at: &TenantClient) -> Result<QuoteItemTypes, Autot
 }
 
 fn from_fields(fields: &EntityFields) -> QuoteItemTypes {
-    QuoteItemTypes::resolve(|label| fields.picklist_code(FIELD, label), fields.picklist_labels(FIELD))
+    QuoteItemTypes::resolve(
+        |label| fields.picklist_code(FIELD, label),
+        fields.picklist_labels(FIELD),
+    )
 }
 
 /// True when Autotask refused a write because of its `quoteItemType`.
 fn refuses_item_type(e: &AutotaskError) -> bool {
     matches!(e, AutotaskError::Validation { .. })
-        && e
-            .autotask_messages()
+        && e.autotask_messages()
             .iter()
             .any(|m| field_named_in(m).is_some_and(|f| f.eq_ignore_ascii_case(FIELD)))
 }
@@ -131,7 +133,10 @@ mod tests {
         assert_eq!(sent, json!({"quoteItemType": 206, "shippingID": 9, "quantity": 1.0}));
         // Unchanged codes, unknown types and bodies without a type are not sent again.
         assert_eq!(with_fresh_code(Some(&sent), &fresh), None);
-        assert_eq!(with_fresh_code(Some(&json!({"quoteItemType": 3, "laborID": 4})), &fresh), None);
+        assert_eq!(
+            with_fresh_code(Some(&json!({"quoteItemType": 3, "laborID": 4})), &fresh),
+            None
+        );
         assert_eq!(with_fresh_code(Some(&json!({"id": 5, "quantity": 2.0})), &fresh), None);
         assert_eq!(with_fresh_code(None, &fresh), None);
     }
@@ -145,7 +150,9 @@ mod tests {
         assert!(refuses_item_type(&refused(
             "Value does not reference an existing entity for quoteItemType. "
         )));
-        assert!(refuses_item_type(&refused("Picklist value [6] does not exist for quoteItemType.")));
+        assert!(refuses_item_type(&refused(
+            "Picklist value [6] does not exist for quoteItemType."
+        )));
         assert!(!refuses_item_type(&refused(
             "Value does not reference an existing entity for productID. "
         )));

@@ -85,7 +85,7 @@ impl QuoteItemType {
 
 /// The tenant's `quoteItemType` code of each type, matched by label in
 /// `QuoteItems/entityInformation/fields`; types whose label the tenant lacks have none.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QuoteItemTypes {
     codes: BTreeMap<QuoteItemType, i64>,
     /// Every label the tenant lists, to show when one is missing.

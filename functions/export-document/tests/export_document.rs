@@ -315,6 +315,18 @@ fn records(env: &Env, collection: &str) -> Vec<Value> {
     env.at.state().all(collection)
 }
 
+/// The sandbox tenant's `quoteItemType` value labelled `label`.
+fn item_type_code(env: &Env, label: &str) -> i64 {
+    let picklist = env.at.state().picklist("QuoteItems", "quoteItemType").unwrap();
+    let (value, _) = picklist.iter().find(|(_, l)| l == label).unwrap();
+    value.parse().unwrap()
+}
+
+/// Reads of `QuoteItems/entityInformation/fields` (the export's only GET on QuoteItems).
+fn item_type_reads(env: &Env) -> u64 {
+    env.at.counters().calls("GET", "QuoteItems")
+}
+
 fn items_of(env: &Env, quote: i64) -> Vec<Value> {
     let mut items: Vec<Value> = records(env, "QuoteItems")
         .into_iter()
@@ -364,8 +376,9 @@ async fn twenty_line_quote_lands_as_one_opportunity_one_quote_and_twenty_items()
     let items = items_of(&env, out.quote_id.unwrap());
     assert_eq!(items.len(), 20);
     let types: Vec<i64> = items.iter().map(|i| i["quoteItemType"].as_i64().unwrap()).collect();
-    assert_eq!(&types[..17], &[1; 17]);
-    assert_eq!(&types[17..], &[11, 12, 3]);
+    let code = |label| item_type_code(&env, label);
+    assert_eq!(&types[..17], &[code("Product"); 17]);
+    assert_eq!(&types[17..], &[code("Service"), code("ServiceBundle"), code("Labor")]);
     assert_eq!(items[17]["serviceID"], env.service);
     assert_eq!(items[18]["serviceBundleID"], env.bundle);
     assert_eq!(items[19]["laborID"], env.role);
@@ -855,7 +868,7 @@ async fn service_picker_lists_items_and_its_choice_becomes_a_line_that_keeps_its
     assert!(
         items
             .iter()
-            .any(|i| i["quoteItemType"] == 11 && i["serviceID"] == env.service)
+            .any(|i| i["quoteItemType"] == item_type_code(&env, "Service") && i["serviceID"] == env.service)
     );
 }
 
@@ -883,4 +896,100 @@ async fn the_service_search_returns_at_most_fifty_per_kind_and_reads_no_further_
         "one POST …/Services/query, no POST of its nextPageUrl: {:?}",
         env.at.counters().snapshot()
     );
+}
+
+// ---- quote item types come from the tenant's picklist -------------------------------------
+
+/// A tenant whose `quoteItemType` values are none of the commonly guessed 1/3/6/11/12.
+const OTHER_ITEM_TYPES: [(i64, &str); 6] = [
+    (101, "Product"),
+    (102, "Cost"),
+    (103, "Labor"),
+    (106, "Shipping"),
+    (111, "Service"),
+    (112, "Service Bundle"),
+];
+
+fn with_shipping(mut doc: Document) -> Document {
+    doc.totals.shipping_handling = Some(dec(25.0));
+    doc
+}
+
+#[tokio::test]
+async fn the_export_writes_the_item_type_codes_the_tenant_lists() {
+    // GIVEN a tenant whose item type codes are not the guessed ones
+    let env = env().await;
+    env.at
+        .state()
+        .set_picklist("QuoteItems", "quoteItemType", &OTHER_ITEM_TYPES);
+    put(&env, with_shipping(document("Q50", 2, 1, true, &env)));
+    // WHEN a quote with products, a service, a bundle, labor and shipping is exported
+    let out = export(&env, &request("Q50")).await.unwrap();
+    // THEN every item carries the tenant's code for its type, matched by label
+    assert_eq!(out.failed_lines, 0, "{:?}", out.lines);
+    let items = items_of(&env, out.quote_id.unwrap());
+    let types: Vec<i64> = items.iter().map(|i| i["quoteItemType"].as_i64().unwrap()).collect();
+    assert_eq!(types, [101, 101, 101, 111, 112, 103, 106]);
+    assert_eq!(items[6]["shippingID"], env.shipping);
+    // AND the picklist was read once; a second export reuses it
+    assert_eq!(item_type_reads(&env), 1);
+    put(&env, document("Q51", 1, 0, false, &env));
+    export(&env, &request("Q51")).await.unwrap();
+    assert_eq!(item_type_reads(&env), 1);
+}
+
+#[tokio::test]
+async fn a_refused_item_type_rereads_the_picklist_once_and_lands_every_item_once() {
+    // GIVEN the demo codes cached by a first export
+    let env = env().await;
+    put(&env, document("Q52", 1, 0, false, &env));
+    export(&env, &request("Q52")).await.unwrap();
+    assert_eq!(item_type_reads(&env), 1);
+    // WHEN an admin renumbers the item types and the next document is exported
+    env.at
+        .state()
+        .set_picklist("QuoteItems", "quoteItemType", &OTHER_ITEM_TYPES);
+    put(&env, with_shipping(document("Q53", 3, 1, true, &env)));
+    let out = export(&env, &request("Q53")).await.unwrap();
+    // THEN Autotask's refusal of the cached code made one fresh read, and every item landed
+    // once with the new code
+    assert_eq!(out.failed_lines, 0, "{:?}", out.lines);
+    assert_eq!(item_type_reads(&env), 2);
+    let items = items_of(&env, out.quote_id.unwrap());
+    let types: Vec<i64> = items.iter().map(|i| i["quoteItemType"].as_i64().unwrap()).collect();
+    assert_eq!(types, [101, 101, 101, 101, 111, 112, 103, 106]);
+    // AND the next export plans with the fresh codes: nothing to change
+    let again = export(
+        &env,
+        &ExportDocumentRequest {
+            dry_run: true,
+            ..request("Q53")
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.writes, 0, "{:?}", again.plan);
+    assert_eq!(item_type_reads(&env), 2);
+}
+
+#[tokio::test]
+async fn a_tenant_without_a_needed_item_type_is_told_which_and_nothing_is_written() {
+    // GIVEN a tenant whose quoteItemType picklist has no Labor
+    let env = env().await;
+    let without_labor: Vec<(i64, &str)> = OTHER_ITEM_TYPES.into_iter().filter(|(_, l)| *l != "Labor").collect();
+    env.at
+        .state()
+        .set_picklist("QuoteItems", "quoteItemType", &without_labor);
+    put(&env, document("Q54", 1, 0, true, &env));
+    let before = all_writes(&env);
+    // WHEN a document with a labor line is exported
+    let err = export(&env, &request("Q54")).await.unwrap_err();
+    // THEN the answer names the missing type and what Autotask lists, and nothing is written
+    let api = shared::web::ApiError::from(err);
+    assert_eq!(api.status, http::StatusCode::PRECONDITION_FAILED);
+    assert_eq!(api.code, "quote_item_type_missing");
+    assert!(api.message.contains("\"Labor\""), "{}", api.message);
+    assert!(api.message.contains("Product, Cost, Shipping"), "{}", api.message);
+    assert!(api.fix.is_some_and(|f| f.contains("Labor")));
+    assert_eq!(all_writes(&env), before);
 }

@@ -15,7 +15,7 @@ use crate::tenant::TenantId;
 use super::entities::{DeleteRoute, Entity, ThresholdInformation, WriteRoute};
 use super::error::AutotaskError;
 use super::limiter::Limiter;
-use super::picklists::{EntityFields, FieldInformation, PicklistCache};
+use super::picklists::{DEFAULT_PICKLIST_TTL, EntityFields, FieldInformation, PicklistCache};
 use super::query::Query;
 use super::zone::{ZoneCache, ZoneInformation};
 
@@ -46,6 +46,8 @@ pub struct ClientConfig {
     pub max_in_flight: usize,
     /// Loop guard: most pages one query may follow.
     pub max_pages: usize,
+    /// How long `entityInformation/fields` answers are reused per tenant and collection.
+    pub picklist_ttl: Duration,
 }
 
 impl Default for ClientConfig {
@@ -58,6 +60,7 @@ impl Default for ClientConfig {
             retry: RetryPolicy::default(),
             max_in_flight: 3,
             max_pages: 2_000,
+            picklist_ttl: DEFAULT_PICKLIST_TTL,
         }
     }
 }
@@ -79,6 +82,8 @@ struct Inner {
     http: reqwest::Client,
     config: ClientConfig,
     zones: ZoneCache,
+    /// One zone lookup at a time, so a tenant's concurrent first calls share one answer.
+    zone_lookup: tokio::sync::Mutex<()>,
     limiter: Limiter,
     picklists: PicklistCache,
     jitter: Arc<dyn Jitter>,
@@ -109,9 +114,10 @@ impl AutotaskClient {
             inner: Arc::new(Inner {
                 http,
                 limiter: Limiter::new(config.max_in_flight),
+                picklists: PicklistCache::new(config.picklist_ttl),
                 config,
                 zones: ZoneCache::default(),
-                picklists: PicklistCache::default(),
+                zone_lookup: tokio::sync::Mutex::new(()),
                 jitter,
             }),
         })
@@ -197,6 +203,10 @@ impl TenantClient {
         if let Some(base) = &self.inner.config.base_url_override {
             return Ok(base.trim_end_matches('/').to_owned());
         }
+        if let Some(base) = self.inner.zones.get(&self.tenant, &self.creds.username) {
+            return Ok(base);
+        }
+        let _one_lookup = self.inner.zone_lookup.lock().await;
         if let Some(base) = self.inner.zones.get(&self.tenant, &self.creds.username) {
             return Ok(base);
         }
@@ -433,7 +443,7 @@ impl TenantClient {
         }
     }
 
-    /// Field metadata and picklists of `E`, cached per tenant.
+    /// Field metadata and picklists of `E`, cached per tenant for `ClientConfig::picklist_ttl`.
     pub async fn fields<E: Entity>(&self) -> Result<Arc<EntityFields>, AutotaskError> {
         if let Some(f) = self.inner.picklists.get(&self.tenant, E::COLLECTION) {
             return Ok(f);
@@ -462,8 +472,13 @@ impl TenantClient {
             field: field.to_owned(),
             label: label.to_owned(),
         };
-        let v = fields.picklist_value(field, label).ok_or_else(err)?;
-        v.value.trim().parse().map_err(|_| err())
+        fields.picklist_code(field, label).ok_or_else(err)
+    }
+
+    /// Reads `E`'s fields again, bypassing the cache (Autotask refused a value taken from it).
+    pub async fn refresh_fields<E: Entity>(&self) -> Result<Arc<EntityFields>, AutotaskError> {
+        self.inner.picklists.forget(&self.tenant, E::COLLECTION);
+        self.fields::<E>().await
     }
 
     /// Forgets this tenant's cached picklists.

@@ -7,8 +7,29 @@ use chrono::NaiveDate;
 use super::input::{
     Address, AutotaskIdentity, AutotaskItemKind, ContactRef, DocumentInput, DocumentLine, DocumentType, LineKind,
 };
+use super::lines::QuoteItemTypes;
 use super::preconditions::Ready;
 use super::settings::{DocumentSettings, OpportunityDefaults};
+
+/// A tenant whose `quoteItemType` codes are not the ones third-party code guesses.
+pub fn item_types() -> QuoteItemTypes {
+    let picklist = [
+        ("Product", 101),
+        ("Labor", 103),
+        ("Shipping", 106),
+        ("Service", 111),
+        ("Service Bundle", 112),
+    ];
+    QuoteItemTypes::resolve(
+        |label| {
+            picklist
+                .iter()
+                .find(|(l, _)| l.eq_ignore_ascii_case(label))
+                .map(|(_, c)| *c)
+        },
+        picklist.iter().map(|(l, _)| (*l).to_owned()).collect(),
+    )
+}
 
 pub fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 27).unwrap()

@@ -1,5 +1,7 @@
 //! Document lines → Autotask quote items (and the products that must exist first).
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
@@ -12,8 +14,9 @@ use super::settings::DocumentSettings;
 /// The line id under which the shipping item is tracked (COL line ids are numeric).
 pub const SHIPPING_LINE_ID: &str = "#shipping";
 
-/// Autotask `quoteItemType` picklist values (reference §3.5).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The kinds of quote item the export writes. Autotask's `quoteItemType` codes for them differ
+/// per instance and are not published, so they come from the tenant ([`QuoteItemTypes`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum QuoteItemType {
     Product,
     Labor,
@@ -23,13 +26,23 @@ pub enum QuoteItemType {
 }
 
 impl QuoteItemType {
-    pub fn code(self) -> i64 {
+    pub const ALL: [Self; 5] = [
+        Self::Product,
+        Self::Labor,
+        Self::Shipping,
+        Self::Service,
+        Self::ServiceBundle,
+    ];
+
+    /// Its labels in the `quoteItemType` picklist, Autotask's own first (the PowerShell module
+    /// spells the bundle "ServiceBundle"; labels compare case-insensitively).
+    pub fn picklist_labels(self) -> &'static [&'static str] {
         match self {
-            Self::Product => 1,
-            Self::Labor => 3,
-            Self::Shipping => 6,
-            Self::Service => 11,
-            Self::ServiceBundle => 12,
+            Self::Product => &["Product"],
+            Self::Labor => &["Labor"],
+            Self::Shipping => &["Shipping"],
+            Self::Service => &["Service"],
+            Self::ServiceBundle => &["Service Bundle", "ServiceBundle"],
         }
     }
 
@@ -54,6 +67,13 @@ impl QuoteItemType {
         }
     }
 
+    /// The type of a quote item body, told by the one item field it sets.
+    pub fn of_item(item: &Map<String, Value>) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|t| item.get(t.id_field()).is_some_and(|v| !v.is_null()))
+    }
+
     pub fn for_autotask(kind: AutotaskItemKind) -> Self {
         match kind {
             AutotaskItemKind::Service => Self::Service,
@@ -62,6 +82,63 @@ impl QuoteItemType {
         }
     }
 }
+
+/// The tenant's `quoteItemType` code of each type, matched by label in
+/// `QuoteItems/entityInformation/fields`; types whose label the tenant lacks have none.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuoteItemTypes {
+    codes: BTreeMap<QuoteItemType, i64>,
+    /// Every label the tenant lists, to show when one is missing.
+    tenant_labels: Vec<String>,
+}
+
+impl QuoteItemTypes {
+    /// `code_of(label)` looks a label up in the tenant's picklist; the first label that
+    /// resolves gives the type's code.
+    pub fn resolve(code_of: impl Fn(&str) -> Option<i64>, tenant_labels: Vec<String>) -> Self {
+        let codes = QuoteItemType::ALL
+            .into_iter()
+            .filter_map(|t| t.picklist_labels().iter().find_map(|l| code_of(l)).map(|c| (t, c)))
+            .collect();
+        Self { codes, tenant_labels }
+    }
+
+    pub fn code(&self, item_type: QuoteItemType) -> Result<i64, MissingQuoteItemType> {
+        self.codes.get(&item_type).copied().ok_or_else(|| MissingQuoteItemType {
+            item_type,
+            tenant_labels: self.tenant_labels.clone(),
+        })
+    }
+
+    /// The type `code` stands for, if any.
+    pub fn type_of(&self, code: i64) -> Option<QuoteItemType> {
+        self.codes.iter().find(|(_, c)| **c == code).map(|(t, _)| *t)
+    }
+}
+
+/// The document needs a quote item type the tenant's Autotask does not list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MissingQuoteItemType {
+    pub item_type: QuoteItemType,
+    pub tenant_labels: Vec<String>,
+}
+
+impl std::fmt::Display for MissingQuoteItemType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let listed = match self.tenant_labels.as_slice() {
+            [] => "no values".to_owned(),
+            labels => labels.join(", "),
+        };
+        write!(
+            f,
+            "Autotask has no quote item type {:?} (its QuoteItems field quoteItemType lists: {listed}), so the document's {} lines cannot be added.",
+            self.item_type.picklist_labels()[0],
+            self.item_type.label().replace('_', " "),
+        )
+    }
+}
+
+impl std::error::Error for MissingQuoteItemType {}
 
 /// The key a product line is looked up and mapped by: the manufacturer part number when the
 /// line has one (it is the same at every supplier), else the supplier SKU.
@@ -180,6 +257,8 @@ pub fn new_product_body(line: &DocumentLine, settings: &DocumentSettings, billin
 pub struct DesiredItem {
     pub line_id: String,
     pub item_type: QuoteItemType,
+    /// The tenant's `quoteItemType` code for `item_type`.
+    pub type_code: i64,
     /// What the item references: a known id or a product this plan creates.
     pub reference: IdRef,
     /// Item fields without the reference (compared with what Autotask has).
@@ -197,7 +276,7 @@ impl DesiredItem {
 
     /// True when `existing` is a quote item of the same type pointing at the same record.
     pub fn same_reference(&self, existing: &Map<String, Value>) -> bool {
-        let same_type = existing.get("quoteItemType").and_then(as_i64) == Some(self.item_type.code());
+        let same_type = existing.get("quoteItemType").and_then(as_i64) == Some(self.type_code);
         let same_ref = match &self.reference {
             IdRef::Id(id) => existing.get(self.item_type.id_field()).and_then(as_i64) == Some(*id),
             IdRef::Pending(_) => false,
@@ -214,7 +293,7 @@ fn as_i64(v: &Value) -> Option<i64> {
 
 /// Quote item fields shared by every type. Discounts are zero: COL prices are net prices.
 pub fn item_fields(
-    item_type: QuoteItemType,
+    type_code: i64,
     name: &str,
     description: Option<&str>,
     qty: f64,
@@ -227,7 +306,7 @@ pub fn item_fields(
         .filter(|d| !d.is_empty())
         .map(|d| truncate(d, 2000));
     let mut map = Map::new();
-    map.insert("quoteItemType".into(), json!(item_type.code()));
+    map.insert("quoteItemType".into(), json!(type_code));
     map.insert("name".into(), json!(truncate(name, 100)));
     map.insert("description".into(), description.map_or(Value::Null, Value::String));
     map.insert("quantity".into(), json!(qty));
@@ -252,33 +331,30 @@ pub fn hash_value(value: &Value) -> String {
 }
 
 /// The shipping item: one per document when it charges shipping and a shipping type is mapped.
-pub fn shipping_item(doc: &DocumentInput, shipping_type_id: Option<i64>) -> Option<DesiredItem> {
-    let id = shipping_type_id?;
-    if doc.shipping_charge <= 0.0 {
-        return None;
-    }
+pub fn shipping_item(
+    doc: &DocumentInput,
+    shipping_type_id: Option<i64>,
+    types: &QuoteItemTypes,
+) -> Result<Option<DesiredItem>, MissingQuoteItemType> {
+    let Some(id) = shipping_type_id.filter(|_| doc.shipping_charge > 0.0) else {
+        return Ok(None);
+    };
     let name = doc
         .shipping_method
         .as_deref()
         .map(str::trim)
         .filter(|n| !n.is_empty())
         .unwrap_or("Shipping");
-    let fields = item_fields(
-        QuoteItemType::Shipping,
-        name,
-        None,
-        1.0,
-        doc.shipping_charge,
-        0.0,
-        false,
-    );
-    Some(DesiredItem {
+    let type_code = types.code(QuoteItemType::Shipping)?;
+    let fields = item_fields(type_code, name, None, 1.0, doc.shipping_charge, 0.0, false);
+    Ok(Some(DesiredItem {
         line_id: SHIPPING_LINE_ID.into(),
         item_type: QuoteItemType::Shipping,
+        type_code,
         reference: IdRef::Id(id),
         hash: hash_value(&json!({ "shipping": id, "charge": doc.shipping_charge, "name": name })),
         fields,
-    })
+    }))
 }
 
 /// Why a line cannot become a quote item (reported for that line only).
@@ -289,24 +365,33 @@ pub struct LineProblem {
     pub message: String,
 }
 
-/// The quote item a line becomes; `product` gives the Autotask product (or a pending create).
-pub fn desired_item(line: &DocumentLine, product: Option<IdRef>) -> Result<DesiredItem, LineProblem> {
-    let (item_type, reference) = match (&line.kind, product) {
-        (LineKind::Autotask(identity), _) => (QuoteItemType::for_autotask(identity.kind), IdRef::Id(identity.id)),
-        (LineKind::Product { .. }, Some(product)) => (QuoteItemType::Product, product),
-        (LineKind::Product { .. }, None) => {
-            return Err(LineProblem {
-                line_id: line.line_id.clone(),
-                code: "product_key_missing",
-                message: format!(
-                    "Line \"{}\" has neither a manufacturer part number nor a SKU, so its Autotask product cannot be found or created. Add one to the line.",
-                    line.name
-                ),
-            });
-        }
-    };
+/// What a line's quote item is and references; `product` gives the Autotask product (or a
+/// pending create).
+pub fn line_reference(line: &DocumentLine, product: Option<IdRef>) -> Result<(QuoteItemType, IdRef), LineProblem> {
+    match (&line.kind, product) {
+        (LineKind::Autotask(identity), _) => Ok((QuoteItemType::for_autotask(identity.kind), IdRef::Id(identity.id))),
+        (LineKind::Product { .. }, Some(product)) => Ok((QuoteItemType::Product, product)),
+        (LineKind::Product { .. }, None) => Err(LineProblem {
+            line_id: line.line_id.clone(),
+            code: "product_key_missing",
+            message: format!(
+                "Line \"{}\" has neither a manufacturer part number nor a SKU, so its Autotask product cannot be found or created. Add one to the line.",
+                line.name
+            ),
+        }),
+    }
+}
+
+/// The quote item a line becomes, with the tenant's code for its type.
+pub fn desired_item(
+    line: &DocumentLine,
+    item_type: QuoteItemType,
+    reference: IdRef,
+    types: &QuoteItemTypes,
+) -> Result<DesiredItem, MissingQuoteItemType> {
+    let type_code = types.code(item_type)?;
     let fields = item_fields(
-        item_type,
+        type_code,
         &line.name,
         line.description.as_deref(),
         line.quantity,
@@ -317,6 +402,7 @@ pub fn desired_item(line: &DocumentLine, product: Option<IdRef>) -> Result<Desir
     Ok(DesiredItem {
         line_id: line.line_id.clone(),
         item_type,
+        type_code,
         reference,
         fields,
         hash: line_hash(line),
@@ -330,6 +416,7 @@ pub fn pending_product(key: &str) -> IdRef {
 
 #[cfg(test)]
 mod tests {
+    use super::super::fixtures::item_types;
     use super::super::input::AutotaskIdentity;
     use super::*;
 
@@ -396,21 +483,24 @@ mod tests {
     #[test]
     fn autotask_lines_keep_their_identity_and_type() {
         let mut line = product_line("9", None, None);
-        for (kind, item_type, field) in [
-            (AutotaskItemKind::Service, 11, "serviceID"),
-            (AutotaskItemKind::ServiceBundle, 12, "serviceBundleID"),
-            (AutotaskItemKind::Labor, 3, "laborID"),
+        for (kind, code, field) in [
+            (AutotaskItemKind::Service, 111, "serviceID"),
+            (AutotaskItemKind::ServiceBundle, 112, "serviceBundleID"),
+            (AutotaskItemKind::Labor, 103, "laborID"),
         ] {
             line.kind = LineKind::Autotask(AutotaskIdentity { kind, id: 77 });
-            let body = desired_item(&line, None).unwrap().create_body();
-            assert_eq!(body["quoteItemType"], item_type);
+            let (item_type, reference) = line_reference(&line, None).unwrap();
+            let body = desired_item(&line, item_type, reference, &item_types())
+                .unwrap()
+                .create_body();
+            assert_eq!(body["quoteItemType"], code);
             assert_eq!(body[field], 77);
         }
     }
 
     #[test]
     fn a_product_line_without_key_is_a_line_problem() {
-        let problem = desired_item(&product_line("5", None, None), None).unwrap_err();
+        let problem = line_reference(&product_line("5", None, None), None).unwrap_err();
         assert_eq!(problem.code, "product_key_missing");
         assert_eq!(problem.line_id, "5");
     }
@@ -435,12 +525,48 @@ mod tests {
     fn shipping_item_only_with_charge_and_type() {
         let mut doc = super::super::fixtures::doc();
         doc.shipping_charge = 25.0;
-        let item = shipping_item(&doc, Some(9)).unwrap();
+        let types = item_types();
+        let item = shipping_item(&doc, Some(9), &types).unwrap().unwrap();
         assert_eq!(item.create_body()["shippingID"], 9);
-        assert_eq!(item.create_body()["quoteItemType"], 6);
+        assert_eq!(item.create_body()["quoteItemType"], 106);
         assert_eq!(item.create_body()["unitPrice"], json!(25.0));
-        assert!(shipping_item(&doc, None).is_none());
+        assert!(shipping_item(&doc, None, &types).unwrap().is_none());
         doc.shipping_charge = 0.0;
-        assert!(shipping_item(&doc, Some(9)).is_none());
+        assert!(shipping_item(&doc, Some(9), &types).unwrap().is_none());
+    }
+
+    #[test]
+    fn item_type_codes_come_from_the_tenant_labels() {
+        let picklist = [("PRODUCT", 7), ("ServiceBundle", 40), ("Cost", 2)];
+        let labels = picklist.iter().map(|(l, _)| (*l).to_owned()).collect();
+        let types = QuoteItemTypes::resolve(
+            |label| {
+                picklist
+                    .iter()
+                    .find(|(l, _)| l.eq_ignore_ascii_case(label))
+                    .map(|(_, c)| *c)
+            },
+            labels,
+        );
+        assert_eq!(types.code(QuoteItemType::Product), Ok(7));
+        assert_eq!(types.code(QuoteItemType::ServiceBundle), Ok(40));
+        assert_eq!(types.type_of(40), Some(QuoteItemType::ServiceBundle));
+        assert_eq!(types.type_of(2), None, "Cost is not a type the export writes");
+        let missing = types.code(QuoteItemType::Labor).unwrap_err();
+        assert_eq!(missing.item_type, QuoteItemType::Labor);
+        let message = missing.to_string();
+        assert!(message.contains("\"Labor\""), "{message}");
+        assert!(message.contains("PRODUCT, ServiceBundle, Cost"), "{message}");
+    }
+
+    #[test]
+    fn a_shipping_charge_needs_the_tenant_shipping_type() {
+        let mut doc = super::super::fixtures::doc();
+        doc.shipping_charge = 25.0;
+        let types = QuoteItemTypes::resolve(|l| (l == "Product").then_some(1), vec!["Product".into()]);
+        let missing = shipping_item(&doc, Some(9), &types).unwrap_err();
+        assert_eq!(missing.item_type, QuoteItemType::Shipping);
+        doc.shipping_charge = 0.0;
+        assert_eq!(shipping_item(&doc, Some(9), &types), Ok(None));
     }
 }

@@ -8,7 +8,8 @@ use serde_json::{Map, Value, json};
 use super::diff::changed_fields;
 use super::input::{DocumentInput, LineKind};
 use super::lines::{
-    DesiredItem, LineProblem, ProductIndex, desired_item, new_product_body, pending_product, product_key, shipping_item,
+    DesiredItem, LineProblem, MissingQuoteItemType, ProductIndex, QuoteItemTypes, desired_item, line_reference,
+    new_product_body, pending_product, product_key, shipping_item,
 };
 use super::opportunity::{BadOpportunityField, OpportunityChoice, new_opportunity_body, tracked_opportunity_fields};
 use super::plan::{
@@ -53,6 +54,8 @@ pub enum PlanError {
     OpportunityOfOtherCompany { id: i64, actual: i64, expected: i64 },
     #[error(transparent)]
     ForeignQuote(#[from] ForeignQuote),
+    #[error(transparent)]
+    QuoteItemTypeMissing(#[from] MissingQuoteItemType),
 }
 
 /// Everything [`plan_export`] reads.
@@ -64,6 +67,8 @@ pub struct PlanInput<'a> {
     pub previous: Option<&'a ExportRecord>,
     pub choice: OpportunityChoice,
     pub state: &'a AutotaskState,
+    /// The tenant's `quoteItemType` codes.
+    pub item_types: &'a QuoteItemTypes,
     pub today: NaiveDate,
 }
 
@@ -77,6 +82,7 @@ pub fn plan_export(input: PlanInput<'_>) -> Result<Plan, PlanError> {
         previous,
         choice,
         state,
+        item_types,
         today,
     } = input;
     let title = doc.title(request.custom_name.as_deref());
@@ -195,7 +201,7 @@ pub fn plan_export(input: PlanInput<'_>) -> Result<Plan, PlanError> {
             LineKind::Autotask(_) => None,
             LineKind::Product { sku, part_number, .. } => {
                 let Some(key) = product_key(sku.as_deref(), part_number.as_deref()) else {
-                    refused.push(desired_item(line, None).expect_err("no key is a line problem"));
+                    refused.push(line_reference(line, None).expect_err("no key is a line problem"));
                     continue;
                 };
                 match state.products.find(&key, sku.as_deref(), part_number.as_deref()) {
@@ -235,12 +241,12 @@ pub fn plan_export(input: PlanInput<'_>) -> Result<Plan, PlanError> {
         {
             product_of_line.insert(line.line_id.clone(), (key, product.clone()));
         }
-        match desired_item(line, product) {
-            Ok(item) => desired.push(item),
+        match line_reference(line, product) {
+            Ok((item_type, reference)) => desired.push(desired_item(line, item_type, reference, item_types)?),
             Err(problem) => refused.push(problem),
         }
     }
-    desired.extend(shipping_item(doc, ready.shipping_type_id));
+    desired.extend(shipping_item(doc, ready.shipping_type_id, item_types)?);
 
     let refused_ids: BTreeSet<&str> = refused.iter().map(|p| p.line_id.as_str()).collect();
     let (mut lines, item_steps) = diff_items(&desired, &state.items, previous, &quote, &refused_ids);
@@ -419,7 +425,7 @@ fn diff_items(
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::{doc, product_line, ready, service_line, settings, today};
+    use super::super::fixtures::{doc, item_types, product_line, ready, service_line, settings, today};
     use super::super::input::AutotaskItemKind;
     use super::super::plan::ResolvedIds;
     use super::super::record::LineRecord;
@@ -533,6 +539,7 @@ mod tests {
             previous,
             choice,
             state,
+            item_types: &item_types(),
             today: today(),
         })
     }
@@ -595,7 +602,10 @@ mod tests {
         assert_eq!(body(0)["productID"], 1);
         assert_eq!(body(0)["quantity"], json!(2.0));
         assert_eq!(body(0)["unitPrice"], json!(101.0));
-        assert_eq!(body(3)["quoteItemType"], 11);
+        assert_eq!(body(0)["quoteItemType"], 101);
+        assert_eq!(body(3)["quoteItemType"], 111);
+        assert_eq!(body(7)["quoteItemType"], 103);
+        assert_eq!(body(20)["quoteItemType"], 106);
         assert_eq!(body(3)["serviceID"], 901);
         assert_eq!(body(7)["laborID"], 31);
         assert_eq!(body(15)["productID"], json!({"$ref": "product:mpn:MPN-16"}));
@@ -808,6 +818,7 @@ mod tests {
             previous: None,
             choice,
             state: &AutotaskState::default(),
+            item_types: &item_types(),
             today: today(),
         })
         .unwrap();
@@ -829,6 +840,36 @@ mod tests {
         let again = plan(&d, Some(&record), &at.state(&record)).unwrap();
         assert_eq!(again.refused.len(), 1);
         assert_eq!(again.count(StepKind::DeleteItem), 0);
+    }
+
+    #[test]
+    fn a_tenant_without_a_needed_item_type_gets_no_plan() {
+        // GIVEN a tenant whose quoteItemType picklist has no Labor, and a document with labor
+        let mut d = doc();
+        d.lines = vec![product_line(1), service_line(2, AutotaskItemKind::Labor, 31)];
+        let without_labor = QuoteItemTypes::resolve(|l| (l == "Product").then_some(1), vec!["Product".into()]);
+        let plan_on = |d: &DocumentInput| {
+            plan_export(PlanInput {
+                doc: d,
+                ready: &ready(),
+                settings: &settings(),
+                request: &ExportRequest::default(),
+                previous: None,
+                choice: OpportunityChoice::New,
+                state: &AutotaskState::default(),
+                item_types: &without_labor,
+                today: today(),
+            })
+        };
+        // WHEN planned THEN the plan fails naming the missing type, before any write is planned
+        let err = plan_on(&d).unwrap_err();
+        assert!(
+            matches!(&err, PlanError::QuoteItemTypeMissing(m) if m.item_type == super::super::lines::QuoteItemType::Labor),
+            "{err:?}"
+        );
+        // AND a document without labor lines plans fine on the same tenant
+        d.lines.pop();
+        assert!(plan_on(&d).is_ok());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::convert::{document_input, document_settings, mapped_resource, today};
-use super::raw;
+use super::item_types::{ItemTypeRefresh, quote_item_types};
 use super::reads::{contact_by_email, opportunity_and_quotes, product_index, quote_contents};
 use crate::app::TenantContext;
 use crate::domain::document::lines::{SHIPPING_LINE_ID, hash_value};
@@ -279,6 +279,14 @@ fn plan_error(e: PlanError, input: &DocumentInput) -> SyncError {
             "Choose an opportunity of this customer's company, so the document and the opportunity match.",
             json!({ "opportunity_id": id, "opportunity_company_id": actual, "customer_company_id": expected }),
         ),
+        PlanError::QuoteItemTypeMissing(missing) => SyncError::precondition(
+            "quote_item_type_missing",
+            missing.to_string(),
+            format!(
+                "In Autotask, activate the quote item type {:?} (or correct its label), then export again; nothing was written.",
+                missing.item_type.picklist_labels()[0]
+            ),
+        ),
         PlanError::ForeignQuote(q) => SyncError::conflict(
             "opportunity_has_another_quote",
             format!(
@@ -303,7 +311,7 @@ async fn plan_against_autotask(
     let at = &ctx.autotask;
     let choice =
         choose_opportunity(request.opportunity_id, input, previous).map_err(|e| plan_error(e.into(), input))?;
-    let (opportunity, products) = tokio::join!(
+    let (opportunity, products, item_types) = tokio::join!(
         async {
             match choice {
                 OpportunityChoice::Existing { id, .. } => opportunity_and_quotes(at, id).await.map(Some),
@@ -311,7 +319,9 @@ async fn plan_against_autotask(
             }
         },
         product_index(at, ctx.mappings.as_ref(), &ctx.tenant, input),
+        quote_item_types(at),
     );
+    let item_types = item_types?;
     let (opportunity, quotes) = opportunity?.unwrap_or_default();
     let mut state = AutotaskState {
         opportunity,
@@ -341,6 +351,7 @@ async fn plan_against_autotask(
         previous,
         choice,
         state: &state,
+        item_types: &item_types,
         today: today(ctx.clock.now()),
     })
     .map_err(|e| plan_error(e, input))
@@ -397,6 +408,7 @@ struct Execution<'a> {
     /// Line id → quote item id created or updated in this run.
     items: BTreeMap<String, i64>,
     products_created: Vec<(String, i64)>,
+    item_types: ItemTypeRefresh,
 }
 
 impl Execution<'_> {
@@ -416,7 +428,8 @@ impl Execution<'_> {
             ),
             None => None,
         };
-        raw::execute(&self.ctx.autotask, &step.call, parent, body)
+        self.item_types
+            .execute(&self.ctx.autotask, &step.call, parent, body)
             .await
             .map_err(|e| {
                 let record = step.summary.clone();
@@ -483,6 +496,7 @@ async fn run_plan(
         failed: BTreeMap::new(),
         items: BTreeMap::new(),
         products_created: vec![],
+        item_types: ItemTypeRefresh::default(),
     };
     let of = |kinds: &[StepKind]| {
         plan.steps

@@ -3,6 +3,7 @@
 
 pub mod convert;
 pub mod export;
+mod item_types;
 mod raw;
 pub mod reads;
 

@@ -1,5 +1,6 @@
 //! `AutotaskClient` (shared, cheap to clone) and `TenantClient` (one tenant's credentials).
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -8,7 +9,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::http::retry::{Jitter, RandomJitter, Repeatable, RetryPolicy};
+use crate::http::retry::{Jitter, RandomJitter, Repeatable, RetryClass, RetryPolicy, Retryable};
 use crate::secret::SecretString;
 use crate::tenant::TenantId;
 
@@ -143,7 +144,8 @@ struct Call<'a> {
     target: Target,
     body: Option<&'a Value>,
     write: bool,
-    repeatable: Repeatable,
+    /// A create: a failure after the request was sent is told as `Ambiguous`.
+    creates: bool,
 }
 
 /// One tenant's view of Autotask. Clone freely.
@@ -255,7 +257,7 @@ impl TenantClient {
                     target: Target::Path(format!("/V1.0/{}/query/count", E::COLLECTION)),
                     body: Some(&body),
                     write: false,
-                    repeatable: Repeatable::Yes,
+                    creates: false,
                 })
                 .await?;
             total += c.query_count;
@@ -292,7 +294,7 @@ impl TenantClient {
                 target,
                 body: Some(&body),
                 write: false,
-                repeatable: Repeatable::Yes,
+                creates: false,
             })
             .await?;
         let next = page
@@ -311,7 +313,7 @@ impl TenantClient {
                 target: Target::Path(format!("/V1.0/{}/{id}", E::COLLECTION)),
                 body: None,
                 write: false,
-                repeatable: Repeatable::Yes,
+                creates: false,
             })
             .await;
         match r {
@@ -321,10 +323,43 @@ impl TenantClient {
         }
     }
 
-    /// Creates a record and returns its id. Child entities (Contacts, QuoteItems) are POSTed under
-    /// their parent, taken from the entity (`companyID`, `quoteID`). A create is retried on
-    /// transient failures only with `Repeatable::GuardedCreate` (idempotency record + reconcile).
-    pub async fn create<E: Entity>(&self, entity: &E, repeatable: Repeatable) -> Result<i64, AutotaskError> {
+    /// The only way to create a record: sends the create once; when its outcome is ambiguous
+    /// (sent, but no id came back) looks the record up by its natural key with `find_existing`
+    /// and returns the id found, and only when nothing is there sends the create again (at most
+    /// [`CREATE_ATTEMPTS`] times). Refusals and failures before sending are returned as they are
+    /// (429 and thread-limit refusals are retried inside, as nothing was applied).
+    pub async fn create_once<E, F, Fut>(&self, entity: &E, mut find_existing: F) -> Result<Created, AutotaskError>
+    where
+        E: Entity,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<Option<i64>, AutotaskError>>,
+    {
+        let mut attempt = 1;
+        loop {
+            let err = match self.create(entity).await {
+                Ok(id) => return Ok(Created { id, wrote: true }),
+                Err(e) => e,
+            };
+            if err.retry_class() != RetryClass::Ambiguous {
+                return Err(err);
+            }
+            tracing::warn!(attempt, collection = E::COLLECTION, error = %err, "create unconfirmed; looking it up before any resend");
+            match find_existing().await {
+                Ok(Some(id)) => return Ok(Created { id, wrote: false }),
+                Ok(None) if attempt < CREATE_ATTEMPTS => attempt += 1,
+                Ok(None) => return Err(err),
+                Err(lookup) => {
+                    // Still unknown: the caller tells the user to try again; that attempt reconciles.
+                    tracing::warn!(error = %lookup, "reconcile look-up failed");
+                    return Err(err);
+                }
+            }
+        }
+    }
+
+    /// One create. Child entities (Contacts, QuoteItems) are POSTed under their parent, taken
+    /// from the entity (`companyID`, `quoteID`). Private: callers go through `create_once`.
+    async fn create<E: Entity>(&self, entity: &E) -> Result<i64, AutotaskError> {
         let path = match E::WRITE {
             WriteRoute::Root { create: true } => format!("/V1.0/{}", E::COLLECTION),
             WriteRoute::Child { parent, segment } => {
@@ -340,12 +375,7 @@ impl TenantClient {
                 )));
             }
         };
-        let repeatable = if repeatable == Repeatable::Yes {
-            Repeatable::No
-        } else {
-            repeatable
-        };
-        self.write(E::COLLECTION, Method::POST, path, entity, repeatable).await
+        self.write(E::COLLECTION, Method::POST, path, entity, true).await
     }
 
     /// Sparse update: `PATCH /V1.0/{C}` with `id` in the body (never `/{C}/{id}`: 405).
@@ -357,7 +387,7 @@ impl TenantClient {
                     Method::PATCH,
                     format!("/V1.0/{}", E::COLLECTION),
                     patch,
-                    Repeatable::Yes,
+                    false,
                 )
                 .await
             }
@@ -381,7 +411,7 @@ impl TenantClient {
                     Method::PATCH,
                     format!("/V1.0/{parent}/{parent_id}/{segment}"),
                     patch,
-                    Repeatable::Yes,
+                    false,
                 )
                 .await
             }
@@ -400,7 +430,7 @@ impl TenantClient {
                 E::COLLECTION
             )));
         }
-        self.delete_at(E::COLLECTION, format!("/V1.0/{}/{id}", E::COLLECTION))
+        self.delete_at(E::COLLECTION, format!("/V1.0/{}/{id}", E::COLLECTION), id)
             .await
     }
 
@@ -408,7 +438,7 @@ impl TenantClient {
     pub async fn delete_child<E: Entity>(&self, parent_id: i64, id: i64) -> Result<i64, AutotaskError> {
         match (E::DELETE, E::WRITE) {
             (DeleteRoute::Child, WriteRoute::Child { parent, segment }) => {
-                self.delete_at(E::COLLECTION, format!("/V1.0/{parent}/{parent_id}/{segment}/{id}"))
+                self.delete_at(E::COLLECTION, format!("/V1.0/{parent}/{parent_id}/{segment}/{id}"), id)
                     .await
             }
             _ => Err(AutotaskError::Unsupported(format!(
@@ -430,7 +460,7 @@ impl TenantClient {
                 target: Target::Path(format!("/V1.0/{}/entityInformation/fields", E::COLLECTION)),
                 body: None,
                 write: false,
-                repeatable: Repeatable::Yes,
+                creates: false,
             })
             .await?;
         let fields = Arc::new(EntityFields(env.fields));
@@ -464,7 +494,7 @@ impl TenantClient {
             target: Target::Path("/V1.0/ThresholdInformation".to_owned()),
             body: None,
             write: false,
-            repeatable: Repeatable::Yes,
+            creates: false,
         })
         .await
     }
@@ -475,7 +505,7 @@ impl TenantClient {
         method: Method,
         path: String,
         body: &B,
-        repeatable: Repeatable,
+        creates: bool,
     ) -> Result<i64, AutotaskError> {
         let body = serde_json::to_value(body).map_err(invalid)?;
         let env: ItemIdEnvelope = self
@@ -485,24 +515,37 @@ impl TenantClient {
                 target: Target::Path(path),
                 body: Some(&body),
                 write: true,
-                repeatable,
+                creates,
             })
             .await?;
         item_id(&env.item_id)
     }
 
-    async fn delete_at(&self, endpoint: &str, path: String) -> Result<i64, AutotaskError> {
-        let env: ItemIdEnvelope = self
+    /// A delete is done when the record is gone, whoever removed it (a repeat after a lost
+    /// answer finds nothing: 404, or Autotask's 500 "No matching records found").
+    async fn delete_at(&self, endpoint: &str, path: String, id: i64) -> Result<i64, AutotaskError> {
+        let r: Result<ItemIdEnvelope, _> = self
             .call(Call {
                 method: Method::DELETE,
                 endpoint,
                 target: Target::Path(path),
                 body: None,
                 write: true,
-                repeatable: Repeatable::Yes,
+                creates: false,
             })
-            .await?;
-        item_id(&env.item_id)
+            .await;
+        match r {
+            Ok(env) => item_id(&env.item_id),
+            Err(AutotaskError::NotFound { .. }) => Ok(id),
+            Err(AutotaskError::Validation { messages, .. })
+                if messages
+                    .iter()
+                    .any(|m| m.to_ascii_lowercase().contains("no matching records found")) =>
+            {
+                Ok(id)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// One logical call: the shared retry policy around attempts; a 401 re-resolves the zone once.
@@ -511,7 +554,7 @@ impl TenantClient {
         let mut zone_refreshed = false;
         loop {
             let r = policy
-                .run(call.repeatable, self.deadline, self.inner.jitter.as_ref(), |_| {
+                .run(Repeatable::Yes, self.deadline, self.inner.jitter.as_ref(), |_| {
                     self.attempt::<T>(&call)
                 })
                 .await
@@ -560,7 +603,10 @@ impl TenantClient {
             req = req.json(body);
         }
         let started = Instant::now();
-        let resp = req.send().await.map_err(transport)?;
+        let resp = req.send().await.map_err(|e| {
+            let sent = !e.is_connect();
+            told(call, transport(e), sent)
+        })?;
         let status = resp.status();
         let retry_after = resp
             .headers()
@@ -568,7 +614,7 @@ impl TenantClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let text = resp.text().await.map_err(transport)?;
+        let text = resp.text().await.map_err(|e| told(call, transport(e), true))?;
         tracing::debug!(
             method = %call.method,
             endpoint = call.endpoint,
@@ -584,7 +630,7 @@ impl TenantClient {
             if status != StatusCode::NOT_FOUND {
                 tracing::warn!(endpoint = call.endpoint, status = status.as_u16(), error = %err, "autotask call failed");
             }
-            return Err(err);
+            return Err(told(call, err, true));
         }
         // A 200 may still carry errors[] (seen in the wild): treat as a refusal.
         if let Ok(v) = serde_json::from_str::<Value>(&text)
@@ -600,7 +646,28 @@ impl TenantClient {
                 &path_of(&url),
             ));
         }
-        serde_json::from_str(&text).map_err(|e| AutotaskError::InvalidResponse(format!("{}: {e}", path_of(&url))))
+        serde_json::from_str(&text)
+            .map_err(|e| told(call, AutotaskError::InvalidResponse(format!("{}: {e}", path_of(&url))), true))
+    }
+}
+
+/// A record `create_once` produced or found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Created {
+    pub id: i64,
+    /// False when the look-up found the record an earlier, unanswered create had made.
+    pub wrote: bool,
+}
+
+/// Most times `create_once` sends one record's create.
+pub const CREATE_ATTEMPTS: u32 = 3;
+
+/// A failed create is told as `Ambiguous` when it may have been applied.
+fn told(call: &Call<'_>, err: AutotaskError, sent: bool) -> AutotaskError {
+    if call.creates {
+        err.of_create(call.endpoint, sent)
+    } else {
+        err
     }
 }
 

@@ -9,7 +9,7 @@ use shared::autotask::{
     AutotaskClient, AutotaskCredentials, AutotaskError, ClientConfig, Company, CompanyPatch, Contact, ContactPatch,
     Filter, Patch, Query, Quote, QuoteItem, QuoteLocation, TenantClient,
 };
-use shared::http::retry::{FixedJitter, Repeatable, RetryPolicy};
+use shared::http::retry::{FixedJitter, RetryPolicy};
 use shared::secret::SecretString;
 use shared::tenant::TenantId;
 
@@ -137,7 +137,7 @@ async fn a_validation_error_is_not_retried_and_its_text_reaches_the_caller() {
     let at = client(&sb);
     let mut company = new_company("No Phone", owner);
     company.phone = None;
-    let err = at.create(&company, Repeatable::GuardedCreate).await.unwrap_err();
+    let err = at.create_once(&company, || async { Ok(None) }).await.unwrap_err();
     assert!(matches!(&err, AutotaskError::Validation { status: 500, .. }));
     assert!(err.to_string().contains("Missing Required Field: phone"), "{err}");
     assert!(err.to_api_error().fix.is_some());
@@ -159,27 +159,37 @@ async fn a_429_with_retry_after_is_retried_then_succeeds() {
 }
 
 #[tokio::test]
-async fn creates_are_retried_only_when_guarded() {
+async fn a_throttled_create_is_sent_again_but_an_unconfirmed_one_is_looked_up_first() {
     let sb = sandbox().await;
     let owner = sb.state().add_resource("Dana", "Sales", "dana@x.example", false);
     let at = client(&sb);
     at.base_url().await.unwrap();
+    let lookups = std::sync::atomic::AtomicU32::new(0);
+    let find = || async {
+        lookups.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(None)
+    };
+    // 429: refused before anything was applied, so the create is simply sent again
     sb.counters()
         .fail_next("Companies", 1, FaultKind::Throttle { retry_after_secs: 0 });
-    let err = at
-        .create(&new_company("Unguarded", owner), Repeatable::No)
-        .await
-        .unwrap_err();
-    assert!(matches!(err, AutotaskError::Throttled { .. }));
-    assert_eq!(sb.counters().calls("POST", "Companies"), 1);
-    sb.counters()
-        .fail_next("Companies", 1, FaultKind::Throttle { retry_after_secs: 0 });
-    let id = at
-        .create(&new_company("Guarded", owner), Repeatable::GuardedCreate)
+    let created = at.create_once(&new_company("Throttled", owner), find).await.unwrap();
+    assert!(created.wrote && sb.state().get("Companies", created.id).is_some());
+    assert_eq!(sb.counters().calls("POST", "Companies"), 2);
+    assert_eq!(lookups.load(std::sync::atomic::Ordering::SeqCst), 0);
+    // 500 without text: it may have been applied, so the record is looked up before any resend
+    sb.counters().fail_next("Companies", 1, FaultKind::ServerError);
+    let created = at.create_once(&new_company("Unconfirmed", owner), find).await.unwrap();
+    assert!(sb.state().get("Companies", created.id).is_some());
+    assert_eq!(lookups.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(sb.counters().calls("POST", "Companies"), 4);
+    // found by the look-up: not sent again
+    sb.counters().fail_next("Companies", 1, FaultKind::ServerError);
+    let found = at
+        .create_once(&new_company("Found", owner), || async { Ok(Some(created.id)) })
         .await
         .unwrap();
-    assert!(sb.state().get("Companies", id).is_some());
-    assert_eq!(sb.counters().calls("POST", "Companies"), 3);
+    assert_eq!((found.id, found.wrote), (created.id, false));
+    assert_eq!(sb.counters().calls("POST", "Companies"), 5);
 }
 
 #[tokio::test]
@@ -216,7 +226,7 @@ async fn contacts_and_quote_items_are_written_under_their_parents() {
         is_active: Some(1),
         ..Contact::default()
     };
-    let cid = at.create(&contact, Repeatable::No).await.unwrap();
+    let cid = at.create_once(&contact, || async { Ok(None) }).await.unwrap().id;
     assert_eq!(sb.counters().calls("POST", "Contacts"), 1);
     let patch = ContactPatch {
         title: Patch::Set("CFO".into()),
@@ -233,15 +243,16 @@ async fn contacts_and_quote_items_are_written_under_their_parents() {
     ));
 
     let loc = at
-        .create(
+        .create_once(
             &QuoteLocation {
                 city: Some("Springfield".into()),
                 ..QuoteLocation::default()
             },
-            Repeatable::No,
+            || async { Ok(None) },
         )
         .await
-        .unwrap();
+        .unwrap()
+        .id;
     let day = shared::autotask::AtDateTime::parse("2026-12-01T00:00:00Z").unwrap();
     let quote = Quote {
         opportunity_id: Some(opp),
@@ -253,7 +264,7 @@ async fn contacts_and_quote_items_are_written_under_their_parents() {
         sold_to_location_id: Some(loc),
         ..Quote::default()
     };
-    let qid = at.create(&quote, Repeatable::No).await.unwrap();
+    let qid = at.create_once(&quote, || async { Ok(None) }).await.unwrap().id;
     assert!(at.get::<Quote>(qid).await.unwrap().unwrap().quote_number.is_some());
     let item = QuoteItem {
         quote_id: Some(qid),
@@ -266,7 +277,7 @@ async fn contacts_and_quote_items_are_written_under_their_parents() {
         line_discount: Some(0.0),
         ..QuoteItem::default()
     };
-    let iid = at.create(&item, Repeatable::No).await.unwrap();
+    let iid = at.create_once(&item, || async { Ok(None) }).await.unwrap().id;
     let items = at
         .query::<QuoteItem>(&Query::filter(vec![Filter::eq("quoteID", qid)]))
         .await
@@ -283,7 +294,7 @@ async fn patch_keeps_omitted_fields_and_clears_null_ones() {
     let at = client(&sb);
     let mut c = new_company("Contoso", owner);
     c.fax = Some("555-0000".into());
-    let id = at.create(&c, Repeatable::No).await.unwrap();
+    let id = at.create_once(&c, || async { Ok(None) }).await.unwrap().id;
     let patch = CompanyPatch {
         fax: Patch::Null,
         city: Patch::Set("Springfield".into()),

@@ -4,6 +4,7 @@
 pub mod convert;
 pub mod export;
 mod raw;
+pub mod reconcile;
 pub mod reads;
 
 pub use export::{CustomerLink, ExportDocumentRequest, ExportOutcome, LineOutcome, LineStatus, export_document};

@@ -646,8 +646,13 @@ impl TenantClient {
                 &path_of(&url),
             ));
         }
-        serde_json::from_str(&text)
-            .map_err(|e| told(call, AutotaskError::InvalidResponse(format!("{}: {e}", path_of(&url))), true))
+        serde_json::from_str(&text).map_err(|e| {
+            told(
+                call,
+                AutotaskError::InvalidResponse(format!("{}: {e}", path_of(&url))),
+                true,
+            )
+        })
     }
 }
 

@@ -182,8 +182,7 @@ impl AutotaskError {
                 "Autotask is busy or unavailable; retry in a few minutes.".into()
             }
             AutotaskError::Ambiguous { .. } => {
-                "Try again in a minute: the next attempt looks the record up first, so nothing is created twice."
-                    .into()
+                "Try again in a minute: the next attempt looks the record up first, so nothing is created twice.".into()
             }
             AutotaskError::MethodNotAllowed { .. }
             | AutotaskError::Unsupported(_)
@@ -360,7 +359,10 @@ mod tests {
             message: "operation timed out".into(),
             timeout: true,
         };
-        for e in [blank.of_create("opportunity", true), lost.of_create("opportunity", true)] {
+        for e in [
+            blank.of_create("opportunity", true),
+            lost.of_create("opportunity", true),
+        ] {
             assert_eq!(e.retry_class(), RetryClass::Ambiguous, "{e}");
             let a = e.to_api_error();
             assert_eq!((a.status, a.retryable), (StatusCode::SERVICE_UNAVAILABLE, true));

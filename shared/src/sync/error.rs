@@ -408,7 +408,12 @@ mod tests {
         ];
         for e in cases {
             let a = ApiError::from(e);
-            let says_try_again = a.fix.as_deref().unwrap_or("").to_ascii_lowercase().contains("try again")
+            let says_try_again = a
+                .fix
+                .as_deref()
+                .unwrap_or("")
+                .to_ascii_lowercase()
+                .contains("try again")
                 || a.message.to_ascii_lowercase().contains("try again");
             assert_eq!(a.retryable, a.status == StatusCode::SERVICE_UNAVAILABLE, "{a:?}");
             assert_eq!(says_try_again, a.retryable, "{a:?}");

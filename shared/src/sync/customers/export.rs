@@ -368,7 +368,7 @@ impl<'a> Run<'a> {
                     .and_then(|c| c.id))
             })
             .await
-        .map_err(|e| SyncError::from_autotask_write(e, self.company_record()))?;
+            .map_err(|e| SyncError::from_autotask_write(e, self.company_record()))?;
         if created.wrote {
             self.writes += 1;
         }
@@ -512,7 +512,7 @@ impl<'a> Run<'a> {
             .autotask
             .create_once(&body, || lookup::same_contact(&ctx.autotask, company_id, &source))
             .await
-        .map_err(|e| SyncError::from_autotask_write(e, self.contact_record(k)))?;
+            .map_err(|e| SyncError::from_autotask_write(e, self.contact_record(k)))?;
         if created.wrote {
             self.writes += 1;
         }

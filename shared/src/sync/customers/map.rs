@@ -429,7 +429,9 @@ async fn match_pair_contacts(
             .autotask
             .create_once(&body, || lookup::same_contact(&ctx.autotask, company_id, &f))
             .await
-        .map_err(|e| SyncError::from_autotask_write(e, format!("contact {col_id} of customer {}", customer.number)))?;
+            .map_err(|e| {
+                SyncError::from_autotask_write(e, format!("contact {col_id} of customer {}", customer.number))
+            })?;
         let m = Mapping::new(MappingKind::Contact, &col_id, created.id, ctx.clock.now());
         ctx.mappings.create_pair(&ctx.tenant, &m).await?;
         r.contacts_created.push(MatchedContact {

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 
 use super::convert::{document_input, document_settings, mapped_resource, today};
 use super::raw;
-use super::reconcile::RunContext;
 use super::reads::{contact_by_email, opportunity_and_quotes, product_index, quote_contents};
+use super::reconcile::RunContext;
 use crate::app::TenantContext;
 use crate::domain::document::lines::{SHIPPING_LINE_ID, hash_value};
 use crate::domain::document::opportunity::{OpportunityChoice, choose_opportunity};
@@ -541,7 +541,11 @@ async fn run_plan(
     };
 
     // 1. Opportunity, locations and new products.
-    let first = of(&[StepKind::UpdateOpportunity, StepKind::UpdateLocation, StepKind::CreateProduct]);
+    let first = of(&[
+        StepKind::UpdateOpportunity,
+        StepKind::UpdateLocation,
+        StepKind::CreateProduct,
+    ]);
     // The new opportunity, then the new locations: none is made when the one before failed.
     let locations = of(&[StepKind::CreateOpportunity, StepKind::CreateLocation]);
     let mut results = exec.run_parallel(&first, &locations).await;

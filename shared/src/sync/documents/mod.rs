@@ -4,8 +4,8 @@
 pub mod convert;
 pub mod export;
 mod raw;
-pub mod reconcile;
 pub mod reads;
+pub mod reconcile;
 
 pub use export::{CustomerLink, ExportDocumentRequest, ExportOutcome, LineOutcome, LineStatus, export_document};
 pub mod opportunities;

@@ -59,11 +59,20 @@ pub async fn find_existing(
 }
 
 fn text<'a>(fields: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
-    fields.get(name).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
+    fields
+        .get(name)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
 }
 
 async fn raw<K: RawKind>(at: &TenantClient, q: Query) -> Result<Vec<Map<String, Value>>, AutotaskError> {
-    Ok(at.query::<RawRecord<K>>(&q).await?.into_iter().map(|r| r.fields).collect())
+    Ok(at
+        .query::<RawRecord<K>>(&q)
+        .await?
+        .into_iter()
+        .map(|r| r.fields)
+        .collect())
 }
 
 fn newest(records: &[Map<String, Value>]) -> Option<i64> {

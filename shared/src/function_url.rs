@@ -162,3 +162,28 @@ pub fn picker_page(title: &str, intro: &str, table_head: &str, rows: &str, foote
 
 /// Signs a link to `path` with the given parameters (pickers take one, so tests can fake it).
 pub type LinkSigner<'a> = &'a dyn Fn(&str, &[(String, String)]) -> String;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn post(body: &str) -> Request {
+        let req = http::Request::builder()
+            .method("POST")
+            .uri("https://fn.example/?tenant=t&ts=1&sig=v1%3Dab")
+            .body(lambda_http::Body::from(body))
+            .unwrap();
+        Request::from(req)
+    }
+
+    #[test]
+    fn a_misspelt_parameter_is_refused_naming_it() {
+        let allowed = &["document_number", "opportunity_id"];
+        let ok = params(&post(r#"{"document_number":"Q1","opportunity_id":7}"#), allowed).unwrap();
+        assert_eq!(ok["opportunity_id"], "7");
+        let e = params(&post(r#"{"document_number":"Q1","opportunityId":7}"#), allowed).unwrap_err();
+        assert_eq!((e.status.as_u16(), e.code.as_str()), (400, "unknown_parameter"));
+        assert_eq!(e.details["field"], "opportunityId");
+        assert!(e.message.contains("opportunityId"));
+    }
+}

@@ -1007,3 +1007,30 @@ async fn a_500_without_text_on_a_create_is_a_retryable_503_not_a_refusal() {
     let outcome = export(&env, &request(number)).await.unwrap();
     assert_exported_once(&env, number, &outcome, &[]).await;
 }
+
+#[tokio::test]
+async fn an_opportunity_left_unconfirmed_is_found_by_the_next_export_not_created_again() {
+    // GIVEN Autotask commits the opportunity but its answer is lost, and the look-up after it fails too
+    let env = env_with(SHORT_READ_TIMEOUT).await;
+    let number = "Q-LOST";
+    put(&env, document(number, 2, 2, true, &env));
+    let rule = |kind, times| FaultRule {
+        endpoint: Some("Opportunities".into()),
+        method: Some("POST".into()),
+        kind,
+        times,
+    };
+    env.at
+        .counters()
+        .add_fault(rule(FaultKind::LoseResponse { delay_ms: LOST }, 1));
+    env.at.counters().add_fault(rule(FaultKind::ServerError, 3));
+    // WHEN the export runs THEN the user is told to try again (nothing is known either way)
+    let answer = ApiError::from(export(&env, &request(number)).await.unwrap_err());
+    assert_eq!((answer.status.as_u16(), answer.retryable), (503, true), "{answer:?}");
+    assert_eq!(records(&env, "Opportunities").len(), 1, "the lost create did land");
+    assert!(records(&env, "QuoteLocations").is_empty(), "nothing made for a quote that cannot follow");
+    // WHEN the user tries again THEN that opportunity is found and finished, not a second one made
+    let outcome = export(&env, &request(number)).await.unwrap();
+    assert_eq!(outcome.opportunity_id, records(&env, "Opportunities")[0]["id"].as_i64());
+    assert_exported_once(&env, number, &outcome, &["NEW-Q-LOST-1", "NEW-Q-LOST-2"]).await;
+}

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::convert::{document_input, document_settings, mapped_resource, today};
 use super::raw;
 use super::reads::{contact_by_email, opportunity_and_quotes, product_index, quote_contents};
-use super::reconcile::RunContext;
+use super::reconcile::{NaturalKey, RunContext, find_existing};
 use crate::app::TenantContext;
 use crate::domain::document::lines::{SHIPPING_LINE_ID, hash_value};
 use crate::domain::document::opportunity::{OpportunityChoice, choose_opportunity};
@@ -164,15 +164,23 @@ pub async fn export_document(
 
     let result = async {
         // Re-read the mapping under the lease: a run that just finished may have written it.
-        let previous_mapping = ctx
-            .mappings
-            .get_by_col(&ctx.tenant, MappingKind::Document, number)
-            .await?;
-        let previous = previous_mapping
+        let (previous_mapping, unconfirmed) = tokio::join!(
+            ctx.mappings.get_by_col(&ctx.tenant, MappingKind::Document, number),
+            Unconfirmed::read(ctx, number),
+        );
+        let (previous_mapping, unconfirmed) = (previous_mapping?, unconfirmed?);
+        let mut previous = previous_mapping
             .as_ref()
             .map(|m| ExportRecord::from_data(m.at_id, &m.data));
+        if previous.is_none() {
+            previous = unconfirmed.adopt(ctx, &input, &ready, request).await?;
+        }
         let plan = plan_against_autotask(ctx, &input, &ready, &settings, request, previous.as_ref()).await?;
-        run_plan(ctx, &input, plan, previous, previous_mapping).await
+        let outcome = run_plan(ctx, &input, plan, previous, previous_mapping, &unconfirmed).await;
+        if outcome.is_ok() {
+            unconfirmed.clear(ctx, number).await;
+        }
+        outcome
     }
     .await;
 
@@ -519,6 +527,7 @@ async fn run_plan(
     plan: Plan,
     previous: Option<ExportRecord>,
     previous_mapping: Option<Mapping>,
+    unconfirmed: &Unconfirmed,
 ) -> SyncResult<ExportOutcome> {
     let mut exec = Execution {
         ctx,
@@ -554,7 +563,7 @@ async fn run_plan(
         .chain(&locations)
         .zip(0..)
         .find(|(s, i)| s.kind != StepKind::CreateProduct && results[*i].is_err())
-        .map(|(_, i)| results.swap_remove(i).unwrap_err());
+        .map(|(s, i)| (s.kind, results.swap_remove(i).unwrap_err()));
     let opportunity_id = plan.opportunity.resolve(&exec.ids).ok();
     let mut record = previous.clone().unwrap_or_default();
     let mut mapping = previous_mapping;
@@ -571,7 +580,10 @@ async fn run_plan(
         mapping = Some(save_record(ctx, &input.number, mapping, &record).await?);
     }
     // Told as it is: refused data names the record (422), Autotask unavailable is "try again" (503).
-    if let Some(error) = header_failure {
+    if let Some((kind, error)) = header_failure {
+        if kind == StepKind::CreateOpportunity && error.is_transient() {
+            unconfirmed.remember(ctx, &input.number, exec.reconcile.started).await;
+        }
         audit(ctx, input, &exec, AuditOutcome::Failed).await;
         return Err(error);
     }
@@ -683,6 +695,93 @@ async fn run_plan(
         failed_lines,
         plan: None,
     })
+}
+
+/// An opportunity create of an earlier export that was never confirmed (the create and the
+/// look-up after it both failed). Remembered only after such a failure, so the next export looks
+/// for that opportunity by its natural key before creating one.
+struct Unconfirmed {
+    /// Version of the checkpoint (it stays, emptied, once resolved).
+    version: Option<u64>,
+    /// When the unconfirmed export began.
+    since: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl Unconfirmed {
+    fn stream(number: &str) -> String {
+        format!("{FUNCTION}#unconfirmed-opportunity#{number}")
+    }
+
+    async fn read(ctx: &TenantContext, number: &str) -> SyncResult<Self> {
+        let doc = ctx.sync_state.get_checkpoint(&ctx.tenant, &Self::stream(number)).await?;
+        Ok(Self {
+            version: doc.as_ref().map(|d| d.version),
+            since: doc
+                .as_ref()
+                .and_then(|d| d.doc.get("since").and_then(Value::as_str))
+                .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+                .map(|t| t.with_timezone(&chrono::Utc)),
+        })
+    }
+
+    /// The opportunity the unconfirmed create made, as if a previous export had recorded it.
+    async fn adopt(
+        &self,
+        ctx: &TenantContext,
+        input: &DocumentInput,
+        ready: &crate::domain::document::Ready,
+        request: &ExportDocumentRequest,
+    ) -> SyncResult<Option<ExportRecord>> {
+        let Some(since) = self.since else {
+            return Ok(None);
+        };
+        let title = input.title(request.custom_name.as_deref());
+        let fields = json!({
+            "companyID": ready.company_id,
+            "title": crate::domain::document::opportunity::truncate(&title, crate::domain::document::opportunity::TITLE_MAX),
+        });
+        let Value::Object(fields) = fields else {
+            unreachable!("a JSON object literal")
+        };
+        let run = RunContext {
+            started: since,
+            taken: BTreeSet::new(),
+        };
+        let found = find_existing(&ctx.autotask, NaturalKey::Opportunity, &fields, &run).await?;
+        Ok(found.map(|opportunity_id| ExportRecord {
+            opportunity_id,
+            opportunity_created: true,
+            ..ExportRecord::default()
+        }))
+    }
+
+    async fn remember(&self, ctx: &TenantContext, number: &str, started: chrono::DateTime<chrono::Utc>) {
+        if self.since.is_some() {
+            return; // the earliest unconfirmed attempt is the one to look after
+        }
+        let doc = json!({ "since": started.to_rfc3339() });
+        if let Err(e) = ctx
+            .sync_state
+            .put_checkpoint(&ctx.tenant, &Self::stream(number), &doc, self.version, ctx.clock.now())
+            .await
+        {
+            tracing::warn!(error = %e, "unconfirmed opportunity not remembered");
+        }
+    }
+
+    async fn clear(&self, ctx: &TenantContext, number: &str) {
+        if self.since.is_none() {
+            return;
+        }
+        let doc = json!({});
+        if let Err(e) = ctx
+            .sync_state
+            .put_checkpoint(&ctx.tenant, &Self::stream(number), &doc, self.version, ctx.clock.now())
+            .await
+        {
+            tracing::warn!(error = %e, "resolved unconfirmed opportunity not cleared");
+        }
+    }
 }
 
 /// Quote items and locations the document already holds (recorded or planned): a reconcile

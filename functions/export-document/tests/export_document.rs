@@ -1028,7 +1028,10 @@ async fn an_opportunity_left_unconfirmed_is_found_by_the_next_export_not_created
     let answer = ApiError::from(export(&env, &request(number)).await.unwrap_err());
     assert_eq!((answer.status.as_u16(), answer.retryable), (503, true), "{answer:?}");
     assert_eq!(records(&env, "Opportunities").len(), 1, "the lost create did land");
-    assert!(records(&env, "QuoteLocations").is_empty(), "nothing made for a quote that cannot follow");
+    assert!(
+        records(&env, "QuoteLocations").is_empty(),
+        "nothing made for a quote that cannot follow"
+    );
     // WHEN the user tries again THEN that opportunity is found and finished, not a second one made
     let outcome = export(&env, &request(number)).await.unwrap();
     assert_eq!(outcome.opportunity_id, records(&env, "Opportunities")[0]["id"].as_i64());

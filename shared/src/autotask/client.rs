@@ -123,7 +123,8 @@ impl AutotaskClient {
         TenantClient {
             inner: self.inner.clone(),
             tenant,
-            creds: Arc::new(credentials),
+            creds: Arc::new(std::sync::RwLock::new(Arc::new(credentials))),
+            refresh: None,
             deadline: None,
         }
     }
@@ -153,8 +154,16 @@ struct Call<'a> {
 pub struct TenantClient {
     inner: Arc<Inner>,
     tenant: TenantId,
-    creds: Arc<AutotaskCredentials>,
+    /// Replaced once by `refresh` after a 401 (the secret may have been rotated).
+    creds: Arc<std::sync::RwLock<Arc<AutotaskCredentials>>>,
+    refresh: Option<Arc<dyn CredentialSource>>,
     deadline: Option<Instant>,
+}
+
+/// Where a tenant client re-reads its credentials after Autotask refused them (401), bypassing
+/// any cache.
+pub trait CredentialSource: Send + Sync {
+    fn fresh(&self) -> futures_util::future::BoxFuture<'_, Option<AutotaskCredentials>>;
 }
 
 #[derive(serde::Deserialize)]
@@ -184,6 +193,34 @@ impl TenantClient {
         &self.tenant
     }
 
+    /// After a 401 the credentials are re-read once from `source` before the refusal is final.
+    pub fn with_credential_source(mut self, source: Arc<dyn CredentialSource>) -> Self {
+        self.refresh = Some(source);
+        self
+    }
+
+    fn creds(&self) -> Arc<AutotaskCredentials> {
+        self.creds.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Re-reads the credentials; true when they changed (worth one more try).
+    async fn refresh_credentials(&self) -> bool {
+        let Some(source) = &self.refresh else {
+            return false;
+        };
+        let Some(fresh) = source.fresh().await else {
+            return false;
+        };
+        let current = self.creds();
+        let changed = fresh.username != current.username
+            || fresh.secret.expose() != current.secret.expose()
+            || fresh.integration_code != current.integration_code;
+        if changed {
+            *self.creds.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(fresh);
+        }
+        changed
+    }
+
     /// Retries never sleep past this instant (the Lambda deadline).
     pub fn with_deadline(mut self, deadline: Instant) -> Self {
         self.deadline = Some(deadline);
@@ -199,12 +236,13 @@ impl TenantClient {
         if let Some(base) = &self.inner.config.base_url_override {
             return Ok(base.trim_end_matches('/').to_owned());
         }
-        if let Some(base) = self.inner.zones.get(&self.tenant, &self.creds.username) {
+        let creds = self.creds();
+        if let Some(base) = self.inner.zones.get(&self.tenant, &creds.username) {
             return Ok(base);
         }
         let zone = self.zone_information().await?;
         let base = zone.rest_base();
-        self.inner.zones.put(&self.tenant, &self.creds.username, base.clone());
+        self.inner.zones.put(&self.tenant, &creds.username, base.clone());
         Ok(base)
     }
 
@@ -212,7 +250,8 @@ impl TenantClient {
     pub async fn zone_information(&self) -> Result<ZoneInformation, AutotaskError> {
         let mut url = url::Url::parse(&self.inner.config.zone_lookup_url)
             .map_err(|e| AutotaskError::InvalidResponse(format!("zone lookup URL: {e}")))?;
-        url.query_pairs_mut().append_pair("user", &self.creds.username);
+        let username = self.creds().username.clone();
+        url.query_pairs_mut().append_pair("user", &username);
         let resp = self.inner.http.get(url).send().await.map_err(transport)?;
         let status = resp.status();
         let body = resp.text().await.map_err(transport)?;
@@ -225,10 +264,7 @@ impl TenantClient {
             m.to_ascii_lowercase()
                 .contains("zone information could not be determined")
         }) {
-            return Err(AutotaskError::UnknownUser {
-                username: self.creds.username.clone(),
-                messages,
-            });
+            return Err(AutotaskError::UnknownUser { username, messages });
         }
         Err(AutotaskError::from_response(status, None, &body, "zoneInformation"))
     }
@@ -548,10 +584,11 @@ impl TenantClient {
         }
     }
 
-    /// One logical call: the shared retry policy around attempts; a 401 re-resolves the zone once.
+    /// One logical call: the shared retry policy around attempts; a 401 re-resolves the zone
+    /// once, then re-reads the credentials once (a rotated secret) before it is final.
     async fn call<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<T, AutotaskError> {
         let policy = &self.inner.config.retry;
-        let mut zone_refreshed = false;
+        let (mut zone_refreshed, mut creds_refreshed) = (false, false);
         loop {
             let r = policy
                 .run(Repeatable::Yes, self.deadline, self.inner.jitter.as_ref(), |_| {
@@ -559,16 +596,25 @@ impl TenantClient {
                 })
                 .await
                 .map_err(AutotaskError::from);
-            match r {
-                Err(AutotaskError::Authentication { .. })
-                    if !zone_refreshed && self.inner.config.base_url_override.is_none() =>
-                {
-                    tracing::info!(tenant = %self.tenant.as_str(), "Autotask answered 401; re-resolving the zone once");
-                    self.inner.zones.forget(&self.tenant, &self.creds.username);
-                    zone_refreshed = true;
-                }
-                other => return other,
+            if !matches!(r, Err(AutotaskError::Authentication { .. })) {
+                return r;
             }
+            if !zone_refreshed && self.inner.config.base_url_override.is_none() {
+                tracing::info!(tenant = %self.tenant.as_str(), "Autotask answered 401; re-resolving the zone once");
+                self.inner.zones.forget(&self.tenant, &self.creds().username);
+                zone_refreshed = true;
+                continue;
+            }
+            if creds_refreshed {
+                return r;
+            }
+            creds_refreshed = true;
+            let previous_user = self.creds().username.clone();
+            if !self.refresh_credentials().await {
+                return r;
+            }
+            tracing::info!(tenant = %self.tenant.as_str(), "Autotask answered 401; trying once more with re-read credentials");
+            self.inner.zones.forget(&self.tenant, &previous_user);
         }
     }
 
@@ -587,15 +633,16 @@ impl TenantClient {
             }
         };
         let _permit = self.inner.limiter.acquire(&self.tenant, call.endpoint).await;
+        let creds = self.creds();
         let mut req = self
             .inner
             .http
             .request(call.method.clone(), &url)
-            .header("ApiIntegrationCode", &self.creds.integration_code)
-            .header("UserName", &self.creds.username)
-            .header("Secret", self.creds.secret.expose());
+            .header("ApiIntegrationCode", &creds.integration_code)
+            .header("UserName", &creds.username)
+            .header("Secret", creds.secret.expose());
         if call.write
-            && let Some(rid) = self.creds.impersonation_resource_id
+            && let Some(rid) = creds.impersonation_resource_id
         {
             req = req.header("ImpersonationResourceId", rid.to_string());
         }

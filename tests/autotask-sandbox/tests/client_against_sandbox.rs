@@ -337,3 +337,47 @@ async fn threshold_information_reports_the_hourly_budget() {
     assert_eq!(t.current_timeframe_request_count, 121);
     assert_eq!(t.remaining(), 9_879);
 }
+
+/// Hands out fixed credentials, counting the re-reads.
+struct Rotated(AutotaskCredentials, std::sync::atomic::AtomicU32);
+
+impl shared::autotask::CredentialSource for Rotated {
+    fn fresh(&self) -> futures_util::future::BoxFuture<'_, Option<AutotaskCredentials>> {
+        self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Box::pin(async move { Some(self.0.clone()) })
+    }
+}
+
+#[tokio::test]
+async fn a_401_re_reads_the_credentials_once_then_is_a_412_to_check_the_api_user() {
+    let sb = sandbox().await;
+    let config = ClientConfig {
+        retry: fast_retry(),
+        ..ClientConfig::with_zone_host(&sb.base_url())
+    };
+    let stale = AutotaskCredentials {
+        secret: SecretString::new("rotated-away".to_owned()),
+        ..creds(&sb, &sb.config().username)
+    };
+    let shared_client = AutotaskClient::new(config).unwrap();
+    let tenant = TenantId::parse("acme").unwrap();
+    // GIVEN a stale secret, and a secret store that now holds the rotated one
+    let source = Arc::new(Rotated(creds(&sb, &sb.config().username), Default::default()));
+    let at = shared_client
+        .for_tenant(tenant.clone(), stale.clone())
+        .with_credential_source(source.clone());
+    // THEN the call succeeds after one re-read
+    assert!(at.query::<Company>(&Query::all()).await.is_ok());
+    assert_eq!(source.1.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // GIVEN the store holds the same wrong secret THEN the refusal is final: 412 "check the API user"
+    let same = Arc::new(Rotated(stale.clone(), Default::default()));
+    let at = shared_client
+        .for_tenant(tenant, stale)
+        .with_credential_source(same.clone());
+    let err = at.query::<Company>(&Query::all()).await.unwrap_err();
+    assert!(matches!(err, AutotaskError::Authentication { .. }), "{err}");
+    assert_eq!(same.1.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let answer = err.to_api_error();
+    assert_eq!((answer.status.as_u16(), answer.retryable), (412, false));
+    assert!(answer.fix.unwrap().contains("API user"));
+}

@@ -713,7 +713,10 @@ impl Unconfirmed {
     }
 
     async fn read(ctx: &TenantContext, number: &str) -> SyncResult<Self> {
-        let doc = ctx.sync_state.get_checkpoint(&ctx.tenant, &Self::stream(number)).await?;
+        let doc = ctx
+            .sync_state
+            .get_checkpoint(&ctx.tenant, &Self::stream(number))
+            .await?;
         Ok(Self {
             version: doc.as_ref().map(|d| d.version),
             since: doc

@@ -14,8 +14,9 @@ use crate::signing;
 use crate::tenant::TenantId;
 use crate::web::ApiError;
 
-/// Query parameters merged with the top-level scalars of a JSON object body (body wins).
-pub fn params(req: &Request) -> Result<BTreeMap<String, String>, ApiError> {
+/// Query parameters merged with the top-level scalars of a JSON object body (body wins). A name
+/// not in `allowed` is refused (400 naming it): a typo must never silently change what happens.
+pub fn params(req: &Request, allowed: &[&str]) -> Result<BTreeMap<String, String>, ApiError> {
     let mut out: BTreeMap<String, String> = url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
         .filter(|(k, _)| {
             !matches!(
@@ -43,7 +44,24 @@ pub fn params(req: &Request) -> Result<BTreeMap<String, String>, ApiError> {
             out.insert(k, text);
         }
     }
+    known_only(out.keys().map(String::as_str), allowed)?;
     Ok(out)
+}
+
+/// Refuses the first of `names` that is not in `allowed`, naming it and the accepted ones.
+pub fn known_only<'a>(names: impl IntoIterator<Item = &'a str>, allowed: &[&str]) -> Result<(), ApiError> {
+    match names.into_iter().find(|n| !allowed.contains(n)) {
+        None => Ok(()),
+        Some(unknown) => Err(ApiError::bad_request(
+            "unknown_parameter",
+            format!("{unknown} is not a parameter of this call"),
+        )
+        .with_fix(format!(
+            "Correct the name (accepted: {}) and send the request again.",
+            allowed.join(", ")
+        ))
+        .with_details(serde_json::json!({ "field": unknown }))),
+    }
 }
 
 /// A required text parameter.
@@ -144,3 +162,28 @@ pub fn picker_page(title: &str, intro: &str, table_head: &str, rows: &str, foote
 
 /// Signs a link to `path` with the given parameters (pickers take one, so tests can fake it).
 pub type LinkSigner<'a> = &'a dyn Fn(&str, &[(String, String)]) -> String;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn post(body: &str) -> Request {
+        let req = http::Request::builder()
+            .method("POST")
+            .uri("https://fn.example/?tenant=t&ts=1&sig=v1%3Dab")
+            .body(lambda_http::Body::from(body))
+            .unwrap();
+        Request::from(req)
+    }
+
+    #[test]
+    fn a_misspelt_parameter_is_refused_naming_it() {
+        let allowed = &["document_number", "opportunity_id"];
+        let ok = params(&post(r#"{"document_number":"Q1","opportunity_id":7}"#), allowed).unwrap();
+        assert_eq!(ok["opportunity_id"], "7");
+        let e = params(&post(r#"{"document_number":"Q1","opportunityId":7}"#), allowed).unwrap_err();
+        assert_eq!((e.status.as_u16(), e.code.as_str()), (400, "unknown_parameter"));
+        assert_eq!(e.details["field"], "opportunityId");
+        assert!(e.message.contains("opportunityId"));
+    }
+}

@@ -41,13 +41,16 @@ pub async fn handle(app: &AppContext, req: Request) -> Result<Response<Body>, la
             Ok(b) => export(&call, &req, &b.customer_number).await,
             Err(e) => Err(e),
         },
-        (&Method::GET, "") => match call::query_param(&req, "customer_number") {
-            Some(n) => export(&call, &req, &n).await,
-            None => Err(
-                ApiError::bad_request("customer_number_missing", "Say which customer to export.")
-                    .with_fix("Add ?customer_number=<ChannelOnline customer number> to the link."),
-            ),
-        },
+        (&Method::GET, "") => {
+            match shared::function_url::params(&req, &["customer_number"]).map(|mut p| p.remove("customer_number")) {
+                Err(e) => Err(e),
+                Ok(Some(n)) => export(&call, &req, &n).await,
+                Ok(None) => Err(
+                    ApiError::bad_request("customer_number_missing", "Say which customer to export.")
+                        .with_fix("Add ?customer_number=<ChannelOnline customer number> to the link."),
+                ),
+            }
+        }
         (_, "") => Err(ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",

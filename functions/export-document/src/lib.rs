@@ -42,7 +42,7 @@ async fn export(ctx: &AppContext, tenant: &TenantId, req: &Request) -> Result<Va
             "Use POST (or GET).",
         ));
     }
-    let params = function_url::params(req)?;
+    let params = function_url::params(req, &["document_number", "opportunity_id", "custom_name", "dry_run"])?;
     let request = ExportDocumentRequest {
         document_number: required(&params, "document_number")?,
         opportunity_id: parsed(&params, "opportunity_id")?,

@@ -3,8 +3,9 @@
 //! the store ports: `shared::sync::documents` exactly as the export-document function runs it.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use autotask_sandbox::{AutotaskSandbox, RunningSandbox, SandboxConfig};
+use autotask_sandbox::{AutotaskSandbox, FaultKind, FaultRule, RunningSandbox, SandboxConfig};
 use channelonline_sandbox::MemoryChannelOnline;
 use chrono::{NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -24,6 +25,7 @@ use shared::store::memory::MemoryStore;
 use shared::sync::SyncError;
 use shared::sync::documents::{ExportDocumentRequest, ExportOutcome, LineStatus, export_document};
 use shared::tenant::TenantId;
+use shared::web::ApiError;
 
 const CUSTOMER: &str = "AC0001";
 const OTHER_CATEGORY: &str = "Gadgets";
@@ -45,6 +47,15 @@ struct Env {
 }
 
 async fn env() -> Env {
+    env_with(ClientConfig::default().read_timeout).await
+}
+
+/// How long the fault tests wait for an answer (the injected faults wait longer).
+const SHORT_READ_TIMEOUT: Duration = Duration::from_millis(1500);
+/// Longer than `SHORT_READ_TIMEOUT`: the answer never arrives in time.
+const LOST: u64 = 4000;
+
+async fn env_with(read_timeout: Duration) -> Env {
     let at = AutotaskSandbox::start(SandboxConfig::default()).await.unwrap();
     let s = at.state();
     // The demo tenant's picklists (statuses, stages, item types, categories), none of its records.
@@ -127,7 +138,10 @@ async fn env() -> Env {
     };
     settings.opportunity_custom_field = Some("Autotask Opportunity".into());
 
-    let config = ClientConfig::with_zone_host(&at.base_url());
+    let config = ClientConfig {
+        read_timeout,
+        ..ClientConfig::with_zone_host(&at.base_url())
+    };
     let sandbox_config = at.config().clone();
     let client = AutotaskClient::new(config).unwrap().for_tenant(
         tenant.clone(),
@@ -992,4 +1006,169 @@ async fn a_tenant_without_a_needed_item_type_is_told_which_and_nothing_is_writte
     assert!(api.message.contains("Product, Cost, Shipping"), "{}", api.message);
     assert!(api.fix.is_some_and(|f| f.contains("Labor")));
     assert_eq!(all_writes(&env), before);
+}
+
+/// The `nth` POST on `collection` (1-based; queries are POSTs too) fails with `kind`.
+fn fault_on_post(env: &Env, collection: &str, nth: u32, kind: FaultKind) {
+    let rule = |kind, times| FaultRule {
+        endpoint: Some(collection.into()),
+        method: Some("POST".into()),
+        kind,
+        times,
+    };
+    if nth > 1 {
+        env.at
+            .counters()
+            .add_fault(rule(FaultKind::Timeout { delay_ms: 0 }, nth - 1));
+    }
+    env.at.counters().add_fault(rule(kind, 1));
+}
+
+fn count_where(env: &Env, collection: &str, field: &str, value: &Value) -> usize {
+    records(env, collection).iter().filter(|r| &r[field] == value).count()
+}
+
+/// Exactly one of each record the export creates, the mapping written, and a re-export that
+/// writes nothing: what must hold after any lost answer.
+async fn assert_exported_once(env: &Env, number: &str, outcome: &ExportOutcome, products: &[&str]) {
+    let opportunity = outcome.opportunity_id.unwrap();
+    let title = Value::from(format!("Quote {number}"));
+    assert_eq!(count_where(env, "Opportunities", "title", &title), 1, "opportunities");
+    assert_eq!(
+        count_where(env, "Quotes", "externalQuoteNumber", &Value::from(number)),
+        1,
+        "quotes"
+    );
+    assert_eq!(records(env, "QuoteLocations").len(), 3, "three locations, no orphan");
+    for sku in products {
+        assert_eq!(
+            count_where(env, "Products", "sku", &Value::from(*sku)),
+            1,
+            "product {sku}"
+        );
+    }
+    let quote = outcome.quote_id.unwrap();
+    let items = items_of(env, quote);
+    assert_eq!(items.len(), outcome.lines.len(), "one item per line");
+    assert_eq!(outcome.failed_lines, 0, "{outcome:?}");
+    let mapping = env
+        .ctx
+        .mappings
+        .get_by_col(&env.ctx.tenant, MappingKind::Document, number)
+        .await
+        .unwrap()
+        .expect("the document mapping is written");
+    assert_eq!(mapping.at_id, opportunity);
+    // a real repeat (after the replay window) finds everything in place
+    let before = all_writes(env);
+    env.clock.advance(chrono::Duration::minutes(5));
+    let again = export(env, &request(number)).await.unwrap();
+    assert_eq!((again.writes, all_writes(env)), (0, before), "{again:?}");
+    assert_eq!(again.opportunity_id, Some(opportunity));
+}
+
+/// Loses the answer of the `nth` POST on `collection` after Autotask committed it; the export
+/// (retried by the user when it answered an error) ends with every record exactly once.
+async fn lose_answer_then_retry(collection: &str, nth: u32, kind: FaultKind) {
+    let env = env_with(SHORT_READ_TIMEOUT).await;
+    let number = "Q-LOST";
+    put(&env, document(number, 2, 2, true, &env));
+    fault_on_post(&env, collection, nth, kind);
+    let outcome = match export(&env, &request(number)).await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            // told the truth: Autotask unavailable, try again, retryable
+            let answer = ApiError::from(e);
+            assert_eq!((answer.status.as_u16(), answer.retryable), (503, true), "{answer:?}");
+            export(&env, &request(number)).await.unwrap()
+        }
+    };
+    assert_exported_once(&env, number, &outcome, &["NEW-Q-LOST-1", "NEW-Q-LOST-2"]).await;
+}
+
+#[tokio::test]
+async fn a_lost_opportunity_create_is_found_not_duplicated() {
+    lose_answer_then_retry("Opportunities", 1, FaultKind::LoseResponse { delay_ms: LOST }).await;
+}
+
+#[tokio::test]
+async fn a_lost_quote_location_create_is_found_not_duplicated() {
+    // the second location shares the first one's address: it must not be taken for it
+    lose_answer_then_retry("QuoteLocations", 2, FaultKind::LoseResponse { delay_ms: LOST }).await;
+}
+
+#[tokio::test]
+async fn a_lost_quote_create_is_found_by_its_document_number() {
+    lose_answer_then_retry("Quotes", 1, FaultKind::LoseResponse { delay_ms: LOST }).await;
+}
+
+#[tokio::test]
+async fn a_lost_product_create_is_found_by_its_part_number() {
+    // the first POST on Products is the look-up query
+    lose_answer_then_retry("Products", 2, FaultKind::LoseResponse { delay_ms: LOST }).await;
+}
+
+#[tokio::test]
+async fn a_lost_quote_item_create_is_found_not_duplicated() {
+    lose_answer_then_retry("QuoteItems", 3, FaultKind::LoseResponse { delay_ms: LOST }).await;
+}
+
+#[tokio::test]
+async fn a_create_that_timed_out_before_autotask_committed_it_is_created_once() {
+    for collection in ["Opportunities", "QuoteItems"] {
+        lose_answer_then_retry(collection, 1, FaultKind::Timeout { delay_ms: LOST }).await;
+    }
+}
+
+#[tokio::test]
+async fn a_500_without_text_on_a_create_is_a_retryable_503_not_a_refusal() {
+    // GIVEN Autotask answers every location call with a bare 500 (nothing committed)
+    let env = env_with(SHORT_READ_TIMEOUT).await;
+    let number = "Q-500";
+    put(&env, document(number, 1, 0, false, &env));
+    env.at.counters().add_fault(FaultRule {
+        endpoint: Some("QuoteLocations".into()),
+        method: Some("POST".into()),
+        kind: FaultKind::ServerError,
+        times: 50,
+    });
+    // WHEN the export runs THEN the user is told "try again", retryable, not "correct the value"
+    let answer = ApiError::from(export(&env, &request(number)).await.unwrap_err());
+    assert_eq!((answer.status.as_u16(), answer.retryable), (503, true), "{answer:?}");
+    assert!(answer.fix.as_deref().unwrap().contains("Try again"), "{answer:?}");
+    assert!(!answer.message.contains("refused"), "{answer:?}");
+    env.at.counters().clear_faults();
+    // AND the retry finishes the export with one of everything
+    let outcome = export(&env, &request(number)).await.unwrap();
+    assert_exported_once(&env, number, &outcome, &[]).await;
+}
+
+#[tokio::test]
+async fn an_opportunity_left_unconfirmed_is_found_by_the_next_export_not_created_again() {
+    // GIVEN Autotask commits the opportunity but its answer is lost, and the look-up after it fails too
+    let env = env_with(SHORT_READ_TIMEOUT).await;
+    let number = "Q-LOST";
+    put(&env, document(number, 2, 2, true, &env));
+    let rule = |kind, times| FaultRule {
+        endpoint: Some("Opportunities".into()),
+        method: Some("POST".into()),
+        kind,
+        times,
+    };
+    env.at
+        .counters()
+        .add_fault(rule(FaultKind::LoseResponse { delay_ms: LOST }, 1));
+    env.at.counters().add_fault(rule(FaultKind::ServerError, 3));
+    // WHEN the export runs THEN the user is told to try again (nothing is known either way)
+    let answer = ApiError::from(export(&env, &request(number)).await.unwrap_err());
+    assert_eq!((answer.status.as_u16(), answer.retryable), (503, true), "{answer:?}");
+    assert_eq!(records(&env, "Opportunities").len(), 1, "the lost create did land");
+    assert!(
+        records(&env, "QuoteLocations").is_empty(),
+        "nothing made for a quote that cannot follow"
+    );
+    // WHEN the user tries again THEN that opportunity is found and finished, not a second one made
+    let outcome = export(&env, &request(number)).await.unwrap();
+    assert_eq!(outcome.opportunity_id, records(&env, "Opportunities")[0]["id"].as_i64());
+    assert_exported_once(&env, number, &outcome, &["NEW-Q-LOST-1", "NEW-Q-LOST-2"]).await;
 }

@@ -62,7 +62,8 @@ async fn import(call: &Call, req: &Request) -> Result<(serde_json::Value, bool),
 }
 
 async fn contacts(call: &Call, req: &Request) -> Result<(serde_json::Value, bool), ApiError> {
-    let number = call::query_param(req, "customer_number")
+    let number = shared::function_url::params(req, &["customer_number"])?
+        .remove("customer_number")
         .filter(|n| !n.trim().is_empty())
         .ok_or_else(|| {
             ApiError::bad_request("customer_number_missing", "Say which customer's contacts to list.")

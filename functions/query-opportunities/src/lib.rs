@@ -54,7 +54,10 @@ async fn tenant_context(
 }
 
 async fn list(ctx: &AppContext, tenant: &TenantId, req: &Request) -> Result<OpportunityPage, ApiError> {
-    let params = function_url::params(req)?;
+    let params = function_url::params(
+        req,
+        &["document_number", "customer_number", "search", "page", "page_size"],
+    )?;
     let query = OpportunityQuery {
         document_number: params.get("document_number").cloned().filter(|v| !v.trim().is_empty()),
         customer_number: params.get("customer_number").cloned().filter(|v| !v.trim().is_empty()),
@@ -67,7 +70,7 @@ async fn list(ctx: &AppContext, tenant: &TenantId, req: &Request) -> Result<Oppo
 }
 
 async fn attach(ctx: &AppContext, tenant: &TenantId, req: &Request) -> Result<serde_json::Value, ApiError> {
-    let params = function_url::params(req)?;
+    let params = function_url::params(req, &["document_number", "opportunity_id"])?;
     let number = required(&params, "document_number")?;
     let id: i64 = parsed(&params, "opportunity_id")?.ok_or_else(|| {
         ApiError::bad_request("missing_parameter", "opportunity_id is required")

@@ -71,7 +71,7 @@ async fn search(
     tenant: &TenantId,
     req: &Request,
 ) -> Result<(Option<String>, Vec<ServiceChoice>), ApiError> {
-    let params = function_url::params(req)?;
+    let params = function_url::params(req, &["document_number", "search", "kinds"])?;
     let kinds = match params.get("kinds").map(|k| k.trim()).filter(|k| !k.is_empty()) {
         Some(list) => list.split(',').map(kind).collect::<Result<Vec<_>, _>>()?,
         None => vec![],
@@ -86,7 +86,7 @@ async fn search(
 }
 
 async fn add(ctx: &AppContext, tenant: &TenantId, req: &Request) -> Result<serde_json::Value, ApiError> {
-    let params = function_url::params(req)?;
+    let params = function_url::params(req, &["document_number", "kind", "id", "quantity"])?;
     let add = AddServiceLine {
         document_number: required(&params, "document_number")?,
         kind: kind(&required(&params, "kind")?)?,

@@ -75,13 +75,5 @@ pub async fn handle(ctx: &AppContext, req: Request) -> Result<Response<Body>, la
     Ok(response)
 }
 
-/// The query parameters of a request (signed along with the rest of the call).
-fn query_param(req: &Request, name: &str) -> Option<String> {
-    let query = req.uri().query()?;
-    url::form_urlencoded::parse(query.as_bytes())
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
-}
-
 #[cfg(test)]
 mod tests;

@@ -6,8 +6,6 @@ use shared::app::AppContext;
 use shared::tenant::TenantId;
 use shared::web::ApiError;
 
-use crate::query_param;
-
 const DEFAULT_LIMIT: u32 = 20;
 const MAX_LIMIT: u32 = 100;
 
@@ -39,7 +37,8 @@ pub async fn runs(ctx: &AppContext, tenant: &TenantId, req: &Request) -> Result<
 }
 
 fn paging(req: &Request) -> Result<(Option<String>, u32), ApiError> {
-    let limit = match query_param(req, "limit") {
+    let mut params = shared::function_url::params(req, &["limit", "cursor"])?;
+    let limit = match params.remove("limit") {
         None => DEFAULT_LIMIT,
         Some(raw) => raw
             .parse::<u32>()
@@ -53,5 +52,5 @@ fn paging(req: &Request) -> Result<(Option<String>, u32), ApiError> {
                 .with_details(json!({ "field": "limit" }))
             })?,
     };
-    Ok((query_param(req, "cursor"), limit))
+    Ok((params.remove("cursor"), limit))
 }

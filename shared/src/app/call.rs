@@ -61,14 +61,6 @@ pub fn idempotency_key(req: &Request) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// One query parameter, percent-decoded.
-pub fn query_param(req: &Request, name: &str) -> Option<String> {
-    let query = req.uri().query()?;
-    url::form_urlencoded::parse(query.as_bytes())
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
-}
-
 /// The answer: `{"ok":true,…}` (marked when replayed) or the error.
 pub fn reply(format: Format, title: &str, result: Result<(Value, bool), ApiError>) -> Response<Body> {
     match result {

@@ -9,11 +9,12 @@ use std::time::Instant;
 use http::StatusCode;
 
 use super::context::AppContext;
-use crate::autotask::{AutotaskCredentials as AtClientCredentials, TenantClient};
+use crate::autotask::{AutotaskCredentials as AtClientCredentials, CredentialSource, TenantClient};
 use crate::channelonline::ChannelOnline;
 use crate::clock::Clock;
 use crate::domain::settings::TenantSettings;
 use crate::idempotency::{Idempotency, IdempotencyStore};
+use crate::secrets::{SecretKind, SecretSource};
 use crate::store::{AuditLog, AuditOutcome, AuditRecord, MappingStore, SettingsStore, SyncStateStore};
 use crate::tenant::TenantId;
 use crate::web::ApiError;
@@ -38,6 +39,39 @@ pub struct TenantContext {
 
 fn precondition(code: &str, message: &str, fix: &str) -> ApiError {
     ApiError::new(StatusCode::PRECONDITION_FAILED, code, message).with_fix(fix)
+}
+
+/// The client's view of the tenant's Autotask secret.
+fn client_credentials(at: crate::secrets::AutotaskCredentials, impersonation: Option<i64>) -> AtClientCredentials {
+    AtClientCredentials {
+        username: at.username,
+        secret: at.secret,
+        integration_code: at.integration_code.expose().to_owned(),
+        impersonation_resource_id: at.impersonation_resource_id.or(impersonation),
+    }
+}
+
+/// Re-reads the tenant's Autotask secret past the cache after a 401 (it may have been rotated).
+struct SecretCredentials {
+    secrets: Arc<dyn SecretSource>,
+    tenant: TenantId,
+    impersonation: Option<i64>,
+}
+
+impl CredentialSource for SecretCredentials {
+    fn fresh(&self) -> futures_util::future::BoxFuture<'_, Option<AtClientCredentials>> {
+        Box::pin(async move {
+            self.secrets.invalidate(&self.tenant, SecretKind::Autotask);
+            match (*self.secrets).autotask(&self.tenant).await {
+                Ok(Some(at)) => Some(client_credentials(at, self.impersonation)),
+                Ok(None) => None,
+                Err(e) => {
+                    tracing::warn!(error = %e, "Autotask credentials could not be re-read");
+                    None
+                }
+            }
+        })
+    }
 }
 
 impl AppContext {
@@ -71,17 +105,16 @@ impl AppContext {
                 "Enter the ChannelOnline account shortcut, API user email and password in the integration settings.",
             )
         })?;
-        let autotask = self.clients.autotask.for_tenant(
-            tenant.clone(),
-            AtClientCredentials {
-                username: at.username,
-                secret: at.secret,
-                integration_code: at.integration_code.expose().to_owned(),
-                impersonation_resource_id: at
-                    .impersonation_resource_id
-                    .or(settings.autotask.impersonation_resource_id),
-            },
-        );
+        let impersonation = settings.autotask.impersonation_resource_id;
+        let autotask = self
+            .clients
+            .autotask
+            .for_tenant(tenant.clone(), client_credentials(at, impersonation))
+            .with_credential_source(Arc::new(SecretCredentials {
+                secrets: self.secrets.clone(),
+                tenant: tenant.clone(),
+                impersonation,
+            }));
         let channelonline = self.clients.channelonline.for_tenant(tenant, col).map_err(|e| {
             tracing::error!(error = %e, "cannot build the ChannelOnline client");
             ApiError::internal()

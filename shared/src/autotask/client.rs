@@ -1,5 +1,6 @@
 //! `AutotaskClient` (shared, cheap to clone) and `TenantClient` (one tenant's credentials).
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -8,7 +9,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::http::retry::{Jitter, RandomJitter, Repeatable, RetryPolicy};
+use crate::http::retry::{Jitter, RandomJitter, Repeatable, RetryClass, RetryPolicy, Retryable};
 use crate::secret::SecretString;
 use crate::tenant::TenantId;
 
@@ -128,7 +129,8 @@ impl AutotaskClient {
         TenantClient {
             inner: self.inner.clone(),
             tenant,
-            creds: Arc::new(credentials),
+            creds: Arc::new(std::sync::RwLock::new(Arc::new(credentials))),
+            refresh: None,
             deadline: None,
         }
     }
@@ -149,7 +151,8 @@ struct Call<'a> {
     target: Target,
     body: Option<&'a Value>,
     write: bool,
-    repeatable: Repeatable,
+    /// A create: a failure after the request was sent is told as `Ambiguous`.
+    creates: bool,
 }
 
 /// One tenant's view of Autotask. Clone freely.
@@ -157,8 +160,16 @@ struct Call<'a> {
 pub struct TenantClient {
     inner: Arc<Inner>,
     tenant: TenantId,
-    creds: Arc<AutotaskCredentials>,
+    /// Replaced once by `refresh` after a 401 (the secret may have been rotated).
+    creds: Arc<std::sync::RwLock<Arc<AutotaskCredentials>>>,
+    refresh: Option<Arc<dyn CredentialSource>>,
     deadline: Option<Instant>,
+}
+
+/// Where a tenant client re-reads its credentials after Autotask refused them (401), bypassing
+/// any cache.
+pub trait CredentialSource: Send + Sync {
+    fn fresh(&self) -> futures_util::future::BoxFuture<'_, Option<AutotaskCredentials>>;
 }
 
 #[derive(serde::Deserialize)]
@@ -188,6 +199,34 @@ impl TenantClient {
         &self.tenant
     }
 
+    /// After a 401 the credentials are re-read once from `source` before the refusal is final.
+    pub fn with_credential_source(mut self, source: Arc<dyn CredentialSource>) -> Self {
+        self.refresh = Some(source);
+        self
+    }
+
+    fn creds(&self) -> Arc<AutotaskCredentials> {
+        self.creds.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Re-reads the credentials; true when they changed (worth one more try).
+    async fn refresh_credentials(&self) -> bool {
+        let Some(source) = &self.refresh else {
+            return false;
+        };
+        let Some(fresh) = source.fresh().await else {
+            return false;
+        };
+        let current = self.creds();
+        let changed = fresh.username != current.username
+            || fresh.secret.expose() != current.secret.expose()
+            || fresh.integration_code != current.integration_code;
+        if changed {
+            *self.creds.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(fresh);
+        }
+        changed
+    }
+
     /// Retries never sleep past this instant (the Lambda deadline).
     pub fn with_deadline(mut self, deadline: Instant) -> Self {
         self.deadline = Some(deadline);
@@ -203,7 +242,8 @@ impl TenantClient {
         if let Some(base) = &self.inner.config.base_url_override {
             return Ok(base.trim_end_matches('/').to_owned());
         }
-        if let Some(base) = self.inner.zones.get(&self.tenant, &self.creds.username) {
+        let creds = self.creds();
+        if let Some(base) = self.inner.zones.get(&self.tenant, &creds.username) {
             return Ok(base);
         }
         let _one_lookup = self.inner.zone_lookup.lock().await;
@@ -212,7 +252,7 @@ impl TenantClient {
         }
         let zone = self.zone_information().await?;
         let base = zone.rest_base();
-        self.inner.zones.put(&self.tenant, &self.creds.username, base.clone());
+        self.inner.zones.put(&self.tenant, &creds.username, base.clone());
         Ok(base)
     }
 
@@ -220,7 +260,8 @@ impl TenantClient {
     pub async fn zone_information(&self) -> Result<ZoneInformation, AutotaskError> {
         let mut url = url::Url::parse(&self.inner.config.zone_lookup_url)
             .map_err(|e| AutotaskError::InvalidResponse(format!("zone lookup URL: {e}")))?;
-        url.query_pairs_mut().append_pair("user", &self.creds.username);
+        let username = self.creds().username.clone();
+        url.query_pairs_mut().append_pair("user", &username);
         let resp = self.inner.http.get(url).send().await.map_err(transport)?;
         let status = resp.status();
         let body = resp.text().await.map_err(transport)?;
@@ -233,10 +274,7 @@ impl TenantClient {
             m.to_ascii_lowercase()
                 .contains("zone information could not be determined")
         }) {
-            return Err(AutotaskError::UnknownUser {
-                username: self.creds.username.clone(),
-                messages,
-            });
+            return Err(AutotaskError::UnknownUser { username, messages });
         }
         Err(AutotaskError::from_response(status, None, &body, "zoneInformation"))
     }
@@ -280,7 +318,7 @@ impl TenantClient {
                     target: Target::Path(format!("/V1.0/{}/query/count", E::COLLECTION)),
                     body: Some(&body),
                     write: false,
-                    repeatable: Repeatable::Yes,
+                    creates: false,
                 })
                 .await?;
             total += c.query_count;
@@ -317,7 +355,7 @@ impl TenantClient {
                 target,
                 body: Some(&body),
                 write: false,
-                repeatable: Repeatable::Yes,
+                creates: false,
             })
             .await?;
         let next = page
@@ -336,7 +374,7 @@ impl TenantClient {
                 target: Target::Path(format!("/V1.0/{}/{id}", E::COLLECTION)),
                 body: None,
                 write: false,
-                repeatable: Repeatable::Yes,
+                creates: false,
             })
             .await;
         match r {
@@ -346,10 +384,43 @@ impl TenantClient {
         }
     }
 
-    /// Creates a record and returns its id. Child entities (Contacts, QuoteItems) are POSTed under
-    /// their parent, taken from the entity (`companyID`, `quoteID`). A create is retried on
-    /// transient failures only with `Repeatable::GuardedCreate` (idempotency record + reconcile).
-    pub async fn create<E: Entity>(&self, entity: &E, repeatable: Repeatable) -> Result<i64, AutotaskError> {
+    /// The only way to create a record: sends the create once; when its outcome is ambiguous
+    /// (sent, but no id came back) looks the record up by its natural key with `find_existing`
+    /// and returns the id found, and only when nothing is there sends the create again (at most
+    /// [`CREATE_ATTEMPTS`] times). Refusals and failures before sending are returned as they are
+    /// (429 and thread-limit refusals are retried inside, as nothing was applied).
+    pub async fn create_once<E, F, Fut>(&self, entity: &E, mut find_existing: F) -> Result<Created, AutotaskError>
+    where
+        E: Entity,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<Option<i64>, AutotaskError>>,
+    {
+        let mut attempt = 1;
+        loop {
+            let err = match self.create(entity).await {
+                Ok(id) => return Ok(Created { id, wrote: true }),
+                Err(e) => e,
+            };
+            if err.retry_class() != RetryClass::Ambiguous {
+                return Err(err);
+            }
+            tracing::warn!(attempt, collection = E::COLLECTION, error = %err, "create unconfirmed; looking it up before any resend");
+            match find_existing().await {
+                Ok(Some(id)) => return Ok(Created { id, wrote: false }),
+                Ok(None) if attempt < CREATE_ATTEMPTS => attempt += 1,
+                Ok(None) => return Err(err),
+                Err(lookup) => {
+                    // Still unknown: the caller tells the user to try again; that attempt reconciles.
+                    tracing::warn!(error = %lookup, "reconcile look-up failed");
+                    return Err(err);
+                }
+            }
+        }
+    }
+
+    /// One create. Child entities (Contacts, QuoteItems) are POSTed under their parent, taken
+    /// from the entity (`companyID`, `quoteID`). Private: callers go through `create_once`.
+    async fn create<E: Entity>(&self, entity: &E) -> Result<i64, AutotaskError> {
         let path = match E::WRITE {
             WriteRoute::Root { create: true } => format!("/V1.0/{}", E::COLLECTION),
             WriteRoute::Child { parent, segment } => {
@@ -365,12 +436,7 @@ impl TenantClient {
                 )));
             }
         };
-        let repeatable = if repeatable == Repeatable::Yes {
-            Repeatable::No
-        } else {
-            repeatable
-        };
-        self.write(E::COLLECTION, Method::POST, path, entity, repeatable).await
+        self.write(E::COLLECTION, Method::POST, path, entity, true).await
     }
 
     /// Sparse update: `PATCH /V1.0/{C}` with `id` in the body (never `/{C}/{id}`: 405).
@@ -382,7 +448,7 @@ impl TenantClient {
                     Method::PATCH,
                     format!("/V1.0/{}", E::COLLECTION),
                     patch,
-                    Repeatable::Yes,
+                    false,
                 )
                 .await
             }
@@ -406,7 +472,7 @@ impl TenantClient {
                     Method::PATCH,
                     format!("/V1.0/{parent}/{parent_id}/{segment}"),
                     patch,
-                    Repeatable::Yes,
+                    false,
                 )
                 .await
             }
@@ -425,7 +491,7 @@ impl TenantClient {
                 E::COLLECTION
             )));
         }
-        self.delete_at(E::COLLECTION, format!("/V1.0/{}/{id}", E::COLLECTION))
+        self.delete_at(E::COLLECTION, format!("/V1.0/{}/{id}", E::COLLECTION), id)
             .await
     }
 
@@ -433,7 +499,7 @@ impl TenantClient {
     pub async fn delete_child<E: Entity>(&self, parent_id: i64, id: i64) -> Result<i64, AutotaskError> {
         match (E::DELETE, E::WRITE) {
             (DeleteRoute::Child, WriteRoute::Child { parent, segment }) => {
-                self.delete_at(E::COLLECTION, format!("/V1.0/{parent}/{parent_id}/{segment}/{id}"))
+                self.delete_at(E::COLLECTION, format!("/V1.0/{parent}/{parent_id}/{segment}/{id}"), id)
                     .await
             }
             _ => Err(AutotaskError::Unsupported(format!(
@@ -455,7 +521,7 @@ impl TenantClient {
                 target: Target::Path(format!("/V1.0/{}/entityInformation/fields", E::COLLECTION)),
                 body: None,
                 write: false,
-                repeatable: Repeatable::Yes,
+                creates: false,
             })
             .await?;
         let fields = Arc::new(EntityFields(env.fields));
@@ -494,7 +560,7 @@ impl TenantClient {
             target: Target::Path("/V1.0/ThresholdInformation".to_owned()),
             body: None,
             write: false,
-            repeatable: Repeatable::Yes,
+            creates: false,
         })
         .await
     }
@@ -505,7 +571,7 @@ impl TenantClient {
         method: Method,
         path: String,
         body: &B,
-        repeatable: Repeatable,
+        creates: bool,
     ) -> Result<i64, AutotaskError> {
         let body = serde_json::to_value(body).map_err(invalid)?;
         let env: ItemIdEnvelope = self
@@ -515,47 +581,70 @@ impl TenantClient {
                 target: Target::Path(path),
                 body: Some(&body),
                 write: true,
-                repeatable,
+                creates,
             })
             .await?;
         item_id(&env.item_id)
     }
 
-    async fn delete_at(&self, endpoint: &str, path: String) -> Result<i64, AutotaskError> {
-        let env: ItemIdEnvelope = self
+    /// A delete is done when the record is gone, whoever removed it (a repeat after a lost
+    /// answer finds nothing: 404, or Autotask's 500 "No matching records found").
+    async fn delete_at(&self, endpoint: &str, path: String, id: i64) -> Result<i64, AutotaskError> {
+        let r: Result<ItemIdEnvelope, _> = self
             .call(Call {
                 method: Method::DELETE,
                 endpoint,
                 target: Target::Path(path),
                 body: None,
                 write: true,
-                repeatable: Repeatable::Yes,
+                creates: false,
             })
-            .await?;
-        item_id(&env.item_id)
+            .await;
+        match r {
+            Ok(env) => item_id(&env.item_id),
+            Err(AutotaskError::NotFound { .. }) => Ok(id),
+            Err(AutotaskError::Validation { messages, .. })
+                if messages
+                    .iter()
+                    .any(|m| m.to_ascii_lowercase().contains("no matching records found")) =>
+            {
+                Ok(id)
+            }
+            Err(e) => Err(e),
+        }
     }
 
-    /// One logical call: the shared retry policy around attempts; a 401 re-resolves the zone once.
+    /// One logical call: the shared retry policy around attempts; a 401 re-resolves the zone
+    /// once, then re-reads the credentials once (a rotated secret) before it is final.
     async fn call<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<T, AutotaskError> {
         let policy = &self.inner.config.retry;
-        let mut zone_refreshed = false;
+        let (mut zone_refreshed, mut creds_refreshed) = (false, false);
         loop {
             let r = policy
-                .run(call.repeatable, self.deadline, self.inner.jitter.as_ref(), |_| {
+                .run(Repeatable::Yes, self.deadline, self.inner.jitter.as_ref(), |_| {
                     self.attempt::<T>(&call)
                 })
                 .await
                 .map_err(AutotaskError::from);
-            match r {
-                Err(AutotaskError::Authentication { .. })
-                    if !zone_refreshed && self.inner.config.base_url_override.is_none() =>
-                {
-                    tracing::info!(tenant = %self.tenant.as_str(), "Autotask answered 401; re-resolving the zone once");
-                    self.inner.zones.forget(&self.tenant, &self.creds.username);
-                    zone_refreshed = true;
-                }
-                other => return other,
+            if !matches!(r, Err(AutotaskError::Authentication { .. })) {
+                return r;
             }
+            if !zone_refreshed && self.inner.config.base_url_override.is_none() {
+                tracing::info!(tenant = %self.tenant.as_str(), "Autotask answered 401; re-resolving the zone once");
+                self.inner.zones.forget(&self.tenant, &self.creds().username);
+                zone_refreshed = true;
+                continue;
+            }
+            if creds_refreshed {
+                return r;
+            }
+            creds_refreshed = true;
+            let previous_user = self.creds().username.clone();
+            if !self.refresh_credentials().await {
+                return r;
+            }
+            tracing::info!(tenant = %self.tenant.as_str(), "Autotask answered 401; trying once more with re-read credentials");
+            self.inner.zones.forget(&self.tenant, &previous_user);
         }
     }
 
@@ -574,15 +663,16 @@ impl TenantClient {
             }
         };
         let _permit = self.inner.limiter.acquire(&self.tenant, call.endpoint).await;
+        let creds = self.creds();
         let mut req = self
             .inner
             .http
             .request(call.method.clone(), &url)
-            .header("ApiIntegrationCode", &self.creds.integration_code)
-            .header("UserName", &self.creds.username)
-            .header("Secret", self.creds.secret.expose());
+            .header("ApiIntegrationCode", &creds.integration_code)
+            .header("UserName", &creds.username)
+            .header("Secret", creds.secret.expose());
         if call.write
-            && let Some(rid) = self.creds.impersonation_resource_id
+            && let Some(rid) = creds.impersonation_resource_id
         {
             req = req.header("ImpersonationResourceId", rid.to_string());
         }
@@ -590,7 +680,10 @@ impl TenantClient {
             req = req.json(body);
         }
         let started = Instant::now();
-        let resp = req.send().await.map_err(transport)?;
+        let resp = req.send().await.map_err(|e| {
+            let sent = !e.is_connect();
+            told(call, transport(e), sent)
+        })?;
         let status = resp.status();
         let retry_after = resp
             .headers()
@@ -598,7 +691,7 @@ impl TenantClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let text = resp.text().await.map_err(transport)?;
+        let text = resp.text().await.map_err(|e| told(call, transport(e), true))?;
         tracing::debug!(
             method = %call.method,
             endpoint = call.endpoint,
@@ -614,7 +707,7 @@ impl TenantClient {
             if status != StatusCode::NOT_FOUND {
                 tracing::warn!(endpoint = call.endpoint, status = status.as_u16(), error = %err, "autotask call failed");
             }
-            return Err(err);
+            return Err(told(call, err, true));
         }
         // A 200 may still carry errors[] (seen in the wild): treat as a refusal.
         if let Ok(v) = serde_json::from_str::<Value>(&text)
@@ -630,7 +723,33 @@ impl TenantClient {
                 &path_of(&url),
             ));
         }
-        serde_json::from_str(&text).map_err(|e| AutotaskError::InvalidResponse(format!("{}: {e}", path_of(&url))))
+        serde_json::from_str(&text).map_err(|e| {
+            told(
+                call,
+                AutotaskError::InvalidResponse(format!("{}: {e}", path_of(&url))),
+                true,
+            )
+        })
+    }
+}
+
+/// A record `create_once` produced or found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Created {
+    pub id: i64,
+    /// False when the look-up found the record an earlier, unanswered create had made.
+    pub wrote: bool,
+}
+
+/// Most times `create_once` sends one record's create.
+pub const CREATE_ATTEMPTS: u32 = 3;
+
+/// A failed create is told as `Ambiguous` when it may have been applied.
+fn told(call: &Call<'_>, err: AutotaskError, sent: bool) -> AutotaskError {
+    if call.creates {
+        err.of_create(call.endpoint, sent)
+    } else {
+        err
     }
 }
 

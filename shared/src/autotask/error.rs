@@ -46,6 +46,11 @@ pub enum AutotaskError {
     /// No answer: connection refused/reset or timeout.
     #[error("could not reach Autotask: {message}")]
     Transport { message: String, timeout: bool },
+    /// A create that may have been applied although no id came back (timeout or reset after the
+    /// request was sent, 5xx without a validation message). Never sent again blindly: the next
+    /// attempt looks the record up by its natural key first.
+    #[error("Autotask did not confirm the create of {what} ({cause}); it may or may not exist")]
+    Ambiguous { what: String, cause: String },
     /// The query breaks a limit Autotask would refuse (checked before sending).
     #[error("invalid Autotask query: {0}")]
     Query(#[from] QueryError),
@@ -80,6 +85,9 @@ impl AutotaskError {
         if text.contains("itgenatr005") || text.contains("thread threshold") {
             return AutotaskError::ThreadLimit { messages };
         }
+        if is_hourly_limit(&text) {
+            return AutotaskError::Throttled { retry_after, messages };
+        }
         match status.as_u16() {
             401 => AutotaskError::Authentication { messages },
             404 => AutotaskError::NotFound { what: what.to_owned() },
@@ -93,6 +101,27 @@ impl AutotaskError {
             500 if !messages.is_empty() => AutotaskError::Validation { status: 500, messages },
             s if s >= 500 => AutotaskError::Server { status: s, messages },
             s => AutotaskError::Validation { status: s, messages },
+        }
+    }
+
+    /// How a failed create is told: a failure that may have reached the server becomes
+    /// `Ambiguous` (`sent`: the request left this process); refusals before any processing
+    /// (429, thread limit, connection refused) and validations keep their class.
+    pub fn of_create(self, what: &str, sent: bool) -> Self {
+        match self {
+            AutotaskError::Transport { message, .. } if sent => AutotaskError::Ambiguous {
+                what: what.to_owned(),
+                cause: message,
+            },
+            AutotaskError::Server { status, messages } => AutotaskError::Ambiguous {
+                what: what.to_owned(),
+                cause: format!("HTTP {status}: {}", join(&messages)),
+            },
+            AutotaskError::InvalidResponse(reason) => AutotaskError::Ambiguous {
+                what: what.to_owned(),
+                cause: reason,
+            },
+            other => other,
         }
     }
 
@@ -152,6 +181,9 @@ impl AutotaskError {
             AutotaskError::ThreadLimit { .. } | AutotaskError::Server { .. } | AutotaskError::Transport { .. } => {
                 "Autotask is busy or unavailable; retry in a few minutes.".into()
             }
+            AutotaskError::Ambiguous { .. } => {
+                "Try again in a minute: the next attempt looks the record up first, so nothing is created twice.".into()
+            }
             AutotaskError::MethodNotAllowed { .. }
             | AutotaskError::Unsupported(_)
             | AutotaskError::InvalidResponse(_) => {
@@ -173,21 +205,41 @@ impl AutotaskError {
                 (StatusCode::UNPROCESSABLE_ENTITY, "autotask_rejected")
             }
             AutotaskError::Authentication { .. } | AutotaskError::UnknownUser { .. } => {
-                (StatusCode::BAD_GATEWAY, "autotask_credentials")
+                (StatusCode::PRECONDITION_FAILED, "autotask_credentials")
             }
             AutotaskError::NotFound { .. } => (StatusCode::NOT_FOUND, "autotask_not_found"),
             AutotaskError::Throttled { .. } | AutotaskError::ThreadLimit { .. } => {
                 (StatusCode::SERVICE_UNAVAILABLE, "autotask_busy")
             }
-            AutotaskError::Server { .. } | AutotaskError::Transport { .. } => {
-                (StatusCode::BAD_GATEWAY, "autotask_unavailable")
+            AutotaskError::Server { .. } | AutotaskError::Transport { .. } | AutotaskError::Ambiguous { .. } => {
+                (StatusCode::SERVICE_UNAVAILABLE, "autotask_unavailable")
             }
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "autotask_client_error"),
         };
         let mut e = ApiError::new(status, code, self.to_string()).with_fix(self.fix());
-        e.retryable = matches!(self.retry_class(), RetryClass::Transient { .. });
+        e.retryable = self.user_may_retry();
+        if let AutotaskError::Throttled {
+            retry_after: Some(wait),
+            ..
+        } = self
+        {
+            e = e.with_details(serde_json::json!({ "retry_after_secs": wait.as_secs() }));
+        }
         e
     }
+
+    /// Whether the user's next attempt may succeed without anyone changing anything: transient
+    /// failures, and ambiguous creates (the next attempt reconciles before creating).
+    pub fn user_may_retry(&self) -> bool {
+        !matches!(self.retry_class(), RetryClass::Permanent)
+    }
+}
+
+/// The hourly request limit, in the forms Autotask uses (429, or a 500 with the threshold text).
+fn is_hourly_limit(text: &str) -> bool {
+    text.contains("external request threshold")
+        || text.contains("requests per hour")
+        || text.contains("request threshold of")
 }
 
 impl Retryable for AutotaskError {
@@ -199,6 +251,7 @@ impl Retryable for AutotaskError {
             AutotaskError::ThreadLimit { .. } | AutotaskError::Server { .. } | AutotaskError::Transport { .. } => {
                 RetryClass::Transient { retry_after: None }
             }
+            AutotaskError::Ambiguous { .. } => RetryClass::Ambiguous,
             _ => RetryClass::Permanent,
         }
     }
@@ -290,5 +343,45 @@ mod tests {
         assert!(matches!(m, AutotaskError::MethodNotAllowed { ref message, .. } if message.contains("'GET'")));
         let g = AutotaskError::from_response(StatusCode::BAD_GATEWAY, None, "<html>", "x");
         assert!(matches!(g, AutotaskError::Server { status: 502, .. }));
+        let h = AutotaskError::from_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            None,
+            r#"{"errors":["The external request threshold of 10000 requests per hour has been exceeded for this database."]}"#,
+            "x",
+        );
+        assert!(matches!(h, AutotaskError::Throttled { .. }));
+    }
+
+    #[test]
+    fn a_create_that_may_have_reached_autotask_is_ambiguous_and_told_as_try_again() {
+        let blank = AutotaskError::from_response(StatusCode::INTERNAL_SERVER_ERROR, None, "{}", "Opportunities");
+        let lost = AutotaskError::Transport {
+            message: "operation timed out".into(),
+            timeout: true,
+        };
+        for e in [
+            blank.of_create("opportunity", true),
+            lost.of_create("opportunity", true),
+        ] {
+            assert_eq!(e.retry_class(), RetryClass::Ambiguous, "{e}");
+            let a = e.to_api_error();
+            assert_eq!((a.status, a.retryable), (StatusCode::SERVICE_UNAVAILABLE, true));
+        }
+        // never sent, throttled, or refused data: not ambiguous
+        let refused = AutotaskError::Transport {
+            message: "connection refused".into(),
+            timeout: false,
+        };
+        assert!(matches!(
+            refused.of_create("x", false).retry_class(),
+            RetryClass::Transient { .. }
+        ));
+        let validation = AutotaskError::from_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            None,
+            r#"{"errors":["Missing Required Field: title"]}"#,
+            "x",
+        );
+        assert_eq!(validation.of_create("x", true).retry_class(), RetryClass::Permanent);
     }
 }

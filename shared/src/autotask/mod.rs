@@ -12,7 +12,9 @@ pub mod picklists;
 pub mod query;
 pub mod zone;
 
-pub use client::{AutotaskClient, AutotaskCredentials, ClientConfig, TenantClient};
+pub use client::{
+    AutotaskClient, AutotaskCredentials, CREATE_ATTEMPTS, ClientConfig, Created, CredentialSource, TenantClient,
+};
 pub use entities::*;
 pub use error::AutotaskError;
 pub use patch::Patch;

@@ -38,7 +38,7 @@ pub enum ChannelOnlineError {
     Transport { message: String },
 
     /// A non-200 HTTP status (the protocol answers errors inside 200).
-    #[error("ChannelOnline answered HTTP {status}; try again later")]
+    #[error("ChannelOnline answered HTTP {status}")]
     HttpStatus { status: u16, retry_after: Option<Duration> },
 
     #[error("ChannelOnline sent a response that could not be read ({reason})")]

@@ -3,8 +3,9 @@
 //! Full-jitter capped exponential backoff (`uniform(0, min(cap, base * 2^n))`), at most
 //! `max_attempts` tries, honours `Retry-After`, never sleeps past the Lambda deadline (minus a
 //! safety margin: then it fails fast so the queue or the user retries later), and retries only
-//! transient failures of calls that are safe to repeat. A create is safe to repeat only when the
-//! caller guards it with an idempotency record plus a reconcile step, and says so.
+//! transient failures of calls that are safe to repeat. An *ambiguous* failure (the request may
+//! have been applied: a create whose answer never came) is never repeated here; the only way to
+//! send a create again is `TenantClient::create_once`, which looks the record up first.
 
 use std::future::Future;
 use std::sync::Mutex;
@@ -15,8 +16,12 @@ use std::time::{Duration, Instant};
 pub enum RetryClass {
     /// The caller's fault or a final answer (400, 401 after refresh, 404, validation): never retry.
     Permanent,
-    /// Transient (429, 5xx server failure, connection error, timeout); optional server hint.
+    /// Transient (429, 5xx server failure, connection error, timeout) and known not to have been
+    /// applied, or harmless to apply twice; optional server hint.
     Transient { retry_after: Option<Duration> },
+    /// The request may have been applied (a write timed out or failed after it was sent):
+    /// repeating it blindly could apply it twice. Never retried by the loop.
+    Ambiguous,
 }
 
 /// Implemented by each client's error type, so the policy needs no knowledge of status codes.
@@ -24,14 +29,13 @@ pub trait Retryable {
     fn retry_class(&self) -> RetryClass;
 }
 
-/// Whether repeating the call can duplicate a side effect.
+/// Whether repeating the call after a transient failure can duplicate a side effect.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Repeatable {
-    /// Reads and updates that set absolute values: repeating is harmless.
+    /// Reads, updates that set absolute values, and creates whose client reports every failure
+    /// that may have reached the server as `Ambiguous` (so a transient one was not applied).
     Yes,
-    /// A create guarded by an idempotency record and a reconcile-before-create step.
-    GuardedCreate,
-    /// A create with no guard: a lost response must not become a second record.
+    /// A write whose client cannot tell applied from not applied: never repeated.
     No,
 }
 
@@ -60,6 +64,9 @@ impl Default for RetryPolicy {
 pub enum RetryError<E> {
     #[error("{0}")]
     Permanent(E),
+    /// The request may have been applied; the caller must reconcile before sending it again.
+    #[error("{0}")]
+    Ambiguous(E),
     #[error("gave up after {attempts} attempt(s): {last}")]
     Exhausted { attempts: u32, last: E },
     /// The server asked to wait longer than the time left before the deadline.
@@ -71,6 +78,7 @@ impl<E> RetryError<E> {
     pub fn into_inner(self) -> E {
         match self {
             RetryError::Permanent(e)
+            | RetryError::Ambiguous(e)
             | RetryError::Exhausted { last: e, .. }
             | RetryError::DeadlineTooClose { last: e, .. } => e,
         }
@@ -79,6 +87,7 @@ impl<E> RetryError<E> {
     pub fn inner(&self) -> &E {
         match self {
             RetryError::Permanent(e)
+            | RetryError::Ambiguous(e)
             | RetryError::Exhausted { last: e, .. }
             | RetryError::DeadlineTooClose { last: e, .. } => e,
         }
@@ -150,6 +159,7 @@ impl RetryPolicy {
             };
             let retry_after = match err.retry_class() {
                 RetryClass::Permanent => return Err(RetryError::Permanent(err)),
+                RetryClass::Ambiguous => return Err(RetryError::Ambiguous(err)),
                 RetryClass::Transient { .. } if repeatable == Repeatable::No => {
                     return Err(RetryError::Permanent(err));
                 }
@@ -189,6 +199,7 @@ mod tests {
     enum E {
         Busy(Option<Duration>),
         Bad,
+        MaybeApplied,
     }
 
     impl Retryable for E {
@@ -198,6 +209,7 @@ mod tests {
                     retry_after: *retry_after,
                 },
                 E::Bad => RetryClass::Permanent,
+                E::MaybeApplied => RetryClass::Ambiguous,
             }
         }
     }
@@ -259,13 +271,17 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn unguarded_create_is_never_retried_but_guarded_one_is() {
+    async fn unrepeatable_writes_are_never_retried() {
         let (r, calls) = run_seq(&fast(), Repeatable::No, vec![Err(E::Busy(None)), Ok(1)]).await;
         assert!(matches!(r, Err(RetryError::Permanent(_))));
         assert_eq!(calls, 1);
-        let (r, calls) = run_seq(&fast(), Repeatable::GuardedCreate, vec![Err(E::Busy(None)), Ok(1)]).await;
-        assert_eq!(r.unwrap(), 1);
-        assert_eq!(calls, 2);
+    }
+
+    #[tokio::test]
+    async fn an_ambiguous_failure_is_never_sent_again() {
+        let (r, calls) = run_seq(&fast(), Repeatable::Yes, vec![Err(E::MaybeApplied), Ok(1)]).await;
+        assert!(matches!(r, Err(RetryError::Ambiguous(E::MaybeApplied))));
+        assert_eq!(calls, 1);
     }
 
     #[tokio::test]

@@ -111,7 +111,7 @@ impl SyncError {
     /// Whether repeating the same call later may succeed without anyone changing anything.
     pub fn is_transient(&self) -> bool {
         match self {
-            SyncError::Autotask(e) => matches!(e.retry_class(), RetryClass::Transient { .. }),
+            SyncError::Autotask(e) => e.user_may_retry(),
             SyncError::ChannelOnline(e) => matches!(e.retry_class(), RetryClass::Transient { .. }),
             SyncError::Store(e) => matches!(e, StoreError::Unavailable(_)),
             SyncError::Conflict { retryable, .. } => *retryable,
@@ -189,13 +189,23 @@ impl From<SyncError> for ApiError {
                 SyncError::ChannelOnline(_) => ("channelonline_unavailable", "ChannelOnline"),
                 _ => ("store_unavailable", "The data store"),
             };
-            return ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                code,
-                format!("{who} is busy or unreachable right now. Nothing was left half-done."),
-            )
-            .with_fix("Try again in a minute.")
-            .retryable();
+            let message = match &e {
+                SyncError::Autotask(AutotaskError::Ambiguous { what, .. }) => format!(
+                    "Autotask did not confirm the create of {what}. Trying again finds it if it was made, so nothing is created twice."
+                ),
+                _ => format!("{who} is busy or unreachable right now. Nothing was left half-done."),
+            };
+            let mut answer = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
+                .with_fix("Try again in a minute.")
+                .retryable();
+            if let SyncError::Autotask(AutotaskError::Throttled {
+                retry_after: Some(wait),
+                ..
+            }) = &e
+            {
+                answer = answer.with_details(serde_json::json!({ "retry_after_secs": wait.as_secs() }));
+            }
+            return answer;
         }
         match e {
             SyncError::Rejected {
@@ -270,10 +280,21 @@ fn channelonline_answer(e: &ChannelOnlineError) -> ApiError {
             e.to_string(),
         )
         .with_fix("Correct the ChannelOnline connection in the integration settings."),
+        // The address answers, but not as ChannelOnline's XML endpoint for this account.
+        ChannelOnlineError::HttpStatus { status, .. } if (400..500).contains(status) => ApiError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "channelonline_endpoint",
+            e.to_string(),
+        )
+        .with_fix("Check the ChannelOnline address (CHANNELONLINE_URL) and the account in the integration settings; repeating will not help."),
+        ChannelOnlineError::TooManyDocuments { .. } => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "channelonline_too_many", e.to_string())
+                .with_fix("Narrow the time window and run again.")
+        }
         _ => {
             tracing::error!(error = %e, "ChannelOnline failure");
             ApiError::new(StatusCode::BAD_GATEWAY, "channelonline_failed", e.to_string())
-                .with_fix("Try again; if it keeps failing, report the message above.")
+                .with_fix("Repeating will not help: report the message above.")
         }
     }
 }
@@ -361,5 +382,41 @@ mod tests {
             number: "X".into(),
         }));
         assert_eq!(nf.status, StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn message_status_and_retryable_always_agree() {
+        let cases = [
+            SyncError::ChannelOnline(ChannelOnlineError::HttpStatus {
+                status: 404,
+                retry_after: None,
+            }),
+            SyncError::ChannelOnline(ChannelOnlineError::HttpStatus {
+                status: 503,
+                retry_after: None,
+            }),
+            SyncError::Autotask(AutotaskError::Server {
+                status: 500,
+                messages: vec![],
+            }),
+            SyncError::Autotask(AutotaskError::Ambiguous {
+                what: "Opportunities".into(),
+                cause: "timed out".into(),
+            }),
+            SyncError::Autotask(AutotaskError::Authentication { messages: vec![] }),
+            SyncError::from_autotask_write(validation("Missing Required Field: title"), "opportunity"),
+        ];
+        for e in cases {
+            let a = ApiError::from(e);
+            let says_try_again = a
+                .fix
+                .as_deref()
+                .unwrap_or("")
+                .to_ascii_lowercase()
+                .contains("try again")
+                || a.message.to_ascii_lowercase().contains("try again");
+            assert_eq!(a.retryable, a.status == StatusCode::SERVICE_UNAVAILABLE, "{a:?}");
+            assert_eq!(says_try_again, a.retryable, "{a:?}");
+        }
     }
 }

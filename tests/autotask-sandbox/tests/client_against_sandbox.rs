@@ -9,7 +9,7 @@ use shared::autotask::{
     AutotaskClient, AutotaskCredentials, AutotaskError, ClientConfig, Company, CompanyPatch, Contact, ContactPatch,
     Filter, Patch, Query, Quote, QuoteItem, QuoteLocation, TenantClient,
 };
-use shared::http::retry::{FixedJitter, Repeatable, RetryPolicy};
+use shared::http::retry::{FixedJitter, RetryPolicy};
 use shared::secret::SecretString;
 use shared::tenant::TenantId;
 
@@ -137,7 +137,7 @@ async fn a_validation_error_is_not_retried_and_its_text_reaches_the_caller() {
     let at = client(&sb);
     let mut company = new_company("No Phone", owner);
     company.phone = None;
-    let err = at.create(&company, Repeatable::GuardedCreate).await.unwrap_err();
+    let err = at.create_once(&company, || async { Ok(None) }).await.unwrap_err();
     assert!(matches!(&err, AutotaskError::Validation { status: 500, .. }));
     assert!(err.to_string().contains("Missing Required Field: phone"), "{err}");
     assert!(err.to_api_error().fix.is_some());
@@ -159,27 +159,37 @@ async fn a_429_with_retry_after_is_retried_then_succeeds() {
 }
 
 #[tokio::test]
-async fn creates_are_retried_only_when_guarded() {
+async fn a_throttled_create_is_sent_again_but_an_unconfirmed_one_is_looked_up_first() {
     let sb = sandbox().await;
     let owner = sb.state().add_resource("Dana", "Sales", "dana@x.example", false);
     let at = client(&sb);
     at.base_url().await.unwrap();
+    let lookups = std::sync::atomic::AtomicU32::new(0);
+    let find = || async {
+        lookups.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(None)
+    };
+    // 429: refused before anything was applied, so the create is simply sent again
     sb.counters()
         .fail_next("Companies", 1, FaultKind::Throttle { retry_after_secs: 0 });
-    let err = at
-        .create(&new_company("Unguarded", owner), Repeatable::No)
-        .await
-        .unwrap_err();
-    assert!(matches!(err, AutotaskError::Throttled { .. }));
-    assert_eq!(sb.counters().calls("POST", "Companies"), 1);
-    sb.counters()
-        .fail_next("Companies", 1, FaultKind::Throttle { retry_after_secs: 0 });
-    let id = at
-        .create(&new_company("Guarded", owner), Repeatable::GuardedCreate)
+    let created = at.create_once(&new_company("Throttled", owner), find).await.unwrap();
+    assert!(created.wrote && sb.state().get("Companies", created.id).is_some());
+    assert_eq!(sb.counters().calls("POST", "Companies"), 2);
+    assert_eq!(lookups.load(std::sync::atomic::Ordering::SeqCst), 0);
+    // 500 without text: it may have been applied, so the record is looked up before any resend
+    sb.counters().fail_next("Companies", 1, FaultKind::ServerError);
+    let created = at.create_once(&new_company("Unconfirmed", owner), find).await.unwrap();
+    assert!(sb.state().get("Companies", created.id).is_some());
+    assert_eq!(lookups.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(sb.counters().calls("POST", "Companies"), 4);
+    // found by the look-up: not sent again
+    sb.counters().fail_next("Companies", 1, FaultKind::ServerError);
+    let found = at
+        .create_once(&new_company("Found", owner), || async { Ok(Some(created.id)) })
         .await
         .unwrap();
-    assert!(sb.state().get("Companies", id).is_some());
-    assert_eq!(sb.counters().calls("POST", "Companies"), 3);
+    assert_eq!((found.id, found.wrote), (created.id, false));
+    assert_eq!(sb.counters().calls("POST", "Companies"), 5);
 }
 
 #[tokio::test]
@@ -216,7 +226,7 @@ async fn contacts_and_quote_items_are_written_under_their_parents() {
         is_active: Some(1),
         ..Contact::default()
     };
-    let cid = at.create(&contact, Repeatable::No).await.unwrap();
+    let cid = at.create_once(&contact, || async { Ok(None) }).await.unwrap().id;
     assert_eq!(sb.counters().calls("POST", "Contacts"), 1);
     let patch = ContactPatch {
         title: Patch::Set("CFO".into()),
@@ -233,15 +243,16 @@ async fn contacts_and_quote_items_are_written_under_their_parents() {
     ));
 
     let loc = at
-        .create(
+        .create_once(
             &QuoteLocation {
                 city: Some("Springfield".into()),
                 ..QuoteLocation::default()
             },
-            Repeatable::No,
+            || async { Ok(None) },
         )
         .await
-        .unwrap();
+        .unwrap()
+        .id;
     let day = shared::autotask::AtDateTime::parse("2026-12-01T00:00:00Z").unwrap();
     let quote = Quote {
         opportunity_id: Some(opp),
@@ -253,7 +264,7 @@ async fn contacts_and_quote_items_are_written_under_their_parents() {
         sold_to_location_id: Some(loc),
         ..Quote::default()
     };
-    let qid = at.create(&quote, Repeatable::No).await.unwrap();
+    let qid = at.create_once(&quote, || async { Ok(None) }).await.unwrap().id;
     assert!(at.get::<Quote>(qid).await.unwrap().unwrap().quote_number.is_some());
     let item = QuoteItem {
         quote_id: Some(qid),
@@ -266,7 +277,7 @@ async fn contacts_and_quote_items_are_written_under_their_parents() {
         line_discount: Some(0.0),
         ..QuoteItem::default()
     };
-    let iid = at.create(&item, Repeatable::No).await.unwrap();
+    let iid = at.create_once(&item, || async { Ok(None) }).await.unwrap().id;
     let items = at
         .query::<QuoteItem>(&Query::filter(vec![Filter::eq("quoteID", qid)]))
         .await
@@ -283,7 +294,7 @@ async fn patch_keeps_omitted_fields_and_clears_null_ones() {
     let at = client(&sb);
     let mut c = new_company("Contoso", owner);
     c.fax = Some("555-0000".into());
-    let id = at.create(&c, Repeatable::No).await.unwrap();
+    let id = at.create_once(&c, || async { Ok(None) }).await.unwrap().id;
     let patch = CompanyPatch {
         fax: Patch::Null,
         city: Patch::Set("Springfield".into()),
@@ -325,4 +336,48 @@ async fn threshold_information_reports_the_hourly_budget() {
     assert_eq!(t.external_request_threshold, 10_000);
     assert_eq!(t.current_timeframe_request_count, 121);
     assert_eq!(t.remaining(), 9_879);
+}
+
+/// Hands out fixed credentials, counting the re-reads.
+struct Rotated(AutotaskCredentials, std::sync::atomic::AtomicU32);
+
+impl shared::autotask::CredentialSource for Rotated {
+    fn fresh(&self) -> futures_util::future::BoxFuture<'_, Option<AutotaskCredentials>> {
+        self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Box::pin(async move { Some(self.0.clone()) })
+    }
+}
+
+#[tokio::test]
+async fn a_401_re_reads_the_credentials_once_then_is_a_412_to_check_the_api_user() {
+    let sb = sandbox().await;
+    let config = ClientConfig {
+        retry: fast_retry(),
+        ..ClientConfig::with_zone_host(&sb.base_url())
+    };
+    let stale = AutotaskCredentials {
+        secret: SecretString::new("rotated-away".to_owned()),
+        ..creds(&sb, &sb.config().username)
+    };
+    let shared_client = AutotaskClient::new(config).unwrap();
+    let tenant = TenantId::parse("acme").unwrap();
+    // GIVEN a stale secret, and a secret store that now holds the rotated one
+    let source = Arc::new(Rotated(creds(&sb, &sb.config().username), Default::default()));
+    let at = shared_client
+        .for_tenant(tenant.clone(), stale.clone())
+        .with_credential_source(source.clone());
+    // THEN the call succeeds after one re-read
+    assert!(at.query::<Company>(&Query::all()).await.is_ok());
+    assert_eq!(source.1.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // GIVEN the store holds the same wrong secret THEN the refusal is final: 412 "check the API user"
+    let same = Arc::new(Rotated(stale.clone(), Default::default()));
+    let at = shared_client
+        .for_tenant(tenant, stale)
+        .with_credential_source(same.clone());
+    let err = at.query::<Company>(&Query::all()).await.unwrap_err();
+    assert!(matches!(err, AutotaskError::Authentication { .. }), "{err}");
+    assert_eq!(same.1.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let answer = err.to_api_error();
+    assert_eq!((answer.status.as_u16(), answer.retryable), (412, false));
+    assert!(answer.fix.unwrap().contains("API user"));
 }

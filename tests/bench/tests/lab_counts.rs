@@ -4,7 +4,6 @@
 use bench::lab::{Lab, StoreKind};
 use shared::autotask::entities::Company;
 use shared::autotask::query::Query;
-use shared::http::retry::Repeatable;
 
 fn scratch(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("bench-test-{name}-{}", std::process::id()));
@@ -33,7 +32,7 @@ async fn meter_tells_queries_from_creates() {
         phone: Some("555-0100".into()),
         ..Company::default()
     };
-    ctx.autotask.create(&company, Repeatable::No).await.unwrap();
+    ctx.autotask.create_once(&company, || async { Ok(None) }).await.unwrap();
 
     // THEN the create is the one write, the query a read, and the zone lookup is kept apart
     let calls = lab.calls_since(&meter);

@@ -171,6 +171,122 @@ async fn a_create_whose_response_is_lost_is_reconciled_not_duplicated() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contact_create_whose_response_is_lost_is_found_by_email_not_duplicated() {
+    // GIVEN the sandbox will commit the first contact create but never answer it
+    let s = CustomerStack::start().await;
+    s.add_customer(customer(
+        "C-410",
+        "Wingtip Toys",
+        PHONE,
+        &[
+            ("k1", "Ann", "Lee", "ann@wingtip.example", PHONE),
+            ("k2", "Bob", "Ray", "bob@wingtip.example", PHONE),
+        ],
+    ));
+    let rule = |kind, times| FaultRule {
+        endpoint: Some("Contacts".into()),
+        method: Some("POST".into()),
+        kind,
+        times,
+    };
+    // (the first POST on Contacts is the company's contact query; it passes untouched)
+    s.at.counters().add_fault(rule(FaultKind::Timeout { delay_ms: 0 }, 1));
+    s.at.counters()
+        .add_fault(rule(FaultKind::LoseResponse { delay_ms: 2500 }, 1));
+    // WHEN the export runs, and is then retried by the user
+    let first = s.export("C-410").await;
+    let body = json!({ "customer_number": "C-410" }).to_string();
+    let retry = s
+        .call_as(
+            "export-customer",
+            (TENANT, KEY),
+            "POST",
+            "/",
+            "",
+            &body,
+            &[("idempotency-key", "retry")],
+        )
+        .await;
+    // THEN each contact exists once, both are mapped, and the answers are successes
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(retry.status, 200, "{}", retry.body);
+    let company = first.json()["company_id"].as_i64().unwrap();
+    let contacts = s.contacts_of(company);
+    assert_eq!(contacts.len(), 2, "{contacts:?}");
+    let mapped: Vec<i64> = retry.json()["contacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["at_id"].as_i64().unwrap())
+        .collect();
+    let mut ids: Vec<i64> = contacts.iter().map(|c| c["id"].as_i64().unwrap()).collect();
+    let mut mapped_sorted = mapped.clone();
+    ids.sort_unstable();
+    mapped_sorted.sort_unstable();
+    assert_eq!(ids, mapped_sorted);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_500_without_text_on_the_company_create_is_a_retryable_503() {
+    // GIVEN Autotask answers every company call after the look-up with a bare 500 (nothing committed)
+    let s = CustomerStack::start().await;
+    s.add_customer(customer("C-420", "Adatum", PHONE, &[]));
+    s.at.counters().add_fault(FaultRule {
+        endpoint: Some("Companies".into()),
+        method: Some("POST".into()),
+        kind: FaultKind::Timeout { delay_ms: 0 },
+        times: 1,
+    });
+    s.at.counters().add_fault(FaultRule {
+        endpoint: Some("Companies".into()),
+        method: Some("POST".into()),
+        kind: FaultKind::ServerError,
+        times: 50,
+    });
+    // WHEN it is exported THEN the answer is 503 "try again", retryable, and nothing was created
+    let r = s.export("C-420").await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.json()["error"]["retryable"], true, "{}", r.body);
+    s.at.counters().clear_faults();
+    assert!(s.companies_named("Adatum").is_empty());
+    // WHEN the user tries again THEN the company is created once
+    let body = json!({ "customer_number": "C-420" }).to_string();
+    let retry = s
+        .call_as(
+            "export-customer",
+            (TENANT, KEY),
+            "POST",
+            "/",
+            "",
+            &body,
+            &[("idempotency-key", "retry")],
+        )
+        .await;
+    assert_eq!(retry.status, 200, "{}", retry.body);
+    assert_eq!(s.companies_named("Adatum").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_parameter_is_refused_naming_it() {
+    let s = CustomerStack::start().await;
+    s.add_customer(customer("C-430", "Proseware", PHONE, &[]));
+    let r = s
+        .call_as(
+            "export-customer",
+            (TENANT, KEY),
+            "POST",
+            "/",
+            "",
+            &json!({ "customer_number": "C-430", "customerNumber": "C-430" }).to_string(),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("customerNumber"), "{}", r.body);
+    assert!(s.companies_named("Proseware").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_existing_company_with_the_same_name_is_linked_and_two_are_a_conflict() {
     // GIVEN Autotask already has "ACME CORPORATION" (unmapped), and two companies named "Globex"
     let s = CustomerStack::start().await;

@@ -2,9 +2,9 @@
 //!
 //! The customer is re-read from ChannelOnline; the request only says which one. One export per
 //! customer runs at a time (a lease), so two clicks with different data cannot both create.
-//! Creates are guarded: after an ambiguous failure the record is looked up by its natural key
-//! (company: `companyNumber` = customer number; contact: e-mail, else name, within the company)
-//! before anything is created again, so a lost response never becomes a duplicate.
+//! Creates go through `create_once`: after an ambiguous failure the record is looked up by its
+//! natural key (company: `companyNumber` = customer number; contact: e-mail, else name, within
+//! the company) before anything is created again, so a lost response never becomes a duplicate.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,15 +15,13 @@ use super::convert::{self, company_from_at, company_from_col, contact_from_at, c
 use super::lookup;
 use super::outcome::{CompanyCandidate, ContactOutcome, ExportOutcome, RecordAction};
 use crate::app::TenantContext;
-use crate::autotask::{AutotaskError, Company, Contact as AtContact};
+use crate::autotask::{Company, Contact as AtContact};
 use crate::channelonline::{Contact as ColContact, Customer};
 use crate::domain::customer::contacts::{MatchedBy, match_contacts};
 use crate::domain::customer::default_phone::{DefaultPhoneUse, RecordKind};
 use crate::domain::customer::fields::{ContactFields, diff_company, diff_contact};
 use crate::domain::customer::matching::{LINK_MIN_CONFIDENCE, MatchKeys, score};
-use crate::domain::customer::normalize::normalize_email;
 use crate::domain::mapping::{Mapping, MappingKind};
-use crate::http::retry::{RetryClass, Retryable};
 use crate::store::{AuditOutcome, StoreError};
 use crate::sync::error::{SyncError, SyncResult};
 
@@ -362,16 +360,15 @@ impl<'a> Run<'a> {
         }
         let body = convert::new_company(&source, company_type, owner);
         let number = self.customer.number.clone();
-        let created = guarded_create(
-            || ctx.autotask.create(&body, crate::http::retry::Repeatable::No),
-            || async {
+        let created = ctx
+            .autotask
+            .create_once(&body, || async {
                 Ok(lookup::company_by_number(&ctx.autotask, &number)
                     .await?
                     .and_then(|c| c.id))
-            },
-        )
-        .await
-        .map_err(|e| SyncError::from_autotask_write(e, self.company_record()))?;
+            })
+            .await
+            .map_err(|e| SyncError::from_autotask_write(e, self.company_record()))?;
         if created.wrote {
             self.writes += 1;
         }
@@ -511,15 +508,11 @@ impl<'a> Run<'a> {
             self.note_default(RecordKind::Contact, &k.id, &source.display_name());
         }
         let body = convert::new_contact(company_id, &source);
-        let created = guarded_create(
-            || ctx.autotask.create(&body, crate::http::retry::Repeatable::No),
-            || async {
-                let existing = lookup::company_contacts(&ctx.autotask, company_id).await?;
-                Ok(find_same_contact(&existing, &source))
-            },
-        )
-        .await
-        .map_err(|e| SyncError::from_autotask_write(e, self.contact_record(k)))?;
+        let created = ctx
+            .autotask
+            .create_once(&body, || lookup::same_contact(&ctx.autotask, company_id, &source))
+            .await
+            .map_err(|e| SyncError::from_autotask_write(e, self.contact_record(k)))?;
         if created.wrote {
             self.writes += 1;
         }
@@ -537,157 +530,9 @@ impl<'a> Run<'a> {
     }
 }
 
-/// The contact in `existing` with the same e-mail (or, without one, the same full name).
-fn find_same_contact(existing: &[AtContact], f: &ContactFields) -> Option<i64> {
-    let email = f.email.as_deref().and_then(normalize_email);
-    existing
-        .iter()
-        .find(|c| match &email {
-            Some(e) => [&c.email_address, &c.email_address2]
-                .into_iter()
-                .flatten()
-                .any(|x| normalize_email(x).as_deref() == Some(e.as_str())),
-            None => {
-                c.first_name
-                    .as_deref()
-                    .map(str::trim)
-                    .is_some_and(|n| n.eq_ignore_ascii_case(f.first_name.trim()))
-                    && c.last_name
-                        .as_deref()
-                        .map(str::trim)
-                        .is_some_and(|n| n.eq_ignore_ascii_case(f.last_name.trim()))
-            }
-        })
-        .and_then(|c| c.id)
-}
-
-pub(crate) struct Created {
-    pub id: i64,
-    /// False when the reconcile step found the record an earlier, unanswered create had made.
-    pub wrote: bool,
-}
-
-/// Most create attempts of one record in one run.
-const CREATE_ATTEMPTS: u32 = 3;
-
-/// A create that never duplicates: the POST is sent once per attempt and never blindly
-/// repeated; after a transient failure (the write may or may not have landed) `find` looks the
-/// record up by its natural key, and only when it is absent is the create sent again.
-pub(crate) async fn guarded_create<C, CF, F, FF>(mut create: C, mut find: F) -> Result<Created, AutotaskError>
-where
-    C: FnMut() -> CF,
-    CF: std::future::Future<Output = Result<i64, AutotaskError>>,
-    F: FnMut() -> FF,
-    FF: std::future::Future<Output = Result<Option<i64>, AutotaskError>>,
-{
-    let mut attempt = 1;
-    loop {
-        let err = match create().await {
-            Ok(id) => return Ok(Created { id, wrote: true }),
-            Err(e) => e,
-        };
-        if !matches!(err.retry_class(), RetryClass::Transient { .. }) {
-            return Err(err);
-        }
-        tracing::warn!(attempt, error = %err, "create failed ambiguously; reconciling before any retry");
-        if let Some(id) = find().await? {
-            return Ok(Created { id, wrote: false });
-        }
-        if attempt >= CREATE_ATTEMPTS {
-            return Err(err);
-        }
-        attempt += 1;
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicU32, Ordering};
-
     use super::*;
-
-    fn lost() -> AutotaskError {
-        AutotaskError::Transport {
-            message: "read timed out".into(),
-            timeout: true,
-        }
-    }
-
-    #[tokio::test]
-    async fn a_lost_create_is_found_by_its_natural_key_and_not_sent_again() {
-        // GIVEN a create whose answer is lost although the record was written
-        let creates = AtomicU32::new(0);
-        let finds = AtomicU32::new(0);
-        let r = guarded_create(
-            || async {
-                creates.fetch_add(1, Ordering::SeqCst);
-                Err(lost())
-            },
-            || async {
-                finds.fetch_add(1, Ordering::SeqCst);
-                Ok(Some(42))
-            },
-        )
-        .await
-        .unwrap();
-        // THEN the reconcile step finds it: one create, one look-up, no write counted
-        assert_eq!((r.id, r.wrote), (42, false));
-        assert_eq!((creates.load(Ordering::SeqCst), finds.load(Ordering::SeqCst)), (1, 1));
-    }
-
-    #[tokio::test]
-    async fn a_create_that_did_not_land_is_sent_again_only_after_the_look_up() {
-        let creates = AtomicU32::new(0);
-        let r = guarded_create(
-            || async {
-                if creates.fetch_add(1, Ordering::SeqCst) == 0 {
-                    Err(lost())
-                } else {
-                    Ok(7)
-                }
-            },
-            || async { Ok(None) },
-        )
-        .await
-        .unwrap();
-        assert_eq!((r.id, r.wrote), (7, true));
-        assert_eq!(creates.load(Ordering::SeqCst), 2);
-    }
-
-    #[tokio::test]
-    async fn refused_data_is_never_retried_or_reconciled() {
-        let finds = AtomicU32::new(0);
-        let r = guarded_create(
-            || async {
-                Err(AutotaskError::Validation {
-                    status: 500,
-                    messages: vec!["bad".into()],
-                })
-            },
-            || async {
-                finds.fetch_add(1, Ordering::SeqCst);
-                Ok(None)
-            },
-        )
-        .await;
-        assert!(matches!(r, Err(AutotaskError::Validation { .. })));
-        assert_eq!(finds.load(Ordering::SeqCst), 0);
-    }
-
-    #[tokio::test]
-    async fn a_persistent_outage_gives_up_after_bounded_attempts() {
-        let creates = AtomicU32::new(0);
-        let r = guarded_create(
-            || async {
-                creates.fetch_add(1, Ordering::SeqCst);
-                Err(lost())
-            },
-            || async { Ok(None) },
-        )
-        .await;
-        assert!(r.is_err());
-        assert_eq!(creates.load(Ordering::SeqCst), CREATE_ATTEMPTS);
-    }
 
     #[test]
     fn contacts_without_names_are_refused_before_any_write() {
@@ -707,39 +552,5 @@ mod tests {
         }
         c.contacts[0].last_name = "Lee".into();
         assert!(check_exportable(&c).is_ok());
-    }
-
-    #[test]
-    fn the_same_contact_is_found_by_email_or_by_name_without_email() {
-        let existing = vec![
-            AtContact {
-                id: Some(1),
-                email_address: Some("ANN@x.com".into()),
-                ..AtContact::default()
-            },
-            AtContact {
-                id: Some(2),
-                first_name: Some("Bob".into()),
-                last_name: Some("Ray".into()),
-                ..AtContact::default()
-            },
-        ];
-        let ann = ContactFields {
-            email: Some("ann@X.com".into()),
-            ..ContactFields::default()
-        };
-        let bob = ContactFields {
-            first_name: "bob".into(),
-            last_name: "ray ".into(),
-            ..ContactFields::default()
-        };
-        let cy = ContactFields {
-            first_name: "Cy".into(),
-            last_name: "Ray".into(),
-            ..ContactFields::default()
-        };
-        assert_eq!(find_same_contact(&existing, &ann), Some(1));
-        assert_eq!(find_same_contact(&existing, &bob), Some(2));
-        assert_eq!(find_same_contact(&existing, &cy), None);
     }
 }

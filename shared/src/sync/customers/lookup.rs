@@ -1,8 +1,8 @@
 //! The few, batched Autotask reads the customer services need, each with `includeFields`.
 
 use crate::autotask::{AutotaskError, Company, Contact as AtContact, Filter, Query, TenantClient};
-use crate::domain::customer::fields::CompanyFields;
-use crate::domain::customer::normalize::{name_words, phone_query_variants};
+use crate::domain::customer::fields::{CompanyFields, ContactFields};
+use crate::domain::customer::normalize::{name_words, normalize_email, phone_query_variants};
 
 pub const COMPANY_FIELDS: &[&str] = &[
     "id",
@@ -70,6 +70,37 @@ pub async fn company_contacts(at: &TenantClient, company_id: i64) -> Result<Vec<
     at.query::<AtContact>(&q).await
 }
 
+/// The natural key of a contact: the contact of `company_id` with the same e-mail (or, without
+/// one, the same full name); the reconcile step after a contact create whose answer was lost.
+pub async fn same_contact(at: &TenantClient, company_id: i64, f: &ContactFields) -> Result<Option<i64>, AutotaskError> {
+    let existing = company_contacts(at, company_id).await?;
+    Ok(find_same_contact(&existing, f))
+}
+
+/// The contact in `existing` with the same e-mail (or, without one, the same full name).
+pub fn find_same_contact(existing: &[AtContact], f: &ContactFields) -> Option<i64> {
+    let email = f.email.as_deref().and_then(normalize_email);
+    existing
+        .iter()
+        .find(|c| match &email {
+            Some(e) => [&c.email_address, &c.email_address2]
+                .into_iter()
+                .flatten()
+                .any(|x| normalize_email(x).as_deref() == Some(e.as_str())),
+            None => {
+                c.first_name
+                    .as_deref()
+                    .map(str::trim)
+                    .is_some_and(|n| n.eq_ignore_ascii_case(f.first_name.trim()))
+                    && c.last_name
+                        .as_deref()
+                        .map(str::trim)
+                        .is_some_and(|n| n.eq_ignore_ascii_case(f.last_name.trim()))
+            }
+        })
+        .and_then(|c| c.id)
+}
+
 /// Companies named exactly `name` (Autotask compares case-insensitively; checked again here).
 pub async fn companies_named(at: &TenantClient, name: &str) -> Result<Vec<Company>, AutotaskError> {
     let q = Query::filter(vec![Filter::eq("companyName", name.trim())]).include_fields(COMPANY_FIELDS.iter().copied());
@@ -93,4 +124,43 @@ pub async fn close_names(at: &TenantClient, name: &str, limit: usize) -> Result<
     ])])
     .include_fields(["id", "companyName", "companyNumber", "phone"]);
     at.query_at_most::<Company>(&q, limit).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_contact_is_found_by_email_or_by_name_without_email() {
+        let existing = vec![
+            AtContact {
+                id: Some(1),
+                email_address: Some("ANN@x.com".into()),
+                ..AtContact::default()
+            },
+            AtContact {
+                id: Some(2),
+                first_name: Some("Bob".into()),
+                last_name: Some("Ray".into()),
+                ..AtContact::default()
+            },
+        ];
+        let ann = ContactFields {
+            email: Some("ann@X.com".into()),
+            ..ContactFields::default()
+        };
+        let bob = ContactFields {
+            first_name: "bob".into(),
+            last_name: "ray ".into(),
+            ..ContactFields::default()
+        };
+        let cy = ContactFields {
+            first_name: "Cy".into(),
+            last_name: "Ray".into(),
+            ..ContactFields::default()
+        };
+        assert_eq!(find_same_contact(&existing, &ann), Some(1));
+        assert_eq!(find_same_contact(&existing, &bob), Some(2));
+        assert_eq!(find_same_contact(&existing, &cy), None);
+    }
 }

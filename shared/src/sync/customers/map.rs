@@ -12,7 +12,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::convert;
-use super::export::guarded_create;
 use super::lookup;
 use super::outcome::MatchedContact;
 use crate::app::TenantContext;
@@ -426,23 +425,13 @@ async fn match_pair_contacts(
         }
         f.apply_default_phone(false);
         let body = convert::new_contact(company_id, &f);
-        let email = f.email.clone();
-        let created = guarded_create(
-            || ctx.autotask.create(&body, crate::http::retry::Repeatable::No),
-            || async {
-                let existing = lookup::company_contacts(&ctx.autotask, company_id).await?;
-                Ok(existing
-                    .iter()
-                    .find(|c| {
-                        email.is_some()
-                            && c.email_address.as_deref().map(str::to_lowercase)
-                                == email.as_deref().map(str::to_lowercase)
-                    })
-                    .and_then(|c| c.id))
-            },
-        )
-        .await
-        .map_err(|e| SyncError::from_autotask_write(e, format!("contact {col_id} of customer {}", customer.number)))?;
+        let created = ctx
+            .autotask
+            .create_once(&body, || lookup::same_contact(&ctx.autotask, company_id, &f))
+            .await
+            .map_err(|e| {
+                SyncError::from_autotask_write(e, format!("contact {col_id} of customer {}", customer.number))
+            })?;
         let m = Mapping::new(MappingKind::Contact, &col_id, created.id, ctx.clock.now());
         ctx.mappings.create_pair(&ctx.tenant, &m).await?;
         r.contacts_created.push(MatchedContact {

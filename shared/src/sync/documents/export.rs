@@ -1,7 +1,7 @@
 //! `export_document`: re-read the ChannelOnline document, check the preconditions, plan against
 //! what Autotask holds, and run only the writes the plan lists (none when nothing changed).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Duration;
 use futures_util::future::join_all;
@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use super::convert::{document_input, document_settings, mapped_resource, today};
 use super::item_types::{ItemTypeRefresh, quote_item_types};
 use super::reads::{contact_by_email, opportunity_and_quotes, product_index, quote_contents};
+use super::reconcile::{NaturalKey, RunContext, find_existing};
 use crate::app::TenantContext;
 use crate::domain::document::lines::{SHIPPING_LINE_ID, hash_value};
 use crate::domain::document::opportunity::{OpportunityChoice, choose_opportunity};
@@ -68,6 +69,9 @@ pub struct LineOutcome {
     pub item_id: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The line failed because Autotask was unavailable: exporting again may finish it unchanged.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retryable: bool,
 }
 
 /// The answer of an export (and of its dry run, which also carries the plan).
@@ -160,15 +164,23 @@ pub async fn export_document(
 
     let result = async {
         // Re-read the mapping under the lease: a run that just finished may have written it.
-        let previous_mapping = ctx
-            .mappings
-            .get_by_col(&ctx.tenant, MappingKind::Document, number)
-            .await?;
-        let previous = previous_mapping
+        let (previous_mapping, unconfirmed) = tokio::join!(
+            ctx.mappings.get_by_col(&ctx.tenant, MappingKind::Document, number),
+            Unconfirmed::read(ctx, number),
+        );
+        let (previous_mapping, unconfirmed) = (previous_mapping?, unconfirmed?);
+        let mut previous = previous_mapping
             .as_ref()
             .map(|m| ExportRecord::from_data(m.at_id, &m.data));
+        if previous.is_none() {
+            previous = unconfirmed.adopt(ctx, &input, &ready, request).await?;
+        }
         let plan = plan_against_autotask(ctx, &input, &ready, &settings, request, previous.as_ref()).await?;
-        run_plan(ctx, &input, plan, previous, previous_mapping).await
+        let outcome = run_plan(ctx, &input, plan, previous, previous_mapping, &unconfirmed).await;
+        if outcome.is_ok() {
+            unconfirmed.clear(ctx, number).await;
+        }
+        outcome
     }
     .await;
 
@@ -402,45 +414,53 @@ struct WriteLog {
 struct Execution<'a> {
     ctx: &'a TenantContext,
     ids: ResolvedIds,
+    /// Start of the run and the ids it holds, for the reconcile after an unanswered create.
+    reconcile: RunContext,
     log: Vec<WriteLog>,
     /// Line id → why Autotask refused it (or its product).
     failed: BTreeMap<String, String>,
+    /// Lines whose failure was Autotask being unavailable: the next export may finish them as they are.
+    retryable: BTreeSet<String>,
     /// Line id → quote item id created or updated in this run.
     items: BTreeMap<String, i64>,
     products_created: Vec<(String, i64)>,
     item_types: ItemTypeRefresh,
 }
 
+/// How a failed step is told in the audit and in the line's answer.
+fn describe(e: &SyncError) -> String {
+    match e {
+        SyncError::Rejected { message, fix, .. } => format!("{message} ({fix})"),
+        other => other.to_string(),
+    }
+}
+
 impl Execution<'_> {
-    /// Runs one step; on success records the id it produced.
-    async fn run(&self, step: &Step) -> Result<i64, String> {
+    /// Runs one step; `also_taken` are ids produced earlier in the same ordered group.
+    async fn run(&self, step: &Step, also_taken: &BTreeSet<i64>) -> Result<i64, SyncError> {
+        let skipped = |p: Pending| SyncError::Rejected {
+            record: step.summary.clone(),
+            field: None,
+            message: format!("{} could not be created, so this step was skipped", p.name()),
+            fix: "Export again once the step it depends on succeeds.".into(),
+        };
         let mut body = step.call.body.clone();
         if let Some(body) = body.as_mut() {
-            self.ids
-                .resolve_body(body)
-                .map_err(|p| format!("{} could not be created, so this step was skipped", p.name()))?;
+            self.ids.resolve_body(body).map_err(skipped)?;
         }
         let parent = match &step.call.parent {
-            Some(parent) => Some(
-                parent
-                    .resolve(&self.ids)
-                    .map_err(|p| format!("{} could not be created", p.name()))?,
-            ),
+            Some(parent) => Some(parent.resolve(&self.ids).map_err(skipped)?),
             None => None,
         };
+        let mut reconcile = self.reconcile.clone();
+        reconcile.taken.extend(also_taken);
         self.item_types
-            .execute(&self.ctx.autotask, &step.call, parent, body)
+            .execute(&self.ctx.autotask, &step.call, parent, body, &reconcile)
             .await
-            .map_err(|e| {
-                let record = step.summary.clone();
-                match SyncError::from_autotask_write(e, record) {
-                    SyncError::Rejected { message, fix, .. } => format!("{message} ({fix})"),
-                    other => other.to_string(),
-                }
-            })
+            .map_err(|e| SyncError::from_autotask_write(e, step.summary.clone()))
     }
 
-    fn note(&mut self, step: &Step, result: &Result<i64, String>) {
+    fn note(&mut self, step: &Step, result: &Result<i64, SyncError>) {
         let mut body = step.call.body.clone();
         if let Some(b) = body.as_mut() {
             self.ids.resolve_body(b).ok();
@@ -450,7 +470,7 @@ impl Execution<'_> {
             method: step.call.method.to_string(),
             path: step.call.path(),
             body,
-            result: result.clone(),
+            result: result.as_ref().map(|id| *id).map_err(describe),
         });
         match result {
             Ok(id) => {
@@ -460,22 +480,54 @@ impl Execution<'_> {
                         self.products_created.push((key.clone(), *id));
                     }
                 }
+                if matches!(step.kind, StepKind::CreateItem | StepKind::CreateLocation) {
+                    self.reconcile.taken.insert(*id);
+                }
                 if step.kind.is_item() && step.kind != StepKind::DeleteItem {
                     self.items.insert(step.line_ids[0].clone(), *id);
                 }
             }
-            Err(reason) => {
+            Err(e) => {
                 for line in &step.line_ids {
-                    self.failed.entry(line.clone()).or_insert_with(|| reason.clone());
+                    self.failed.entry(line.clone()).or_insert_with(|| describe(e));
+                    if e.is_transient() {
+                        self.retryable.insert(line.clone());
+                    }
                 }
             }
         }
     }
 
-    /// Runs `steps` side by side (the client keeps each endpoint within Autotask's 3 threads).
-    async fn run_parallel(&mut self, steps: &[&Step]) -> Vec<Result<i64, String>> {
-        let results = join_all(steps.iter().map(|s| self.run(s))).await;
-        for (step, result) in steps.iter().zip(&results) {
+    /// Runs `steps` side by side (the client keeps each endpoint within Autotask's 3 threads),
+    /// and beside them `in_order`, one after the other, stopping at the first failure: records
+    /// with the same natural key (the three locations often share one address) are never
+    /// reconciled to each other, and no location is made for a quote that cannot follow.
+    async fn run_parallel(&mut self, steps: &[&Step], in_order: &[&Step]) -> Vec<Result<i64, SyncError>> {
+        let none = BTreeSet::new();
+        let ordered = async {
+            let mut produced = BTreeSet::new();
+            let mut out = Vec::new();
+            for step in in_order {
+                if out.iter().any(Result::is_err) {
+                    out.push(Err(SyncError::Rejected {
+                        record: step.summary.clone(),
+                        field: None,
+                        message: "not sent, because an earlier step failed".into(),
+                        fix: "Export again once the earlier step succeeds.".into(),
+                    }));
+                    continue;
+                }
+                let r = self.run(step, &produced).await;
+                if let Ok(id) = &r {
+                    produced.insert(*id);
+                }
+                out.push(r);
+            }
+            out
+        };
+        let (mut results, ordered) = tokio::join!(join_all(steps.iter().map(|s| self.run(s, &none))), ordered);
+        results.extend(ordered);
+        for (step, result) in steps.iter().chain(in_order).zip(&results) {
             self.note(step, result);
         }
         results
@@ -488,12 +540,18 @@ async fn run_plan(
     plan: Plan,
     previous: Option<ExportRecord>,
     previous_mapping: Option<Mapping>,
+    unconfirmed: &Unconfirmed,
 ) -> SyncResult<ExportOutcome> {
     let mut exec = Execution {
         ctx,
         ids: ResolvedIds::default(),
+        reconcile: RunContext {
+            started: chrono::Utc::now(),
+            taken: ids_held(&plan, previous.as_ref()),
+        },
         log: vec![],
         failed: BTreeMap::new(),
+        retryable: BTreeSet::new(),
         items: BTreeMap::new(),
         products_created: vec![],
         item_types: ItemTypeRefresh::default(),
@@ -505,20 +563,21 @@ async fn run_plan(
             .collect::<Vec<_>>()
     };
 
-    // 1. Opportunity, locations and new products do not depend on each other.
+    // 1. Opportunity, locations and new products.
     let first = of(&[
-        StepKind::CreateOpportunity,
         StepKind::UpdateOpportunity,
-        StepKind::CreateLocation,
         StepKind::UpdateLocation,
         StepKind::CreateProduct,
     ]);
-    let results = exec.run_parallel(&first).await;
+    // The new opportunity, then the new locations: none is made when the one before failed.
+    let locations = of(&[StepKind::CreateOpportunity, StepKind::CreateLocation]);
+    let mut results = exec.run_parallel(&first, &locations).await;
     let header_failure = first
         .iter()
-        .zip(&results)
-        .find(|(s, r)| s.kind != StepKind::CreateProduct && r.is_err())
-        .map(|(s, r)| (s.summary.clone(), r.clone().unwrap_err()));
+        .chain(&locations)
+        .zip(0..)
+        .find(|(s, i)| s.kind != StepKind::CreateProduct && results[*i].is_err())
+        .map(|(s, i)| (s.kind, results.swap_remove(i).unwrap_err()));
     let opportunity_id = plan.opportunity.resolve(&exec.ids).ok();
     let mut record = previous.clone().unwrap_or_default();
     let mut mapping = previous_mapping;
@@ -534,34 +593,28 @@ async fn run_plan(
         };
         mapping = Some(save_record(ctx, &input.number, mapping, &record).await?);
     }
-    if let Some((step, reason)) = header_failure {
+    // Told as it is: refused data names the record (422), Autotask unavailable is "try again" (503).
+    if let Some((kind, error)) = header_failure {
+        if kind == StepKind::CreateOpportunity && error.is_transient() {
+            unconfirmed.remember(ctx, &input.number, exec.reconcile.started).await;
+        }
         audit(ctx, input, &exec, AuditOutcome::Failed).await;
-        return Err(SyncError::Rejected {
-            record: step,
-            field: None,
-            message: reason,
-            fix: "Correct the named value and export again.".into(),
-        });
+        return Err(error);
     }
 
     // 2. The quote (needs the opportunity and the locations).
     let quote_steps = of(&[StepKind::CreateQuote, StepKind::UpdateQuote]);
-    let results = exec.run_parallel(&quote_steps).await;
-    if let Some((step, Err(reason))) = quote_steps.iter().zip(results).find(|(_, r)| r.is_err()) {
+    let results = exec.run_parallel(&quote_steps, &[]).await;
+    if let Some(error) = results.into_iter().find_map(Result::err) {
         audit(ctx, input, &exec, AuditOutcome::Failed).await;
-        return Err(SyncError::Rejected {
-            record: step.summary.clone(),
-            field: None,
-            message: reason,
-            fix: "Correct the named value and export again.".into(),
-        });
+        return Err(error);
     }
 
     // 3. Items: removals and changes side by side, then additions in document order.
     let changes = of(&[StepKind::DeleteItem, StepKind::UpdateItem]);
-    exec.run_parallel(&changes).await;
+    exec.run_parallel(&changes, &[]).await;
     for step in of(&[StepKind::CreateItem]) {
-        let result = exec.run(step).await;
+        let result = exec.run(step, &BTreeSet::new()).await;
         exec.note(step, &result);
     }
 
@@ -628,7 +681,10 @@ async fn run_plan(
     if !exec.log.is_empty() {
         audit(ctx, input, &exec, outcome_kind).await;
     }
-    let lines = line_outcomes(&plan, &exec.failed, &exec.items);
+    let mut lines = line_outcomes(&plan, &exec.failed, &exec.items);
+    for line in &mut lines {
+        line.retryable = exec.retryable.contains(&line.line_id);
+    }
     let writes = exec.log.iter().filter(|w| w.result.is_ok()).count();
     Ok(ExportOutcome {
         document_number: input.number.clone(),
@@ -655,6 +711,109 @@ async fn run_plan(
     })
 }
 
+/// An opportunity create of an earlier export that was never confirmed (the create and the
+/// look-up after it both failed). Remembered only after such a failure, so the next export looks
+/// for that opportunity by its natural key before creating one.
+struct Unconfirmed {
+    /// Version of the checkpoint (it stays, emptied, once resolved).
+    version: Option<u64>,
+    /// When the unconfirmed export began.
+    since: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl Unconfirmed {
+    fn stream(number: &str) -> String {
+        format!("{FUNCTION}#unconfirmed-opportunity#{number}")
+    }
+
+    async fn read(ctx: &TenantContext, number: &str) -> SyncResult<Self> {
+        let doc = ctx
+            .sync_state
+            .get_checkpoint(&ctx.tenant, &Self::stream(number))
+            .await?;
+        Ok(Self {
+            version: doc.as_ref().map(|d| d.version),
+            since: doc
+                .as_ref()
+                .and_then(|d| d.doc.get("since").and_then(Value::as_str))
+                .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+                .map(|t| t.with_timezone(&chrono::Utc)),
+        })
+    }
+
+    /// The opportunity the unconfirmed create made, as if a previous export had recorded it.
+    async fn adopt(
+        &self,
+        ctx: &TenantContext,
+        input: &DocumentInput,
+        ready: &crate::domain::document::Ready,
+        request: &ExportDocumentRequest,
+    ) -> SyncResult<Option<ExportRecord>> {
+        let Some(since) = self.since else {
+            return Ok(None);
+        };
+        let title = input.title(request.custom_name.as_deref());
+        let fields = json!({
+            "companyID": ready.company_id,
+            "title": crate::domain::document::opportunity::truncate(&title, crate::domain::document::opportunity::TITLE_MAX),
+        });
+        let Value::Object(fields) = fields else {
+            unreachable!("a JSON object literal")
+        };
+        let run = RunContext {
+            started: since,
+            taken: BTreeSet::new(),
+        };
+        let found = find_existing(&ctx.autotask, NaturalKey::Opportunity, &fields, &run).await?;
+        Ok(found.map(|opportunity_id| ExportRecord {
+            opportunity_id,
+            opportunity_created: true,
+            ..ExportRecord::default()
+        }))
+    }
+
+    async fn remember(&self, ctx: &TenantContext, number: &str, started: chrono::DateTime<chrono::Utc>) {
+        if self.since.is_some() {
+            return; // the earliest unconfirmed attempt is the one to look after
+        }
+        let doc = json!({ "since": started.to_rfc3339() });
+        if let Err(e) = ctx
+            .sync_state
+            .put_checkpoint(&ctx.tenant, &Self::stream(number), &doc, self.version, ctx.clock.now())
+            .await
+        {
+            tracing::warn!(error = %e, "unconfirmed opportunity not remembered");
+        }
+    }
+
+    async fn clear(&self, ctx: &TenantContext, number: &str) {
+        if self.since.is_none() {
+            return;
+        }
+        let doc = json!({});
+        if let Err(e) = ctx
+            .sync_state
+            .put_checkpoint(&ctx.tenant, &Self::stream(number), &doc, self.version, ctx.clock.now())
+            .await
+        {
+            tracing::warn!(error = %e, "resolved unconfirmed opportunity not cleared");
+        }
+    }
+}
+
+/// Quote items and locations the document already holds (recorded or planned): a reconcile
+/// never adopts one of them for another line or role.
+fn ids_held(plan: &Plan, previous: Option<&ExportRecord>) -> BTreeSet<i64> {
+    let mut held: BTreeSet<i64> = plan.lines.iter().filter_map(|l| l.item_id).collect();
+    held.extend(plan.steps.iter().filter_map(|s| s.call.id));
+    if let Some(record) = previous {
+        held.extend(record.lines.values().filter_map(|l| l.item_id));
+        held.extend(record.shipping_item_id);
+        held.extend(record.locations.values().copied());
+    }
+    held
+}
+
 fn line_outcomes(plan: &Plan, failed: &BTreeMap<String, String>, written: &BTreeMap<String, i64>) -> Vec<LineOutcome> {
     let mut out: Vec<LineOutcome> = plan
         .lines
@@ -673,6 +832,7 @@ fn line_outcomes(plan: &Plan, failed: &BTreeMap<String, String>, written: &BTree
                 status,
                 item_id: written.get(&l.line_id).copied().or(l.item_id),
                 error,
+                retryable: false,
             }
         })
         .collect();
@@ -682,6 +842,7 @@ fn line_outcomes(plan: &Plan, failed: &BTreeMap<String, String>, written: &BTree
         status: LineStatus::Refused,
         item_id: None,
         error: Some(p.message.clone()),
+        retryable: false,
     }));
     out
 }

@@ -5,6 +5,7 @@ use serde_json::Value;
 use tokio::sync::OnceCell;
 
 use super::raw;
+use super::reconcile::RunContext;
 use crate::autotask::{AutotaskError, EntityFields, QuoteItem, TenantClient};
 use crate::domain::document::lines::{QuoteItemType, QuoteItemTypes};
 use crate::domain::document::plan::{ApiCall, Entity};
@@ -50,15 +51,16 @@ impl ItemTypeRefresh {
         call: &ApiCall,
         parent: Option<i64>,
         body: Option<Value>,
+        run: &RunContext,
     ) -> Result<i64, AutotaskError> {
         if call.entity != Entity::QuoteItems {
-            return raw::execute(at, call, parent, body).await;
+            return raw::execute(at, call, parent, body, run).await;
         }
         let sent = match self.fresh.get() {
             Some(Some(fresh)) => with_fresh_code(body.as_ref(), fresh).or(body.clone()),
             _ => body.clone(),
         };
-        match raw::execute(at, call, parent, sent.clone()).await {
+        match raw::execute(at, call, parent, sent.clone(), run).await {
             Err(e) if refuses_item_type(&e) => {
                 let fresh = self.fresh.get_or_init(|| refreshed(at)).await;
                 let retry = fresh
@@ -66,7 +68,7 @@ impl ItemTypeRefresh {
                     .and_then(|fresh| with_fresh_code(body.as_ref(), fresh))
                     .filter(|b| Some(b) != sent.as_ref());
                 match retry {
-                    Some(body) => raw::execute(at, call, parent, Some(body)).await,
+                    Some(body) => raw::execute(at, call, parent, Some(body), run).await,
                     None => Err(e),
                 }
             }

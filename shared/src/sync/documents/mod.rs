@@ -6,6 +6,7 @@ pub mod export;
 mod item_types;
 mod raw;
 pub mod reads;
+pub mod reconcile;
 
 pub use export::{CustomerLink, ExportDocumentRequest, ExportOutcome, LineOutcome, LineStatus, export_document};
 pub mod opportunities;

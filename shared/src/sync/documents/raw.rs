@@ -7,10 +7,10 @@ use std::marker::PhantomData;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::reconcile::{NaturalKey, RunContext, find_existing};
 use crate::autotask::entities::{DeleteRoute, Entity, WriteRoute};
 use crate::autotask::{AutotaskError, TenantClient};
 use crate::domain::document::plan::{ApiCall, Entity as PlanEntity, Method};
-use crate::http::retry::Repeatable;
 
 /// What the raw record needs to know about its collection.
 pub trait RawKind: Send + Sync + Unpin + 'static {
@@ -18,6 +18,8 @@ pub trait RawKind: Send + Sync + Unpin + 'static {
     const MODEL: &'static str;
     const WRITE: WriteRoute;
     const DELETE: DeleteRoute;
+    /// How a record whose create went unanswered is found again.
+    const KEY: NaturalKey;
     /// The field holding the parent id of a child collection.
     const PARENT_FIELD: Option<&'static str> = None;
 }
@@ -62,7 +64,7 @@ impl<K: RawKind> Entity for RawRecord<K> {
 }
 
 macro_rules! raw_kind {
-    ($name:ident, $coll:literal, $model:literal, $write:expr, $delete:expr $(, $parent:literal)?) => {
+    ($name:ident, $coll:literal, $model:literal, $write:expr, $delete:expr, $key:expr $(, $parent:literal)?) => {
         #[derive(Clone, Copy, Debug, Default, PartialEq)]
         pub struct $name;
         impl RawKind for $name {
@@ -70,6 +72,7 @@ macro_rules! raw_kind {
             const MODEL: &'static str = $model;
             const WRITE: WriteRoute = $write;
             const DELETE: DeleteRoute = $delete;
+            const KEY: NaturalKey = $key;
             $(const PARENT_FIELD: Option<&'static str> = Some($parent);)?
         }
     };
@@ -80,28 +83,32 @@ raw_kind!(
     "Opportunities",
     "OpportunityModel",
     WriteRoute::Root { create: true },
-    DeleteRoute::Never
+    DeleteRoute::Never,
+    NaturalKey::Opportunity
 );
 raw_kind!(
     QuoteLocations,
     "QuoteLocations",
     "QuoteLocationModel",
     WriteRoute::Root { create: true },
-    DeleteRoute::Never
+    DeleteRoute::Never,
+    NaturalKey::QuoteLocation
 );
 raw_kind!(
     Products,
     "Products",
     "ProductModel",
     WriteRoute::Root { create: true },
-    DeleteRoute::Never
+    DeleteRoute::Never,
+    NaturalKey::Product
 );
 raw_kind!(
     Quotes,
     "Quotes",
     "QuoteModel",
     WriteRoute::Root { create: true },
-    DeleteRoute::Never
+    DeleteRoute::Never,
+    NaturalKey::Quote
 );
 raw_kind!(
     QuoteItems,
@@ -112,32 +119,34 @@ raw_kind!(
         segment: "Items"
     },
     DeleteRoute::Child,
+    NaturalKey::QuoteItem,
     "quoteID"
 );
 
 /// Runs one planned call whose placeholders are already resolved; returns the record id.
-/// Creates are guarded: the export holds an idempotency claim and reconciles before creating.
+/// Creates go through `create_once` with the record's natural key (see `reconcile`).
 pub async fn execute(
     client: &TenantClient,
     call: &ApiCall,
     parent: Option<i64>,
     body: Option<Value>,
+    run: &RunContext,
 ) -> Result<i64, AutotaskError> {
     let mut fields = match body {
         Some(Value::Object(map)) => map,
         _ => Map::new(),
     };
     match (call.entity, call.method) {
-        (PlanEntity::Opportunities, m) => write::<Opportunities>(client, m, fields, None, call.id).await,
-        (PlanEntity::QuoteLocations, m) => write::<QuoteLocations>(client, m, fields, None, call.id).await,
-        (PlanEntity::Products, m) => write::<Products>(client, m, fields, None, call.id).await,
-        (PlanEntity::Quotes, m) => write::<Quotes>(client, m, fields, None, call.id).await,
+        (PlanEntity::Opportunities, m) => write::<Opportunities>(client, m, fields, None, call.id, run).await,
+        (PlanEntity::QuoteLocations, m) => write::<QuoteLocations>(client, m, fields, None, call.id, run).await,
+        (PlanEntity::Products, m) => write::<Products>(client, m, fields, None, call.id, run).await,
+        (PlanEntity::Quotes, m) => write::<Quotes>(client, m, fields, None, call.id, run).await,
         (PlanEntity::QuoteItems, m) => {
             let parent = parent.ok_or_else(|| AutotaskError::Unsupported("a quote item needs its quote".into()))?;
             if m == Method::Post {
                 fields.insert("quoteID".into(), Value::from(parent));
             }
-            write::<QuoteItems>(client, m, fields, Some(parent), call.id).await
+            write::<QuoteItems>(client, m, fields, Some(parent), call.id, run).await
         }
     }
 }
@@ -148,10 +157,17 @@ async fn write<K: RawKind>(
     fields: Map<String, Value>,
     parent: Option<i64>,
     id: Option<i64>,
+    run: &RunContext,
 ) -> Result<i64, AutotaskError> {
     let record = RawRecord::<K>::new(fields);
     match (method, parent) {
-        (Method::Post, _) => client.create(&record, Repeatable::GuardedCreate).await,
+        (Method::Post, _) => {
+            let fields = &record.fields;
+            let created = client
+                .create_once(&record, move || find_existing(client, K::KEY, fields, run))
+                .await?;
+            Ok(created.id)
+        }
         (Method::Patch, None) => client.update::<RawRecord<K>>(&record).await,
         (Method::Patch, Some(parent)) => client.update_child::<RawRecord<K>>(parent, &record).await,
         (Method::Delete, Some(parent)) => {

@@ -247,7 +247,7 @@ impl TenantClient {
             return Ok(base);
         }
         let _one_lookup = self.inner.zone_lookup.lock().await;
-        if let Some(base) = self.inner.zones.get(&self.tenant, &self.creds.username) {
+        if let Some(base) = self.inner.zones.get(&self.tenant, &creds.username) {
             return Ok(base);
         }
         let zone = self.zone_information().await?;

@@ -9,20 +9,21 @@ cd "$root"
 bash infra/scripts/dev-setup.sh >/dev/null
 export PATH="$root/.venv/bin:$PATH"
 export CARGO_PROFILE_DEV_DEBUG="${CARGO_PROFILE_DEV_DEBUG:-0}"
+local_stack="${CARGO_TARGET_DIR:-$root/target}/debug/local-stack"
 
 dir="$(mktemp -d)"
 stack_port="${STACK_PORT:-9391}" watch_port="${WATCH_PORT:-9392}"
 pids=()
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    pkill -f "target/debug/settings" 2>/dev/null || true
+    pkill -f "/debug/settings$" 2>/dev/null || true
     rm -rf "$dir"
 }
 trap cleanup EXIT
 
 cargo build --quiet -p local-stack
 LOCAL_STACK_DIR="$dir" LOCAL_STACK_LISTEN="127.0.0.1:$stack_port" \
-    target/debug/local-stack serve --for-cargo-lambda "$dir/cargo-lambda.env" >"$dir/serve.log" 2>&1 &
+    "$local_stack" serve --for-cargo-lambda "$dir/cargo-lambda.env" >"$dir/serve.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 60); do [[ -s "$dir/cargo-lambda.env" ]] && break; sleep 1; done
 [[ -s "$dir/cargo-lambda.env" ]] || { cat "$dir/serve.log"; echo "local-stack serve wrote no env file"; exit 1; }
@@ -33,7 +34,7 @@ pids+=($!)
 # The first call compiles the function; links are re-signed on every try (they live 5 minutes).
 status=000
 for _ in $(seq 60); do
-    link="$(LOCAL_STACK_DIR="$dir" target/debug/local-stack links --base "http://127.0.0.1:$watch_port/lambda-url" | sed -n 2p | tr -d ' ')"
+    link="$(LOCAL_STACK_DIR="$dir" "$local_stack" links --base "http://127.0.0.1:$watch_port/lambda-url" | sed -n 2p | tr -d ' ')"
     status="$(curl -s -o "$dir/answer.json" -w '%{http_code}' -m 600 -H 'accept: application/json' "$link" || true)"
     [[ "$status" == 200 ]] && break
     sleep 5

@@ -3,7 +3,7 @@
 //! customer first"), so a click in the browser is itself a signed call.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use chrono::{DateTime, Utc};
 
 use lambda_http::{Request, RequestExt};
 use serde_json::Value;
@@ -95,15 +95,13 @@ pub fn flag(params: &BTreeMap<String, String>, name: &str) -> bool {
         .is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "" | "1" | "true" | "yes" | "on"))
 }
 
-/// The invocation's deadline, so outbound retries never outlive the Lambda.
-pub fn deadline(req: &Request) -> Option<Instant> {
-    let ctx = req.lambda_context_ref()?;
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?
-        .as_millis() as u64;
-    let left = ctx.deadline.checked_sub(now_ms)?;
-    Some(Instant::now() + Duration::from_millis(left))
+/// The invocation's deadline (from the Lambda context; `DEFAULT_BUDGET` ahead when there is
+/// none, as in the local server), so outbound calls and claims fit the function's timeout.
+pub fn deadline(req: &Request, now: DateTime<Utc>) -> DateTime<Utc> {
+    req.lambda_context_ref()
+        .and_then(|c| DateTime::<Utc>::from_timestamp_millis(c.deadline as i64))
+        .filter(|d| *d > now)
+        .unwrap_or(now + crate::app::DEFAULT_BUDGET)
 }
 
 /// `https://<host>` of the function URL that received `req` (`http://` for local hosts).

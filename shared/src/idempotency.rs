@@ -111,6 +111,11 @@ pub trait IdempotencyStore: Send + Sync {
 /// Default time a completed response is kept for replay (covers double clicks and client retries).
 pub const DEFAULT_EXPIRY: Duration = Duration::hours(1);
 
+/// How long a button's completed answer is replayed: at least a signed link's lifetime (it is
+/// accepted 5 minutes either side of its timestamp), so no reload or repeated click of a link
+/// that is still valid runs the write again.
+pub const LINK_REPLAY_WINDOW: Duration = Duration::minutes(10);
+
 /// Handler-side helper: builds keys, hashes payloads and takes times from a `Clock`.
 #[derive(Clone)]
 pub struct Idempotency {

@@ -18,8 +18,6 @@ use shared::sync::SyncError;
 use shared::sync::customers::{export_loaded, idempotent};
 use shared::web::ApiError;
 
-/// How long a completed answer is replayed to an identical call.
-const REPLAY_WINDOW: chrono::Duration = chrono::Duration::minutes(10);
 
 pub const FUNCTION: &str = "export-customer";
 
@@ -74,7 +72,7 @@ async fn export(call: &Call, req: &Request, number: &str) -> Result<(serde_json:
     let source = payload_hash(&customer).map_err(SyncError::from)?;
     let key = call::idempotency_key(req).unwrap_or_else(|| format!("{number}#{source}"));
     let payload = json!({ "customer_number": number, "source": source });
-    let guarded = idempotent(ctx, FUNCTION, &key, &payload, call.deadline, REPLAY_WINDOW, || {
+    let guarded = idempotent(ctx, FUNCTION, &key, &payload, || {
         export_loaded(ctx, &customer)
     })
     .await?;

@@ -49,10 +49,8 @@ async fn export(ctx: &AppContext, tenant: &TenantId, req: &Request) -> Result<Va
         custom_name: params.get("custom_name").cloned().filter(|n| !n.trim().is_empty()),
         dry_run: flag(&params, "dry_run"),
     };
-    let mut tctx = ctx.tenant(tenant).await?.with_actor(FUNCTION);
-    if let Some(deadline) = function_url::deadline(req) {
-        tctx = tctx.with_deadline(deadline);
-    }
+    let deadline = function_url::deadline(req, ctx.clock.now());
+    let tctx = ctx.tenant(tenant, deadline).await?.with_actor(FUNCTION);
     let link = customer_link(ctx, tenant).await;
     let link = link.as_ref().map(|f| f as CustomerLink<'_>);
     let outcome: ExportOutcome = export_document(&tctx, &request, link).await?;

@@ -167,6 +167,7 @@ async fn env_with(read_timeout: Duration) -> Env {
         idempotency_store: store.clone(),
         clock: clock.clone(),
         actor: "test".into(),
+        deadline: now + shared::app::DEFAULT_BUDGET,
     };
     at.counters().reset();
     Env {

@@ -16,8 +16,6 @@ use shared::sync::SyncError;
 use shared::sync::customers::{ImportRequest, account_contacts, idempotent, import_customer};
 use shared::web::ApiError;
 
-/// How long a completed answer is replayed to an identical call.
-const REPLAY_WINDOW: chrono::Duration = chrono::Duration::minutes(2);
 
 pub const FUNCTION: &str = "import-customer";
 
@@ -54,7 +52,7 @@ async fn import(call: &Call, req: &Request) -> Result<(serde_json::Value, bool),
         Some(k) => k,
         None => payload_hash(&body).map_err(SyncError::from)?,
     };
-    let guarded = idempotent(ctx, FUNCTION, &key, &body, call.deadline, REPLAY_WINDOW, || {
+    let guarded = idempotent(ctx, FUNCTION, &key, &body, || {
         import_customer(ctx, &body)
     })
     .await?;

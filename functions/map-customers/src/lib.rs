@@ -17,8 +17,6 @@ use shared::sync::SyncError;
 use shared::sync::customers::{ConfirmRequest, confirm_pairs, idempotent, list_mappings, propose_pairs};
 use shared::web::ApiError;
 
-/// How long a completed answer is replayed to an identical call.
-const REPLAY_WINDOW: chrono::Duration = chrono::Duration::minutes(10);
 
 pub const FUNCTION: &str = "map-customers";
 
@@ -74,7 +72,7 @@ async fn confirm(call: &Call, req: &Request) -> Result<(serde_json::Value, bool)
         Some(k) => k,
         None => payload_hash(&body).map_err(SyncError::from)?,
     };
-    let guarded = idempotent(ctx, FUNCTION, &key, &body, call.deadline, REPLAY_WINDOW, || async {
+    let guarded = idempotent(ctx, FUNCTION, &key, &body, || async {
         let results = confirm_pairs(ctx, &body).await?;
         let mapped = results.iter().filter(|r| r.status == "mapped").count();
         Ok::<_, SyncError>(json!({

@@ -59,10 +59,8 @@ async fn tenant_context(
     tenant: &TenantId,
     req: &Request,
 ) -> Result<shared::app::TenantContext, ApiError> {
-    let mut tctx = ctx.tenant(tenant).await?.with_actor(FUNCTION);
-    if let Some(deadline) = function_url::deadline(req) {
-        tctx = tctx.with_deadline(deadline);
-    }
+    let deadline = function_url::deadline(req, ctx.clock.now());
+    let tctx = ctx.tenant(tenant, deadline).await?.with_actor(FUNCTION);
     Ok(tctx)
 }
 

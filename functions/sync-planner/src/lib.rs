@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use shared::app::AppContext;
@@ -65,9 +66,10 @@ impl PlannerApp {
     }
 }
 
-/// Plans one run for the input's tenant and answers the run record (or why nothing ran).
-pub async fn handle(app: &PlannerApp, input: ScheduleInput) -> Result<Value, PlannerError> {
-    let ctx = app.app.tenant(&input.tenant).await.map_err(|e| PlannerError::Tenant {
+/// Plans one run for the input's tenant and answers the run record (or why nothing ran);
+/// `deadline` is the invocation's.
+pub async fn handle(app: &PlannerApp, input: ScheduleInput, deadline: DateTime<Utc>) -> Result<Value, PlannerError> {
+    let ctx = app.app.tenant(&input.tenant, deadline).await.map_err(|e| PlannerError::Tenant {
         message: e.message,
         fix: e.fix,
     })?;

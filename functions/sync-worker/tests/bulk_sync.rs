@@ -97,6 +97,7 @@ async fn env_at(settings: TenantSettings, now: DateTime<Utc>) -> Env {
         idempotency_store: store.clone(),
         clock: clock.clone(),
         actor: "sync-worker".into(),
+        deadline: now + shared::app::DEFAULT_BUDGET,
     };
     Env {
         at,
@@ -141,7 +142,7 @@ struct Handlers(TenantContext);
 
 #[async_trait]
 impl HandlerFactory for Handlers {
-    async fn for_tenant(&self, _: &TenantId) -> Result<Arc<dyn ItemHandler>, ItemError> {
+    async fn for_tenant(&self, _: &TenantId, _: chrono::DateTime<chrono::Utc>) -> Result<Arc<dyn ItemHandler>, ItemError> {
         Ok(Arc::new(TenantItemHandler { ctx: self.0.clone() }))
     }
 }

@@ -25,7 +25,9 @@ pub enum SyncCommandError {
 /// Runs the sync and answers `{ "run": <run record>, "dead_letters": [...] }`.
 pub async fn run(stack: &LocalStack) -> Result<Value, SyncCommandError> {
     let tenant = TenantId::parse(DEMO_TENANT).expect("valid demo tenant");
-    let ctx = stack.ctx.tenant(&tenant).await.map_err(|e| SyncCommandError::Tenant {
+    // One local run drains the whole queue: give it a long budget, not one invocation's.
+    let deadline = stack.ctx.clock.now() + chrono::Duration::minutes(15);
+    let ctx = stack.ctx.tenant(&tenant, deadline).await.map_err(|e| SyncCommandError::Tenant {
         message: e.message,
         fix: e.fix,
     })?;

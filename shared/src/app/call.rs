@@ -2,18 +2,13 @@
 //! comes from the signature only), build the `TenantContext` with the Lambda deadline, and answer
 //! (JSON or HTML, `Idempotent-Replay: true` on a stored answer).
 
-use std::time::{Duration as StdDuration, Instant};
-
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use http::HeaderValue;
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 
 use super::{AppContext, TenantContext};
 use crate::web::{self, ApiError, Format};
-
-/// Used when a request carries no Lambda context (local server, tests): a typical function timeout.
-const DEFAULT_BUDGET: Duration = Duration::seconds(30);
 
 /// One authenticated call.
 pub struct Call {
@@ -27,17 +22,9 @@ pub struct Call {
 pub async fn open(app: &AppContext, req: &Request, function: &str) -> Result<Call, Response<Body>> {
     let format = Format::from_headers(req.headers());
     let tenant = app.authenticate(req).await.map_err(|e| e.into_response(format))?;
-    let now = app.clock.now();
-    let deadline = req
-        .lambda_context_ref()
-        .and_then(|c| DateTime::<Utc>::from_timestamp_millis(c.deadline as i64))
-        .filter(|d| *d > now)
-        .unwrap_or(now + DEFAULT_BUDGET);
-    let left = (deadline - now).to_std().unwrap_or(StdDuration::ZERO);
-    let ctx = app.tenant(&tenant).await.map_err(|e| e.into_response(format))?;
-    let ctx = ctx
-        .with_deadline(Instant::now() + left)
-        .with_actor(actor(req, function));
+    let deadline = crate::function_url::deadline(req, app.clock.now());
+    let ctx = app.tenant(&tenant, deadline).await.map_err(|e| e.into_response(format))?;
+    let ctx = ctx.with_actor(actor(req, function));
     Ok(Call { format, ctx, deadline })
 }
 

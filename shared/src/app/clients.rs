@@ -4,7 +4,7 @@
 //! `AUTOTASK_READ_TIMEOUT_MS`, `CHANNELONLINE_URL`, `CHANNELONLINE_USER_AGENT`, `CHANNELONLINE_PAUSE_MS`.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::autotask::{AutotaskClient, AutotaskError, ClientConfig};
 use crate::channelonline::{
@@ -20,10 +20,12 @@ pub const DEFAULT_COL_USER_AGENT: &str = "col-autotask-integration";
 
 /// Builds the ChannelOnline port for one tenant (tests plug in their own).
 pub trait ChannelOnlineFactory: Send + Sync {
+    /// Calls made through the port end before `deadline` (the invocation's).
     fn for_tenant(
         &self,
         tenant: &TenantId,
         credentials: ChannelOnlineCredentials,
+        deadline: Option<Instant>,
     ) -> Result<Arc<dyn ChannelOnline>, ChannelOnlineError>;
 }
 
@@ -39,6 +41,7 @@ impl ChannelOnlineFactory for XmlChannelOnlineFactory {
         &self,
         _tenant: &TenantId,
         credentials: ChannelOnlineCredentials,
+        deadline: Option<Instant>,
     ) -> Result<Arc<dyn ChannelOnline>, ChannelOnlineError> {
         let creds = ColCredentials {
             shortcut: credentials.shortcut,
@@ -46,7 +49,8 @@ impl ChannelOnlineFactory for XmlChannelOnlineFactory {
             password: credentials.password,
             user_agent: self.user_agent.clone(),
         };
-        Ok(Arc::new(XmlChannelOnline::new(self.config.clone(), creds)?))
+        let config = self.config.clone().with_deadline(deadline);
+        Ok(Arc::new(XmlChannelOnline::new(config, creds)?))
     }
 }
 

@@ -12,4 +12,4 @@ pub use answer::{answer, json_body};
 pub use auth::authenticate;
 pub use clients::{ChannelOnlineFactory, ClientFactories, ClientsError, XmlChannelOnlineFactory};
 pub use context::{AppContext, AppError, Stores, build_secrets};
-pub use tenant::TenantContext;
+pub use tenant::{CLAIM_MARGIN, DEFAULT_BUDGET, TenantContext};

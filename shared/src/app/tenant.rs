@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use chrono::{DateTime, Duration, Utc};
 use http::StatusCode;
 
 use super::context::AppContext;
@@ -35,7 +36,18 @@ pub struct TenantContext {
     pub clock: Arc<dyn Clock>,
     /// Who is acting, for the audit trail (the function name unless a caller sets a user).
     pub actor: String,
+    /// When the invocation must have answered (the Lambda deadline). Outbound calls and their
+    /// retries end before it; claims and leases last until it plus `CLAIM_MARGIN`.
+    pub deadline: DateTime<Utc>,
 }
+
+/// Used when an invocation carries no Lambda deadline (local server, tests): a typical timeout.
+pub const DEFAULT_BUDGET: Duration = Duration::seconds(30);
+
+/// How long past the deadline a claim or lease is still honoured: covers clock skew between
+/// instances and the answer in flight, so a crashed or timed-out run never blocks the next
+/// click for longer than the function timeout plus this.
+pub const CLAIM_MARGIN: Duration = Duration::seconds(10);
 
 fn precondition(code: &str, message: &str, fix: &str) -> ApiError {
     ApiError::new(StatusCode::PRECONDITION_FAILED, code, message).with_fix(fix)
@@ -77,7 +89,8 @@ impl CredentialSource for SecretCredentials {
 impl AppContext {
     /// The context of `tenant` (already authenticated): its settings (defaults when none are
     /// saved yet), its secrets turned into clients. Missing credentials → 412 saying what to set.
-    pub async fn tenant(&self, tenant: &TenantId) -> Result<TenantContext, ApiError> {
+    /// `deadline` is the invocation's: both clients stop before it, claims last until just after.
+    pub async fn tenant(&self, tenant: &TenantId, deadline: DateTime<Utc>) -> Result<TenantContext, ApiError> {
         let (settings, settings_version) = match self.settings.get_settings(tenant).await? {
             None => (TenantSettings::default(), None),
             Some(doc) => {
@@ -106,6 +119,7 @@ impl AppContext {
             )
         })?;
         let impersonation = settings.autotask.impersonation_resource_id;
+        let until = instant_of(deadline, self.clock.now());
         let autotask = self
             .clients
             .autotask
@@ -114,8 +128,9 @@ impl AppContext {
                 secrets: self.secrets.clone(),
                 tenant: tenant.clone(),
                 impersonation,
-            }));
-        let channelonline = self.clients.channelonline.for_tenant(tenant, col).map_err(|e| {
+            }))
+            .with_deadline(until);
+        let channelonline = self.clients.channelonline.for_tenant(tenant, col, Some(until)).map_err(|e| {
             tracing::error!(error = %e, "cannot build the ChannelOnline client");
             ApiError::internal()
         })?;
@@ -132,15 +147,21 @@ impl AppContext {
             idempotency_store: self.idempotency.clone(),
             clock: self.clock.clone(),
             actor: "integration".into(),
+            deadline,
         })
     }
 }
 
+/// The monotonic instant of a wall-clock deadline (the outbound clients time with `Instant`).
+fn instant_of(deadline: DateTime<Utc>, now: DateTime<Utc>) -> Instant {
+    Instant::now() + (deadline - now).to_std().unwrap_or_default()
+}
+
 impl TenantContext {
-    /// Outbound retries never sleep past `deadline` (the Lambda deadline).
-    pub fn with_deadline(mut self, deadline: Instant) -> Self {
-        self.autotask = self.autotask.with_deadline(deadline);
-        self
+    /// Until when a claim or lease taken by this invocation must hold: its deadline plus
+    /// `CLAIM_MARGIN`. After that a retry takes over (and reconciles by natural key).
+    pub fn claim_until(&self) -> DateTime<Utc> {
+        self.deadline + CLAIM_MARGIN
     }
 
     /// Who the audit trail names as acting.
@@ -213,6 +234,10 @@ mod tests {
         )
     }
 
+    fn soon() -> DateTime<Utc> {
+        Utc::now() + DEFAULT_BUDGET
+    }
+
     async fn with_credentials(secrets: &dyn SecretSource, tenant: &TenantId) {
         let at = AutotaskCredentials {
             username: "api@x.example".into(),
@@ -233,7 +258,7 @@ mod tests {
     async fn missing_credentials_are_a_412_saying_what_to_set() {
         let dir = tempfile::tempdir().unwrap();
         let (app, _) = app(&dir).await;
-        let e = app.tenant(&TenantId::parse("acme").unwrap()).await.err().unwrap();
+        let e = app.tenant(&TenantId::parse("acme").unwrap(), soon()).await.err().unwrap();
         assert_eq!(e.status, StatusCode::PRECONDITION_FAILED);
         assert_eq!(e.code, "autotask_not_configured");
         assert!(e.fix.unwrap().contains("integration settings"));
@@ -253,12 +278,12 @@ mod tests {
             .await
             .unwrap();
         // WHEN each tenant's context is built THEN each sees only its own settings
-        let a = app.tenant(&acme).await.unwrap();
+        let a = app.tenant(&acme, soon()).await.unwrap();
         assert_eq!(a.tenant, acme);
         assert_eq!(a.autotask.tenant(), &acme);
         assert_eq!(a.settings.field_mappings.new_company.owner_resource_id, Some(7));
         assert_eq!(a.settings_version, Some(1));
-        let o = app.tenant(&other).await.unwrap();
+        let o = app.tenant(&other, soon()).await.unwrap();
         assert_eq!(o.settings.field_mappings.new_company.owner_resource_id, None);
         assert_eq!(o.settings_version, None);
         assert_eq!(o.idempotency("f").key(&other, "k"), "f#other#k");
@@ -274,7 +299,7 @@ mod tests {
             .put_settings(&acme, &json!({ "no_such_setting": 1 }), None, app.clock.now())
             .await
             .unwrap();
-        let e = app.tenant(&acme).await.err().unwrap();
+        let e = app.tenant(&acme, soon()).await.err().unwrap();
         assert_eq!(
             (e.status, e.code.as_str()),
             (StatusCode::PRECONDITION_FAILED, "settings_invalid")

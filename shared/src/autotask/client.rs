@@ -662,12 +662,16 @@ impl TenantClient {
                 u.clone()
             }
         };
+        let Some(timeout) = crate::http::request_timeout(self.inner.config.read_timeout, self.deadline) else {
+            return Err(told(call, out_of_time(), false));
+        };
         let _permit = self.inner.limiter.acquire(&self.tenant, call.endpoint).await;
         let creds = self.creds();
         let mut req = self
             .inner
             .http
             .request(call.method.clone(), &url)
+            .timeout(timeout)
             .header("ApiIntegrationCode", &creds.integration_code)
             .header("UserName", &creds.username)
             .header("Secret", creds.secret.expose());
@@ -780,6 +784,14 @@ fn transport(e: reqwest::Error) -> AutotaskError {
     AutotaskError::Transport {
         message: e.without_url().to_string(),
         timeout,
+    }
+}
+
+/// The deadline leaves no time for another request: transient, nothing was sent.
+fn out_of_time() -> AutotaskError {
+    AutotaskError::Transport {
+        message: "no time left before the function's deadline".into(),
+        timeout: true,
     }
 }
 

@@ -81,6 +81,12 @@ impl XmlChannelOnlineConfig {
         self.pause = pause;
         self
     }
+
+    /// Calls and their retries end before `deadline` (the Lambda invocation's).
+    pub fn with_deadline(mut self, deadline: Option<Instant>) -> Self {
+        self.deadline = deadline;
+        self
+    }
 }
 
 pub struct XmlChannelOnline {
@@ -173,7 +179,14 @@ impl XmlChannelOnline {
                 tokio::time::sleep(wait).await;
             }
         }
-        let outcome = self.exchange(xml).await;
+        // Each call ends before the Lambda deadline (a 60 s call inside a 30 s function would be
+        // killed with it, and its outcome never told).
+        let Some(timeout) = crate::http::request_timeout(self.config.timeout, self.config.deadline) else {
+            return Err(ChannelOnlineError::Transport {
+                message: "no time left before the function's deadline".into(),
+            });
+        };
+        let outcome = self.exchange(xml, timeout).await;
         *last = Some(Instant::now());
         tracing::debug!(
             request = kind.request_root(),
@@ -183,7 +196,7 @@ impl XmlChannelOnline {
         outcome
     }
 
-    async fn exchange(&self, xml: &str) -> Result<Checked, ChannelOnlineError> {
+    async fn exchange(&self, xml: &str, timeout: Duration) -> Result<Checked, ChannelOnlineError> {
         let url = format!(
             "{}{}",
             self.config.base_url.trim_end_matches('/'),
@@ -196,6 +209,7 @@ impl XmlChannelOnline {
         let response = self
             .http
             .post(url)
+            .timeout(timeout)
             .header(http::header::CONTENT_TYPE, protocol::CONTENT_TYPE)
             .body(xml.to_owned())
             .send()

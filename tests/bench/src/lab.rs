@@ -193,7 +193,9 @@ impl Lab {
     /// The tenant's context, as a function builds it per call.
     pub async fn context(&self) -> Result<TenantContext, LabError> {
         let app = self.app.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        app.tenant(&self.tenant)
+        // A long budget: the benchmark times whole runs, not one Lambda invocation.
+        let deadline = app.clock.now() + chrono::Duration::minutes(15);
+        app.tenant(&self.tenant, deadline)
             .await
             .map_err(|e| LabError::Wiring(format!("{e:?}")))
     }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use super::pair_sync::sync_pair;
 use super::stream::Stream;
@@ -25,8 +26,8 @@ pub struct TenantHandlers {
 
 #[async_trait]
 impl HandlerFactory for TenantHandlers {
-    async fn for_tenant(&self, tenant: &TenantId) -> Result<Arc<dyn ItemHandler>, ItemError> {
-        let ctx = self.app.tenant(tenant).await.map_err(|e| ItemError {
+    async fn for_tenant(&self, tenant: &TenantId, deadline: DateTime<Utc>) -> Result<Arc<dyn ItemHandler>, ItemError> {
+        let ctx = self.app.tenant(tenant, deadline).await.map_err(|e| ItemError {
             reason: format!("{}{}", e.message, e.fix.map(|f| format!(" — {f}")).unwrap_or_default()),
             retryable: e.retryable,
             autotask_calls: 0,

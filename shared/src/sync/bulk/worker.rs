@@ -57,7 +57,8 @@ pub trait ItemHandler: Send + Sync {
 /// Builds the handler of a tenant (its settings and clients), once per batch and tenant.
 #[async_trait]
 pub trait HandlerFactory: Send + Sync {
-    async fn for_tenant(&self, tenant: &TenantId) -> Result<Arc<dyn ItemHandler>, ItemError>;
+    /// `deadline`: the invocation's (the tenant's clients stop before it).
+    async fn for_tenant(&self, tenant: &TenantId, deadline: DateTime<Utc>) -> Result<Arc<dyn ItemHandler>, ItemError>;
 }
 
 /// What the idempotency record keeps: which run finished the item, and how.
@@ -149,7 +150,10 @@ impl Worker {
         };
         let idem = self.idem();
         let identity = (item.stream, &item.entity_id, item.modified_at);
-        let claim = match idem.claim(&item.tenant, &item.key, &identity, deadline).await {
+        let claim = match idem
+            .claim(&item.tenant, &item.key, &identity, deadline + crate::app::CLAIM_MARGIN)
+            .await
+        {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(key = %item.key, error = %e, "idempotency store unavailable");
@@ -168,7 +172,7 @@ impl Worker {
         let handler = match cache.get(&item.tenant) {
             Some(h) => h.clone(),
             None => {
-                let h = handlers.for_tenant(&item.tenant).await;
+                let h = handlers.for_tenant(&item.tenant, deadline).await;
                 cache.insert(item.tenant.clone(), h.clone());
                 h
             }

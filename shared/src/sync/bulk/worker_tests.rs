@@ -78,7 +78,7 @@ struct Factory(Arc<Script>);
 
 #[async_trait]
 impl HandlerFactory for Factory {
-    async fn for_tenant(&self, _: &TenantId) -> Result<Arc<dyn ItemHandler>, ItemError> {
+    async fn for_tenant(&self, _: &TenantId, _: DateTime<Utc>) -> Result<Arc<dyn ItemHandler>, ItemError> {
         Ok(self.0.clone())
     }
 }

@@ -2,12 +2,11 @@
 //! a duplicate in flight gets a retryable 409, a completed duplicate the stored answer; a failed
 //! run releases its key, which is safe because every create reconciles by natural key first.
 
-use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::app::TenantContext;
-use crate::idempotency::ClaimOutcome;
+use crate::idempotency::{ClaimOutcome, LINK_REPLAY_WINDOW};
 use crate::sync::error::{SyncError, SyncResult};
 
 /// The answer of an idempotent call: fresh, or the stored answer of an earlier identical call.
@@ -17,15 +16,15 @@ pub struct Guarded {
     pub replayed: bool,
 }
 
-/// Runs `op` at most once per `caller_key`, storing its answer for `replay_window` (long enough
-/// for double clicks and client retries, short enough that a deliberate repeat later runs again).
+/// Runs `op` at most once per `caller_key`, storing its answer for `LINK_REPLAY_WINDOW` (a
+/// signed link's lifetime: long enough for double clicks, reloads and client retries, short
+/// enough that a deliberate repeat later runs again). The claim lasts until the invocation's
+/// deadline plus a margin, so a crashed run blocks the next click no longer than that.
 pub async fn idempotent<T, P, F, Fut>(
     ctx: &TenantContext,
     function: &str,
     caller_key: &str,
     payload: &P,
-    deadline: DateTime<Utc>,
-    replay_window: Duration,
     op: F,
 ) -> SyncResult<Guarded>
 where
@@ -34,8 +33,8 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = SyncResult<T>>,
 {
-    let idem = ctx.idempotency(function).with_expiry(replay_window);
-    let claim = idem.claim(&ctx.tenant, caller_key, payload, deadline).await?;
+    let idem = ctx.idempotency(function).with_expiry(LINK_REPLAY_WINDOW);
+    let claim = idem.claim(&ctx.tenant, caller_key, payload, ctx.claim_until()).await?;
     match claim.outcome {
         ClaimOutcome::Claimed => {}
         ClaimOutcome::Replay(body) => return Ok(Guarded { body, replayed: true }),

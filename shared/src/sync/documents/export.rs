@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::Duration;
 use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -23,16 +22,12 @@ use crate::domain::document::{
     Unmet, check_preconditions, plan_export,
 };
 use crate::domain::mapping::{Mapping, MappingKind};
-use crate::idempotency::ClaimOutcome;
+use crate::idempotency::{ClaimOutcome, LINK_REPLAY_WINDOW};
 use crate::store::{AuditOutcome, StoreError};
 use crate::sync::{SyncError, SyncResult};
 
 /// The function (and idempotency / audit) name.
 pub const FUNCTION: &str = "export-document";
-/// How long a finished export answers a repeated identical request (double clicks, retries).
-const REPLAY_WINDOW_MINUTES: i64 = 2;
-/// How long one export may hold the document's lease (longer than the function timeout).
-const LEASE_SECONDS: i64 = 900;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -129,17 +124,12 @@ pub async fn export_document(
     // first run (idempotency): concurrent clicks never create a second opportunity or quote.
     let idempotency = ctx
         .idempotency(FUNCTION)
-        .with_expiry(Duration::minutes(REPLAY_WINDOW_MINUTES));
+        .with_expiry(LINK_REPLAY_WINDOW);
     let payload = json!({ "request": request, "document": input });
     let caller_key = format!("{number}#{}", hash_value(&payload));
     let now = ctx.clock.now();
     let claim = idempotency
-        .claim(
-            &ctx.tenant,
-            &caller_key,
-            &payload,
-            now + Duration::seconds(LEASE_SECONDS),
-        )
+        .claim(&ctx.tenant, &caller_key, &payload, ctx.claim_until())
         .await?;
     match claim.outcome {
         ClaimOutcome::Claimed => {}
@@ -152,7 +142,7 @@ pub async fn export_document(
     let owner = claim.key.clone();
     if let Err(e) = ctx
         .sync_state
-        .acquire_lease(&ctx.tenant, &lease, &owner, now, now + Duration::seconds(LEASE_SECONDS))
+        .acquire_lease(&ctx.tenant, &lease, &owner, now, ctx.claim_until())
         .await
     {
         idempotency.release(&claim.key).await.ok();

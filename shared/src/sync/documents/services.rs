@@ -1,7 +1,6 @@
 //! query-services: Autotask services, service bundles and labor (roles) to place on a
 //! ChannelOnline document as lines that keep their Autotask identity (never in a catalog).
 
-use chrono::Duration;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::FromPrimitive;
 use serde::{Deserialize, Serialize};
@@ -10,7 +9,7 @@ use serde_json::json;
 use crate::app::TenantContext;
 use crate::autotask::{EntityFields, Filter, Query, Role, Service, ServiceBundle};
 use crate::channelonline::types::{AddedLine, AutotaskItemKind, AutotaskItemRef, NewLine};
-use crate::idempotency::ClaimOutcome;
+use crate::idempotency::{ClaimOutcome, LINK_REPLAY_WINDOW};
 use crate::store::{AuditOutcome, StoreError};
 use crate::sync::{SyncError, SyncResult};
 
@@ -179,7 +178,7 @@ pub struct AddedServiceLine {
 }
 
 /// Places the chosen item on the document, priced from Autotask (re-read, never from the
-/// caller). A repeated identical click within two minutes answers the first result.
+/// caller). A repeated identical click while its link is valid answers the first result.
 pub async fn add_service_line(ctx: &TenantContext, add: &AddServiceLine) -> SyncResult<AddedServiceLine> {
     if !(add.quantity.is_finite() && add.quantity > 0.0) {
         return Err(SyncError::bad_request(
@@ -188,10 +187,10 @@ pub async fn add_service_line(ctx: &TenantContext, add: &AddServiceLine) -> Sync
             Some("quantity"),
         ));
     }
-    let idempotency = ctx.idempotency(FUNCTION).with_expiry(Duration::minutes(2));
+    let idempotency = ctx.idempotency(FUNCTION).with_expiry(LINK_REPLAY_WINDOW);
     let caller_key = format!("{}#{:?}#{}#{}", add.document_number, add.kind, add.id, add.quantity);
     let claim = idempotency
-        .claim(&ctx.tenant, &caller_key, add, ctx.clock.now() + Duration::seconds(120))
+        .claim(&ctx.tenant, &caller_key, add, ctx.claim_until())
         .await?;
     match claim.outcome {
         ClaimOutcome::Claimed => {}

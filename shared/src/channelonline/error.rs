@@ -60,6 +60,13 @@ impl Retryable for ChannelOnlineError {
 }
 
 impl ChannelOnlineError {
+    /// Whether a write that failed this way may still have been applied (the request may have
+    /// reached ChannelOnline: a dropped connection, a timeout, a 5xx). Such a write is never sent
+    /// again blindly; the caller looks for its result first.
+    pub fn may_have_applied(&self) -> bool {
+        matches!(self.retry_class(), RetryClass::Transient { .. })
+    }
+
     pub(crate) fn malformed(reason: impl Into<String>) -> Self {
         ChannelOnlineError::MalformedResponse { reason: reason.into() }
     }

@@ -1,7 +1,7 @@
 //! Test and benchmark controls the real API does not have: call counters (per method and
 //! endpoint, with the peak concurrency seen), injected latency and injected faults.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,6 +22,39 @@ pub enum FaultKind {
     /// Performs the call (commits a write) and then waits `delay_ms`, so the client times out and
     /// never sees the id: the case that makes naive retries create duplicates.
     LoseResponse { delay_ms: u64 },
+    /// Waits `delay_ms` and answers 503 without performing the call: a timeout before the commit.
+    NoCommit { delay_ms: u64 },
+    /// Performs the call, then breaks the connection in the middle of the answer (a reset after
+    /// the request was sent): the client cannot tell whether the write happened.
+    ConnectionReset,
+    /// 500 with an `errors` text, as Autotask answers a value it refuses (nothing is written).
+    ValidationError,
+}
+
+impl FaultKind {
+    /// A short stable name, for the counters of injected faults.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FaultKind::Throttle { .. } => "throttle",
+            FaultKind::ServerError => "server_error",
+            FaultKind::ThreadLimit => "thread_limit",
+            FaultKind::Timeout { .. } => "timeout",
+            FaultKind::LoseResponse { .. } => "lose_response",
+            FaultKind::NoCommit { .. } => "no_commit",
+            FaultKind::ConnectionReset => "connection_reset",
+            FaultKind::ValidationError => "validation_error",
+        }
+    }
+}
+
+/// Faults drawn at random for write calls (creates, updates, deletes; never reads or queries),
+/// from a seeded generator so a run can be repeated: each write fails with probability `rate`,
+/// with one of `kinds` chosen uniformly.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Chaos {
+    pub seed: u64,
+    pub rate: f64,
+    pub kinds: Vec<FaultKind>,
 }
 
 /// Applies to the next `times` calls matching `endpoint` (collection, case-insensitive; `None` =
@@ -42,6 +75,11 @@ struct Inner {
     thread_limit_refusals: u64,
     faults: Vec<FaultRule>,
     latency: Duration,
+    chaos: Option<(Chaos, fastrand::Rng)>,
+    /// `"POST Opportunities lose_response" -> n`, rules and chaos alike.
+    injected: BTreeMap<String, u64>,
+    /// Write calls seen by route (`"POST Opportunities"`), for the injected share.
+    write_calls: BTreeMap<String, u64>,
 }
 
 /// Shared counters and controls; cheap to clone.
@@ -57,6 +95,10 @@ pub struct CounterSnapshot {
     pub calls: HashMap<String, u64>,
     pub peak_in_flight: HashMap<String, usize>,
     pub thread_limit_refusals: u64,
+    /// `"POST Opportunities lose_response" -> n`.
+    pub injected: BTreeMap<String, u64>,
+    /// Write calls by route (`"POST Opportunities" -> n`).
+    pub write_calls: BTreeMap<String, u64>,
 }
 
 fn is_read(method: &str) -> bool {
@@ -99,20 +141,46 @@ impl Controls {
         }
     }
 
-    /// Takes one use of the first fault rule matching the call.
-    pub(crate) fn take_fault(&self, method: &str, endpoint: &str) -> Option<FaultKind> {
+    /// The fault for this call: one use of the first matching rule, else (for a write) a draw
+    /// of the chaos generator. Every injected fault is counted by route and kind.
+    pub(crate) fn take_fault(&self, method: &str, endpoint: &str, write: bool) -> Option<FaultKind> {
         let mut g = self.lock();
-        let idx = g.faults.iter().position(|r| {
+        let route = format!("{} {endpoint}", method.to_ascii_uppercase());
+        if write {
+            *g.write_calls.entry(route.clone()).or_default() += 1;
+        }
+        let kind = match g.faults.iter().position(|r| {
             r.times > 0
                 && r.endpoint.as_deref().is_none_or(|e| e.eq_ignore_ascii_case(endpoint))
                 && r.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
-        })?;
-        g.faults[idx].times -= 1;
-        let kind = g.faults[idx].kind.clone();
-        if g.faults[idx].times == 0 {
-            g.faults.remove(idx);
-        }
+        }) {
+            Some(idx) => {
+                g.faults[idx].times -= 1;
+                let kind = g.faults[idx].kind.clone();
+                if g.faults[idx].times == 0 {
+                    g.faults.remove(idx);
+                }
+                kind
+            }
+            None if write => {
+                let (chaos, rng) = g.chaos.as_mut()?;
+                if chaos.kinds.is_empty() || rng.f64() >= chaos.rate {
+                    return None;
+                }
+                chaos.kinds[rng.usize(..chaos.kinds.len())].clone()
+            }
+            None => return None,
+        };
+        *g.injected.entry(format!("{route} {}", kind.name())).or_default() += 1;
         Some(kind)
+    }
+
+    /// Turns random faults on writes on (`Some`) or off (`None`).
+    pub fn set_chaos(&self, chaos: Option<Chaos>) {
+        self.lock().chaos = chaos.map(|c| {
+            let rng = fastrand::Rng::with_seed(c.seed);
+            (c, rng)
+        });
     }
 
     pub fn latency(&self) -> Duration {
@@ -190,6 +258,8 @@ impl Controls {
             calls: g.calls.iter().map(|((m, e), n)| (format!("{m} {e}"), *n)).collect(),
             peak_in_flight: g.peak.clone(),
             thread_limit_refusals: g.thread_limit_refusals,
+            injected: g.injected.clone(),
+            write_calls: g.write_calls.clone(),
         }
     }
 

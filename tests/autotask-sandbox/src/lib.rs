@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use http::StatusCode;
 use tokio::sync::oneshot;
 
-pub use control::{Controls, CounterSnapshot, FaultKind, FaultRule};
+pub use control::{Chaos, Controls, CounterSnapshot, FaultKind, FaultRule};
 pub use state::SandboxState;
 
 #[derive(Clone, Debug)]

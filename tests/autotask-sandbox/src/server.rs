@@ -12,7 +12,7 @@ use http::{HeaderMap, Method, StatusCode, Uri};
 use serde_json::{Map, Value, json};
 
 use crate::SandboxConfig;
-use crate::control::{Controls, FaultKind, FaultRule};
+use crate::control::{Chaos, Controls, FaultKind, FaultRule};
 use crate::meta::EntityMeta;
 use crate::query::{self, ParsedQuery};
 use crate::refusal::Refusal;
@@ -84,7 +84,8 @@ pub(crate) async fn dispatch(
         code: &code,
         endpoint: &endpoint,
     };
-    let fault = app.controls.take_fault(method.as_str(), &endpoint);
+    let write = method != Method::GET && !segs.iter().any(|s| s.eq_ignore_ascii_case("query"));
+    let fault = app.controls.take_fault(method.as_str(), &endpoint, write);
     match &fault {
         Some(FaultKind::Throttle { retry_after_secs }) => {
             return Refusal::throttled(*retry_after_secs, app.config.hourly_limit).into_response();
@@ -92,6 +93,14 @@ pub(crate) async fn dispatch(
         Some(FaultKind::ServerError) => return Refusal::errors(StatusCode::INTERNAL_SERVER_ERROR, []).into_response(),
         Some(FaultKind::ThreadLimit) => return Refusal::thread_limit(app.config.thread_limit).into_response(),
         Some(FaultKind::Timeout { delay_ms }) => tokio::time::sleep(Duration::from_millis(*delay_ms)).await,
+        Some(FaultKind::NoCommit { delay_ms }) => {
+            tokio::time::sleep(Duration::from_millis(*delay_ms)).await;
+            return Refusal::errors(StatusCode::SERVICE_UNAVAILABLE, []).into_response();
+        }
+        Some(FaultKind::ValidationError) => {
+            return Refusal::invalid(format!("{endpoint}: a value of the request was refused (injected fault)"))
+                .into_response();
+        }
         _ => {}
     }
     let latency = app.controls.latency();
@@ -100,13 +109,24 @@ pub(crate) async fn dispatch(
     }
     let impersonation = header(&headers, "ImpersonationResourceId").and_then(|v| v.parse::<i64>().ok());
     let outcome = route(&app, &method, &uri, &segs, &body, impersonation);
-    if let Some(FaultKind::LoseResponse { delay_ms }) = fault {
-        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+    match fault {
+        Some(FaultKind::LoseResponse { delay_ms }) => tokio::time::sleep(Duration::from_millis(delay_ms)).await,
+        Some(FaultKind::ConnectionReset) => return broken_answer(),
+        _ => {}
     }
     match outcome {
         Ok(v) => axum::Json(v).into_response(),
         Err(r) => r.into_response(),
     }
+}
+
+/// A 200 whose body breaks off after a few bytes, as when the connection is reset mid-answer.
+fn broken_answer() -> Response {
+    let parts: Vec<Result<Bytes, std::io::Error>> = vec![
+        Ok(Bytes::from_static(b"{\"item")),
+        Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection reset (injected fault)")),
+    ];
+    Response::new(axum::body::Body::from_stream(futures_util::stream::iter(parts)))
 }
 
 /// Releases the thread-limit slot however the handler exits.
@@ -624,6 +644,13 @@ fn admin_call(app: &App, method: &Method, path: &str, body: &Bytes) -> Response 
             app.controls.set_latency(Duration::from_millis(ms));
             StatusCode::NO_CONTENT.into_response()
         }
+        ("POST", "chaos") => match serde_json::from_slice::<Option<Chaos>>(body) {
+            Ok(chaos) => {
+                app.controls.set_chaos(chaos);
+                StatusCode::NO_CONTENT.into_response()
+            }
+            Err(e) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+        },
         ("POST", "faults") => match serde_json::from_slice::<FaultRule>(body) {
             Ok(rule) => {
                 app.controls.add_fault(rule);

@@ -23,7 +23,7 @@ use shared::secret::SecretString;
 use tokio::sync::oneshot;
 
 pub use memory::MemoryChannelOnline;
-pub use state::{Fault, SandboxConfig, SandboxState};
+pub use state::{Chaos, Fault, SandboxConfig, SandboxState};
 
 pub struct ChannelOnlineSandbox;
 

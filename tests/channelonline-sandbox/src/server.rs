@@ -106,7 +106,7 @@ async fn answer(shared: &Shared, body: &[u8]) -> Response {
             "Invalid login: check shortcut, email and password",
         ));
     }
-    let fault = shared.lock().faults.pop_front();
+    let fault = shared.lock().take_fault(kind);
     match fault {
         Some(Fault::Drop) => {
             shared.lock().dropped += 1;
@@ -117,7 +117,7 @@ async fn answer(shared: &Shared, body: &[u8]) -> Response {
             return xml_ok(protocol::error_xml(kind.response_root(), code, &message));
         }
         Some(Fault::Latency { millis }) => tokio::time::sleep(Duration::from_millis(millis)).await,
-        None => {}
+        Some(Fault::LoseResponse) | None => {}
     }
     let mut state = shared.lock();
     state.count(kind);
@@ -128,6 +128,10 @@ async fn answer(shared: &Shared, body: &[u8]) -> Response {
         RequestKind::AddDocumentLines => add_lines(&mut state, &xml),
         RequestKind::SetDocumentCustomFields => set_custom_fields(&mut state, &xml),
     };
+    if fault == Some(Fault::LoseResponse) {
+        state.dropped += 1;
+        return dropped();
+    }
     drop(state);
     match answer {
         Ok(body) if config.inject_control_chars => xml_ok(with_control_chars(&body)),

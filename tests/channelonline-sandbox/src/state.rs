@@ -22,6 +22,30 @@ pub enum Fault {
     Drop,
     /// Answer normally after a delay.
     Latency { millis: u64 },
+    /// Perform the request (a write commits), then drop the answer: the client cannot tell
+    /// whether it happened.
+    LoseResponse,
+}
+
+impl Fault {
+    /// A short stable name, for the counters of injected faults.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Fault::Error { .. } => "error",
+            Fault::Drop => "drop",
+            Fault::Latency { .. } => "latency",
+            Fault::LoseResponse => "lose_response",
+        }
+    }
+}
+
+/// Faults drawn at random for write requests (import customers, add lines, set custom fields),
+/// from a seeded generator: each fails with probability `rate`, with one of `faults`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Chaos {
+    pub seed: u64,
+    pub rate: f64,
+    pub faults: Vec<Fault>,
 }
 
 #[derive(Debug, Default)]
@@ -33,6 +57,9 @@ pub struct SandboxState {
     /// Superseded revisions (served with the latest when a document is asked for by number).
     pub history: Vec<Document>,
     pub faults: VecDeque<Fault>,
+    chaos: Option<(Chaos, fastrand::Rng)>,
+    /// Injected faults by request and fault name (`"add_document_lines_request drop"`).
+    pub injected: BTreeMap<String, u64>,
     calls: BTreeMap<RequestKind, u64>,
     /// Requests dropped because they came too soon after the previous one, or by a fault.
     pub dropped: u64,
@@ -60,6 +87,38 @@ impl SandboxState {
 
     pub(crate) fn count(&mut self, kind: RequestKind) {
         *self.calls.entry(kind).or_default() += 1;
+    }
+
+    /// Turns random faults on write requests on (`Some`) or off (`None`).
+    pub fn set_chaos(&mut self, chaos: Option<Chaos>) {
+        self.chaos = chaos.map(|c| {
+            let rng = fastrand::Rng::with_seed(c.seed);
+            (c, rng)
+        });
+    }
+
+    /// The fault for this request: the next queued one, else (for a write) a chaos draw.
+    pub(crate) fn take_fault(&mut self, kind: RequestKind) -> Option<Fault> {
+        let write = matches!(
+            kind,
+            RequestKind::ImportCustomers | RequestKind::AddDocumentLines | RequestKind::SetDocumentCustomFields
+        );
+        let fault = match self.faults.pop_front() {
+            Some(f) => f,
+            None if write => {
+                let (chaos, rng) = self.chaos.as_mut()?;
+                if chaos.faults.is_empty() || rng.f64() >= chaos.rate {
+                    return None;
+                }
+                chaos.faults[rng.usize(..chaos.faults.len())].clone()
+            }
+            None => return None,
+        };
+        *self
+            .injected
+            .entry(format!("{} {}", kind.request_root(), fault.name()))
+            .or_default() += 1;
+        Some(fault)
     }
 
     /// Clears everything, counters included.

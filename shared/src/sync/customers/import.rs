@@ -183,34 +183,17 @@ async fn import_resolved(ctx: &TenantContext, req: &ImportRequest, company: &Com
         chosen
     };
 
-    // Which ChannelOnline customer: the mapped one, else the one numbered like the company.
+    // Which ChannelOnline customer: decided before any write, so a retry after a lost answer
+    // finds the customer the lost call made instead of creating a second one.
     let mapping = ctx
         .mappings
         .get_by_at(&ctx.tenant, MappingKind::Customer, company_id)
         .await?;
-    let existing: Option<Customer> = match &mapping {
-        Some(m) => Some(ctx.channelonline.get_customer(&m.col_id).await?),
-        None => match company
-            .company_number
-            .as_deref()
-            .map(str::trim)
-            .filter(|n| !n.is_empty())
-        {
-            Some(n) => match ctx.channelonline.get_customer(n).await {
-                Ok(c)
-                    if ctx
-                        .mappings
-                        .get_by_col(&ctx.tenant, MappingKind::Customer, &c.number)
-                        .await?
-                        .is_none() =>
-                {
-                    Some(c)
-                }
-                Ok(_) | Err(ChannelOnlineError::CustomerNotFound { .. }) => None,
-                Err(e) => return Err(e.into()),
-            },
-            None => None,
-        },
+    let number = target_number(ctx, company, mapping.as_ref()).await?;
+    let existing: Option<Customer> = match ctx.channelonline.get_customer(&number).await {
+        Ok(c) => Some(c),
+        Err(ChannelOnlineError::CustomerNotFound { .. }) => None,
+        Err(e) => return Err(e.into()),
     };
 
     // Each chosen contact: mapped → its ChannelOnline id; else an existing contact with the same e-mail.
@@ -242,28 +225,9 @@ async fn import_resolved(ctx: &TenantContext, req: &ImportRequest, company: &Com
         .iter()
         .map(|c| contact_upsert(col_ids.get(&c.id.unwrap_or_default()).map(|(id, _)| id.clone()), c))
         .collect();
-    let number = existing.as_ref().map(|c| c.number.clone()).or_else(|| {
-        company
-            .company_number
-            .clone()
-            .filter(|n| !n.trim().is_empty() && mapping.is_none())
-    });
-    let number = match (&existing, number) {
-        // A customer with the company's number exists but belongs to another company: let COL number it.
-        (None, Some(n))
-            if ctx
-                .mappings
-                .get_by_col(&ctx.tenant, MappingKind::Customer, &n)
-                .await?
-                .is_some() =>
-        {
-            None
-        }
-        (_, n) => n,
-    };
     let upserted = ctx
         .channelonline
-        .upsert_customer(&customer_upsert(number, company, upserts))
+        .upsert_customer(&customer_upsert(Some(number), company, upserts))
         .await?;
 
     let now = ctx.clock.now();
@@ -327,6 +291,32 @@ async fn import_resolved(ctx: &TenantContext, req: &ImportRequest, company: &Com
         autotask_writes: writes,
         message,
     })
+}
+
+/// The ChannelOnline customer number of `company`'s import, the import's natural key: the mapped
+/// customer's; else the company's own number unless another company's customer holds it; else
+/// `AT<company id>`. The same company always gets the same number, so a lost answer is found by
+/// a look-up of that number on the next attempt (never a second create).
+async fn target_number(ctx: &TenantContext, company: &Company, mapping: Option<&Mapping>) -> SyncResult<String> {
+    if let Some(m) = mapping {
+        return Ok(m.col_id.clone());
+    }
+    let own = company.company_number.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    if let Some(n) = own
+        && ctx
+            .mappings
+            .get_by_col(&ctx.tenant, MappingKind::Customer, n)
+            .await?
+            .is_none()
+    {
+        return Ok(n.to_owned());
+    }
+    Ok(derived_number(company.id.unwrap_or_default()))
+}
+
+/// The number an imported company without a usable number of its own gets in ChannelOnline.
+pub fn derived_number(company_id: i64) -> String {
+    format!("AT{company_id}")
 }
 
 async fn map_contact(ctx: &TenantContext, col_id: &str, at_id: i64) -> SyncResult<()> {

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::app::TenantContext;
 use crate::autotask::{EntityFields, Filter, Query, Role, Service, ServiceBundle};
-use crate::channelonline::types::{AddedLine, AutotaskItemKind, AutotaskItemRef, NewLine};
+use crate::channelonline::types::{AddedLine, AutotaskItemKind, AutotaskItemRef, Document, DocumentLine, NewLine};
 use crate::idempotency::{ClaimOutcome, LINK_REPLAY_WINDOW};
 use crate::store::{AuditOutcome, StoreError};
 use crate::sync::{SyncError, SyncResult};
@@ -207,7 +207,7 @@ pub async fn add_service_line(ctx: &TenantContext, add: &AddServiceLine) -> Sync
             });
         }
     }
-    let result = add_line(ctx, add).await;
+    let result = add_line(ctx, add, &caller_key).await;
     match &result {
         Ok(done) => idempotency.complete(&claim.key, done).await.ok(),
         Err(_) => idempotency.release(&claim.key).await.ok(),
@@ -215,7 +215,7 @@ pub async fn add_service_line(ctx: &TenantContext, add: &AddServiceLine) -> Sync
     result
 }
 
-async fn add_line(ctx: &TenantContext, add: &AddServiceLine) -> SyncResult<AddedServiceLine> {
+async fn add_line(ctx: &TenantContext, add: &AddServiceLine, caller_key: &str) -> SyncResult<AddedServiceLine> {
     let at = &ctx.autotask;
     let missing = || {
         SyncError::not_found(
@@ -278,7 +278,7 @@ async fn add_line(ctx: &TenantContext, add: &AddServiceLine) -> SyncResult<Added
         quantity: decimal(add.quantity),
         taxable: false,
     };
-    let added = ctx.channelonline.add_document_line(&add.document_number, &line).await?;
+    let added = add_line_once(ctx, &add.document_number, &line, caller_key).await?;
     ctx.record(
         "add-service-line",
         vec![add.document_number.clone(), added.line_id.clone()],
@@ -298,4 +298,82 @@ async fn add_line(ctx: &TenantContext, add: &AddServiceLine) -> SyncResult<Added
         choice,
         line: added,
     })
+}
+
+/// Adds `line` to the document exactly once, even when an answer is lost. Natural key: the
+/// document's lines carrying the same Autotask item. Their count is read and remembered (a
+/// sync-state checkpoint) before the add is sent; after an ambiguous failure, in this attempt
+/// or the next one, a document with more such lines than remembered holds the lost add, and its
+/// newest such line is the answer. Nothing else adds Autotask items to a document while one
+/// add of the same item holds the claim, so the extra line can only be ours.
+async fn add_line_once(ctx: &TenantContext, number: &str, line: &NewLine, caller_key: &str) -> SyncResult<AddedLine> {
+    let stream = format!("{FUNCTION}#pending-line#{caller_key}");
+    let pending = ctx.sync_state.get_checkpoint(&ctx.tenant, &stream).await?;
+    let remembered = pending
+        .as_ref()
+        .and_then(|p| p.doc.get("before").and_then(serde_json::Value::as_u64));
+    let doc = ctx.channelonline.get_document(number).await?;
+    if let Some(before) = remembered
+        && let Some(found) = landed(&doc, &line.autotask, before)
+    {
+        forget_pending(ctx, &stream, pending.as_ref().map(|p| p.version)).await;
+        return Ok(found);
+    }
+    let before = carrying(&doc, &line.autotask).count() as u64;
+    let version = ctx
+        .sync_state
+        .put_checkpoint(
+            &ctx.tenant,
+            &stream,
+            &json!({ "before": before }),
+            pending.as_ref().map(|p| p.version),
+            ctx.clock.now(),
+        )
+        .await?;
+    match ctx.channelonline.add_document_line(number, line).await {
+        Ok(added) => {
+            forget_pending(ctx, &stream, Some(version)).await;
+            Ok(added)
+        }
+        Err(e) if e.may_have_applied() => {
+            // Look once now; if that fails too, the checkpoint stays for the next attempt.
+            if let Ok(doc) = ctx.channelonline.get_document(number).await
+                && let Some(found) = landed(&doc, &line.autotask, before)
+            {
+                forget_pending(ctx, &stream, Some(version)).await;
+                return Ok(found);
+            }
+            Err(e.into())
+        }
+        Err(e) => {
+            forget_pending(ctx, &stream, Some(version)).await;
+            Err(e.into())
+        }
+    }
+}
+
+fn carrying<'a>(doc: &'a Document, item: &'a AutotaskItemRef) -> impl Iterator<Item = &'a DocumentLine> + 'a {
+    doc.lines.iter().filter(move |l| l.autotask.as_ref() == Some(item))
+}
+
+/// The newest line carrying `item` when the document holds more of them than `before`.
+fn landed(doc: &Document, item: &AutotaskItemRef, before: u64) -> Option<AddedLine> {
+    if (carrying(doc, item).count() as u64) <= before {
+        return None;
+    }
+    carrying(doc, item).max_by_key(|l| l.order).map(|l| AddedLine {
+        line_id: l.line_id.clone(),
+        order: l.order,
+        revision: doc.revision,
+    })
+}
+
+async fn forget_pending(ctx: &TenantContext, stream: &str, version: Option<u64>) {
+    if let Err(e) = ctx
+        .sync_state
+        .put_checkpoint(&ctx.tenant, stream, &json!({}), version, ctx.clock.now())
+        .await
+    {
+        tracing::warn!(error = %e, "pending line not cleared; the next add of this item looks first");
+    }
 }

@@ -8,6 +8,7 @@
 //! after the first run it is a no-op of about a second. Set `<NAME>_BIN` (e.g. `SETTINGS_BIN=/path/to/bootstrap`) to test
 //! a prebuilt binary instead, such as the `sam build` / `cargo lambda build` artifact.
 
+pub mod chaos;
 pub mod customers;
 
 use std::collections::HashMap;

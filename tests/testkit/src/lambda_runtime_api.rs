@@ -36,11 +36,27 @@ const REQUEST_ID: &str = "8476a536-e9f4-11e8-9739-2dfe598c3fcd";
 /// Starts `binary` against a fresh emulator with `env`, hands it `event` and waits up to
 /// `timeout` for its answer. The process is killed before returning.
 pub fn invoke_binary(binary: &Path, event: &str, env: &[(&str, &str)], timeout: Duration) -> Outcome {
+    invoke_binary_until(binary, event, env, timeout, DEFAULT_DEADLINE)
+}
+
+/// The Lambda deadline `invoke_binary` announces.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
+
+/// Like `invoke_binary`, announcing `deadline` from now as the invocation's deadline (the
+/// function's timeout). With `timeout` equal to it, a function still busy at its deadline is
+/// killed, as Lambda kills a function that times out (`Outcome::TimedOut`).
+pub fn invoke_binary_until(
+    binary: &Path,
+    event: &str,
+    env: &[(&str, &str)],
+    timeout: Duration,
+    deadline: Duration,
+) -> Outcome {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind emulator port");
     let addr = listener.local_addr().expect("emulator address");
     let (tx, rx) = mpsc::channel::<Outcome>();
     let event = event.to_owned();
-    thread::spawn(move || serve(listener, event, tx));
+    thread::spawn(move || serve(listener, event, deadline, tx));
 
     let mut child = Command::new(binary)
         .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
@@ -83,7 +99,7 @@ fn wait(rx: &mpsc::Receiver<Outcome>, child: &mut Child, timeout: Duration) -> O
     Outcome::TimedOut
 }
 
-fn serve(listener: TcpListener, event: String, tx: mpsc::Sender<Outcome>) {
+fn serve(listener: TcpListener, event: String, deadline: Duration, tx: mpsc::Sender<Outcome>) {
     let delivered = Arc::new(AtomicBool::new(false));
     let event = Arc::new(event);
     for stream in listener.incoming() {
@@ -91,11 +107,17 @@ fn serve(listener: TcpListener, event: String, tx: mpsc::Sender<Outcome>) {
         let (delivered, event, tx) = (delivered.clone(), event.clone(), tx.clone());
         // One thread per connection, serving requests until the client closes it: keep-alive,
         // as the real Runtime API does (lambda_runtime reuses its pooled connection).
-        thread::spawn(move || serve_connection(stream, &delivered, &event, &tx));
+        thread::spawn(move || serve_connection(stream, &delivered, &event, deadline, &tx));
     }
 }
 
-fn serve_connection(mut stream: TcpStream, delivered: &AtomicBool, event: &str, tx: &mpsc::Sender<Outcome>) {
+fn serve_connection(
+    mut stream: TcpStream,
+    delivered: &AtomicBool,
+    event: &str,
+    deadline: Duration,
+    tx: &mpsc::Sender<Outcome>,
+) {
     // One reader for the whole connection: it may already hold the start of the next request.
     let Ok(read_half) = stream.try_clone() else { return };
     let mut reader = BufReader::new(read_half);
@@ -109,7 +131,7 @@ fn serve_connection(mut stream: TcpStream, delivered: &AtomicBool, event: &str, 
             respond(
                 &mut stream,
                 200,
-                &next_invocation_headers("under-test"),
+                &next_invocation_headers_until("under-test", deadline),
                 event.as_bytes(),
             );
             continue;
@@ -136,7 +158,12 @@ fn serve_connection(mut stream: TcpStream, delivered: &AtomicBool, event: &str, 
 
 /// The headers of a `GET …/invocation/next` answer: request id, a deadline 60 s ahead, the ARN.
 pub fn next_invocation_headers(function_name: &str) -> [(&'static str, String); 4] {
-    let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default() + Duration::from_secs(60);
+    next_invocation_headers_until(function_name, DEFAULT_DEADLINE)
+}
+
+/// The same headers with a deadline `deadline` from now.
+pub fn next_invocation_headers_until(function_name: &str, deadline: Duration) -> [(&'static str, String); 4] {
+    let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default() + deadline;
     [
         ("Lambda-Runtime-Aws-Request-Id", REQUEST_ID.to_owned()),
         ("Lambda-Runtime-Deadline-Ms", deadline.as_millis().to_string()),

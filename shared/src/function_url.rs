@@ -2,8 +2,8 @@
 //! the Lambda deadline, and signed links for the pages they render (pickers, "export the
 //! customer first"), so a click in the browser is itself a signed call.
 
-use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
 
 use lambda_http::{Request, RequestExt};
 use serde_json::Value;

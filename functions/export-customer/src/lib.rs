@@ -18,7 +18,6 @@ use shared::sync::SyncError;
 use shared::sync::customers::{export_loaded, idempotent};
 use shared::web::ApiError;
 
-
 pub const FUNCTION: &str = "export-customer";
 
 #[derive(Deserialize)]
@@ -72,9 +71,6 @@ async fn export(call: &Call, req: &Request, number: &str) -> Result<(serde_json:
     let source = payload_hash(&customer).map_err(SyncError::from)?;
     let key = call::idempotency_key(req).unwrap_or_else(|| format!("{number}#{source}"));
     let payload = json!({ "customer_number": number, "source": source });
-    let guarded = idempotent(ctx, FUNCTION, &key, &payload, || {
-        export_loaded(ctx, &customer)
-    })
-    .await?;
+    let guarded = idempotent(ctx, FUNCTION, &key, &payload, || export_loaded(ctx, &customer)).await?;
     Ok((guarded.body, guarded.replayed))
 }

@@ -416,7 +416,8 @@ async fn unchanged_reexport_writes_nothing_and_three_changes_write_three_items()
     let before = all_writes(&env);
     let after_first = env.at.counters().total();
     // WHEN it is exported again unchanged, after the double-click replay window
-    env.clock.advance(shared::idempotency::LINK_REPLAY_WINDOW + chrono::Duration::minutes(1));
+    env.clock
+        .advance(shared::idempotency::LINK_REPLAY_WINDOW + chrono::Duration::minutes(1));
     let again = export(&env, &request("Q21")).await.unwrap();
     let direct = export_document(
         &env.ctx,
@@ -1062,7 +1063,8 @@ async fn assert_exported_once(env: &Env, number: &str, outcome: &ExportOutcome, 
     assert_eq!(mapping.at_id, opportunity);
     // a real repeat (after the replay window) finds everything in place
     let before = all_writes(env);
-    env.clock.advance(shared::idempotency::LINK_REPLAY_WINDOW + chrono::Duration::minutes(1));
+    env.clock
+        .advance(shared::idempotency::LINK_REPLAY_WINDOW + chrono::Duration::minutes(1));
     let again = export(env, &request(number)).await.unwrap();
     assert_eq!((again.writes, all_writes(env)), (0, before), "{again:?}");
     assert_eq!(again.opportunity_id, Some(opportunity));

@@ -16,7 +16,6 @@ use shared::sync::SyncError;
 use shared::sync::customers::{ImportRequest, account_contacts, idempotent, import_customer};
 use shared::web::ApiError;
 
-
 pub const FUNCTION: &str = "import-customer";
 
 /// Handles one function-URL request. Never fails: every error becomes an answer.
@@ -52,10 +51,7 @@ async fn import(call: &Call, req: &Request) -> Result<(serde_json::Value, bool),
         Some(k) => k,
         None => payload_hash(&body).map_err(SyncError::from)?,
     };
-    let guarded = idempotent(ctx, FUNCTION, &key, &body, || {
-        import_customer(ctx, &body)
-    })
-    .await?;
+    let guarded = idempotent(ctx, FUNCTION, &key, &body, || import_customer(ctx, &body)).await?;
     Ok((guarded.body, guarded.replayed))
 }
 

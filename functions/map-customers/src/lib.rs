@@ -17,7 +17,6 @@ use shared::sync::SyncError;
 use shared::sync::customers::{ConfirmRequest, confirm_pairs, idempotent, list_mappings, propose_pairs};
 use shared::web::ApiError;
 
-
 pub const FUNCTION: &str = "map-customers";
 
 /// Handles one function-URL request. Never fails: every error becomes an answer.

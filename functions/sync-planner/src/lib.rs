@@ -69,10 +69,14 @@ impl PlannerApp {
 /// Plans one run for the input's tenant and answers the run record (or why nothing ran);
 /// `deadline` is the invocation's.
 pub async fn handle(app: &PlannerApp, input: ScheduleInput, deadline: DateTime<Utc>) -> Result<Value, PlannerError> {
-    let ctx = app.app.tenant(&input.tenant, deadline).await.map_err(|e| PlannerError::Tenant {
-        message: e.message,
-        fix: e.fix,
-    })?;
+    let ctx = app
+        .app
+        .tenant(&input.tenant, deadline)
+        .await
+        .map_err(|e| PlannerError::Tenant {
+            message: e.message,
+            fix: e.fix,
+        })?;
     let options = &ctx.settings.bulk_sync;
     if input.trigger == Trigger::Schedule && !options.enabled {
         tracing::info!(tenant = %input.tenant, "scheduled bulk sync is turned off");

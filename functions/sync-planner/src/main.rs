@@ -11,7 +11,11 @@ async fn main() -> Result<(), Error> {
     let app = Arc::new(PlannerApp::from_env().await?);
     run(service_fn(move |event: LambdaEvent<ScheduleInput>| {
         let app = Arc::clone(&app);
-        async move { sync_planner::handle(&app, event.payload, event.context.deadline().into()).await.map_err(Error::from) }
+        async move {
+            sync_planner::handle(&app, event.payload, event.context.deadline().into())
+                .await
+                .map_err(Error::from)
+        }
     }))
     .await
 }

@@ -142,7 +142,11 @@ struct Handlers(TenantContext);
 
 #[async_trait]
 impl HandlerFactory for Handlers {
-    async fn for_tenant(&self, _: &TenantId, _: chrono::DateTime<chrono::Utc>) -> Result<Arc<dyn ItemHandler>, ItemError> {
+    async fn for_tenant(
+        &self,
+        _: &TenantId,
+        _: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Arc<dyn ItemHandler>, ItemError> {
         Ok(Arc::new(TenantItemHandler { ctx: self.0.clone() }))
     }
 }

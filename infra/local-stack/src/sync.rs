@@ -27,10 +27,14 @@ pub async fn run(stack: &LocalStack) -> Result<Value, SyncCommandError> {
     let tenant = TenantId::parse(DEMO_TENANT).expect("valid demo tenant");
     // One local run drains the whole queue: give it a long budget, not one invocation's.
     let deadline = stack.ctx.clock.now() + chrono::Duration::minutes(15);
-    let ctx = stack.ctx.tenant(&tenant, deadline).await.map_err(|e| SyncCommandError::Tenant {
-        message: e.message,
-        fix: e.fix,
-    })?;
+    let ctx = stack
+        .ctx
+        .tenant(&tenant, deadline)
+        .await
+        .map_err(|e| SyncCommandError::Tenant {
+            message: e.message,
+            fix: e.fix,
+        })?;
     let ctx = ctx.with_actor("local-stack sync");
     // Short timeouts so a failed item is retried within seconds locally.
     let queue = Arc::new(InProcessQueue::new(

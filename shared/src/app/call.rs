@@ -23,7 +23,10 @@ pub async fn open(app: &AppContext, req: &Request, function: &str) -> Result<Cal
     let format = Format::from_headers(req.headers());
     let tenant = app.authenticate(req).await.map_err(|e| e.into_response(format))?;
     let deadline = crate::function_url::deadline(req, app.clock.now());
-    let ctx = app.tenant(&tenant, deadline).await.map_err(|e| e.into_response(format))?;
+    let ctx = app
+        .tenant(&tenant, deadline)
+        .await
+        .map_err(|e| e.into_response(format))?;
     let ctx = ctx.with_actor(actor(req, function));
     Ok(Call { format, ctx, deadline })
 }

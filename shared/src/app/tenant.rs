@@ -130,10 +130,14 @@ impl AppContext {
                 impersonation,
             }))
             .with_deadline(until);
-        let channelonline = self.clients.channelonline.for_tenant(tenant, col, Some(until)).map_err(|e| {
-            tracing::error!(error = %e, "cannot build the ChannelOnline client");
-            ApiError::internal()
-        })?;
+        let channelonline = self
+            .clients
+            .channelonline
+            .for_tenant(tenant, col, Some(until))
+            .map_err(|e| {
+                tracing::error!(error = %e, "cannot build the ChannelOnline client");
+                ApiError::internal()
+            })?;
         Ok(TenantContext {
             tenant: tenant.clone(),
             settings,
@@ -258,7 +262,11 @@ mod tests {
     async fn missing_credentials_are_a_412_saying_what_to_set() {
         let dir = tempfile::tempdir().unwrap();
         let (app, _) = app(&dir).await;
-        let e = app.tenant(&TenantId::parse("acme").unwrap(), soon()).await.err().unwrap();
+        let e = app
+            .tenant(&TenantId::parse("acme").unwrap(), soon())
+            .await
+            .err()
+            .unwrap();
         assert_eq!(e.status, StatusCode::PRECONDITION_FAILED);
         assert_eq!(e.code, "autotask_not_configured");
         assert!(e.fix.unwrap().contains("integration settings"));

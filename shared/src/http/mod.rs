@@ -14,7 +14,9 @@ pub fn request_timeout(timeout: Duration, deadline: Option<Instant>) -> Option<D
     let Some(deadline) = deadline else {
         return Some(timeout);
     };
-    let left = deadline.saturating_duration_since(Instant::now()).saturating_sub(DEADLINE_RESERVE);
+    let left = deadline
+        .saturating_duration_since(Instant::now())
+        .saturating_sub(DEADLINE_RESERVE);
     (!left.is_zero()).then(|| timeout.min(left))
 }
 
@@ -30,7 +32,13 @@ mod tests {
         let capped = request_timeout(timeout, Some(soon)).unwrap();
         assert!(capped <= Duration::from_secs(5) - DEADLINE_RESERVE, "{capped:?}");
         assert!(capped > Duration::from_secs(3), "{capped:?}");
-        assert_eq!(request_timeout(Duration::from_secs(1), Some(soon)), Some(Duration::from_secs(1)));
-        assert_eq!(request_timeout(timeout, Some(Instant::now() + Duration::from_millis(100))), None);
+        assert_eq!(
+            request_timeout(Duration::from_secs(1), Some(soon)),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(
+            request_timeout(timeout, Some(Instant::now() + Duration::from_millis(100))),
+            None
+        );
     }
 }

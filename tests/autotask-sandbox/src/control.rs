@@ -48,8 +48,8 @@ impl FaultKind {
 }
 
 /// Faults drawn at random for write calls (creates, updates, deletes; never reads or queries),
-/// from a seeded generator so a run can be repeated: each write fails with probability `rate`,
-/// with one of `kinds` chosen uniformly.
+/// from a seeded generator so a run can be repeated: each write fails with probability `rate`
+/// (at least `rate` of every route's calls, less one), with one of `kinds` chosen uniformly.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Chaos {
     pub seed: u64,
@@ -163,8 +163,18 @@ impl Controls {
                 kind
             }
             None if write => {
+                let calls = g.write_calls.get(&route).copied().unwrap_or(0) as f64;
+                let hit: u64 = g
+                    .injected
+                    .iter()
+                    .filter(|(k, _)| k.starts_with(&route) && k.as_bytes().get(route.len()) == Some(&b' '))
+                    .map(|(_, n)| n)
+                    .sum();
                 let (chaos, rng) = g.chaos.as_mut()?;
-                if chaos.kinds.is_empty() || rng.f64() >= chaos.rate {
+                // Drawn at random, but a route that fell behind `rate` is caught up, so every
+                // write route gets its share however few calls it has.
+                let behind = (hit as f64) < chaos.rate * calls - 1.0;
+                if chaos.kinds.is_empty() || (rng.f64() >= chaos.rate && !behind) {
                     return None;
                 }
                 chaos.kinds[rng.usize(..chaos.kinds.len())].clone()

@@ -98,8 +98,10 @@ pub(crate) async fn dispatch(
             return Refusal::errors(StatusCode::SERVICE_UNAVAILABLE, []).into_response();
         }
         Some(FaultKind::ValidationError) => {
-            return Refusal::invalid(format!("{endpoint}: a value of the request was refused (injected fault)"))
-                .into_response();
+            return Refusal::invalid(format!(
+                "{endpoint}: a value of the request was refused (injected fault)"
+            ))
+            .into_response();
         }
         _ => {}
     }
@@ -124,7 +126,10 @@ pub(crate) async fn dispatch(
 fn broken_answer() -> Response {
     let parts: Vec<Result<Bytes, std::io::Error>> = vec![
         Ok(Bytes::from_static(b"{\"item")),
-        Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection reset (injected fault)")),
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "connection reset (injected fault)",
+        )),
     ];
     Response::new(axum::body::Body::from_stream(futures_util::stream::iter(parts)))
 }

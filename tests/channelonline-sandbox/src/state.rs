@@ -40,7 +40,8 @@ impl Fault {
 }
 
 /// Faults drawn at random for write requests (import customers, add lines, set custom fields),
-/// from a seeded generator: each fails with probability `rate`, with one of `faults`.
+/// from a seeded generator: each fails with probability `rate` (at least `rate` of every request
+/// type's writes, less one), with one of `faults`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Chaos {
     pub seed: u64,
@@ -60,6 +61,8 @@ pub struct SandboxState {
     chaos: Option<(Chaos, fastrand::Rng)>,
     /// Injected faults by request and fault name (`"add_document_lines_request drop"`).
     pub injected: BTreeMap<String, u64>,
+    /// Write requests by request name, faulted or not (the base of the injected share).
+    pub write_requests: BTreeMap<String, u64>,
     calls: BTreeMap<RequestKind, u64>,
     /// Requests dropped because they came too soon after the previous one, or by a fault.
     pub dropped: u64,
@@ -106,8 +109,19 @@ impl SandboxState {
         let fault = match self.faults.pop_front() {
             Some(f) => f,
             None if write => {
+                let prefix = format!("{} ", kind.request_root());
+                let hit: u64 = self
+                    .injected
+                    .iter()
+                    .filter(|(k, _)| k.starts_with(&prefix))
+                    .map(|(_, n)| n)
+                    .sum();
+                let seen = *self.write_requests.entry(kind.request_root().to_owned()).or_default() as f64;
+                *self.write_requests.entry(kind.request_root().to_owned()).or_default() += 1;
                 let (chaos, rng) = self.chaos.as_mut()?;
-                if chaos.faults.is_empty() || rng.f64() >= chaos.rate {
+                // Random, but a request type that fell behind `rate` is caught up.
+                let behind = (hit as f64) < chaos.rate * (seen + 1.0) - 1.0;
+                if chaos.faults.is_empty() || (rng.f64() >= chaos.rate && !behind) {
                     return None;
                 }
                 chaos.faults[rng.usize(..chaos.faults.len())].clone()

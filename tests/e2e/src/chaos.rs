@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use autotask_sandbox::{AutotaskSandbox, Chaos as AtChaos, FaultKind, RunningSandbox as AtSandbox, SandboxConfig};
 use channelonline_sandbox::{
-    Chaos as ColChaos, ChannelOnlineSandbox, Fault, RunningSandbox as ColSandbox, SandboxConfig as ColConfig,
+    ChannelOnlineSandbox, Chaos as ColChaos, Fault, RunningSandbox as ColSandbox, SandboxConfig as ColConfig,
 };
 use chrono::Utc;
 use rust_decimal::Decimal;
@@ -38,8 +38,11 @@ const KEY: &str = "key-chaos-reseller-0123456789abcdef";
 /// The functions' timeout as the template sets it for buttons.
 const FUNCTION_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long the client waits for Autotask in this suite; injected delays wait longer.
-const READ_TIMEOUT_MS: u64 = 250;
-const FAULT_DELAY_MS: u64 = 400;
+const READ_TIMEOUT_MS: u64 = 200;
+const FAULT_DELAY_MS: u64 = 300;
+/// A killed invocation believed it had this long after the moment it was killed (a crash or an
+/// out-of-memory stop, not its own deadline), so its claims outlive it.
+const KILLED_SLACK: Duration = Duration::from_secs(2);
 /// A user gives up after this many tries of one operation (a failure of the suite).
 const MAX_ATTEMPTS: u32 = 40;
 
@@ -193,7 +196,9 @@ pub fn script(seed: u64, operations: usize) -> Script {
         if rng.u32(0..100) < 15 {
             // An Autotask company imported into ChannelOnline (sometimes twice).
             let name = format!("Imported Co {c:04}");
-            let emails = (0..rng.usize(1..=3)).map(|k| format!("p{k}@imported{c}.test")).collect();
+            let emails = (0..rng.usize(1..=3))
+                .map(|k| format!("p{k}@imported{c}.test"))
+                .collect();
             script.companies.push((name.clone(), emails));
             let mut track = vec![Op::ImportCompany { company: name.clone() }];
             if rng.bool() {
@@ -282,10 +287,15 @@ pub struct ChaosStack {
 impl ChaosStack {
     pub async fn start(script: &Script) -> Self {
         let binaries: BTreeMap<&'static str, PathBuf> = tokio::task::spawn_blocking(|| {
-            ["export-customer", "import-customer", "export-document", "query-services"]
-                .into_iter()
-                .map(|name| (name, crate::function_binary(name)))
-                .collect()
+            [
+                "export-customer",
+                "import-customer",
+                "export-document",
+                "query-services",
+            ]
+            .into_iter()
+            .map(|name| (name, crate::function_binary(name)))
+            .collect()
         })
         .await
         .unwrap();
@@ -314,10 +324,7 @@ impl ChaosStack {
                 col_state.insert_document(d.clone());
             }
         }
-        store
-            .put_settings(&tenant, &settings, None, Utc::now())
-            .await
-            .unwrap();
+        store.put_settings(&tenant, &settings, None, Utc::now()).await.unwrap();
 
         let dir = tempfile::tempdir().unwrap();
         let secrets_file = dir.path().join("secrets.json");
@@ -451,7 +458,11 @@ impl ChaosStack {
                     c.modified_at = Some(Utc::now());
                 }
             }
-            Op::ChangeDocument { number, lines: count, seed } => {
+            Op::ChangeDocument {
+                number,
+                lines: count,
+                seed,
+            } => {
                 if let Some(d) = col.documents.get(number).cloned() {
                     let mut rng = fastrand::Rng::with_seed(*seed);
                     let mut doc = d;
@@ -465,7 +476,8 @@ impl ChaosStack {
                     let products = doc.lines.iter().filter(|l| l.autotask.is_none()).count();
                     for n in 0..count.saturating_sub(products) as u32 {
                         let sku = format!("SKU-{:03}", rng.u32(0..160));
-                        doc.lines.push(line(next + 1 + n, &sku, rng.u32(1..20), rng.u32(50..900)));
+                        doc.lines
+                            .push(line(next + 1 + n, &sku, rng.u32(1..20), rng.u32(50..900)));
                     }
                     doc.revision += 1;
                     doc.modified_at = Some(Utc::now());
@@ -476,9 +488,10 @@ impl ChaosStack {
         }
     }
 
-    fn invoke(&self, binary: &str, ev: &Value, deadline: Duration) -> Outcome {
+    /// One invocation, killed after `kill_after` when it has not answered by then.
+    fn invoke(&self, binary: &str, ev: &Value, kill_after: Duration, deadline: Duration) -> Outcome {
         let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        invoke_binary_until(&self.binaries[binary], &ev.to_string(), &env, deadline, deadline)
+        invoke_binary_until(&self.binaries[binary], &ev.to_string(), &env, kill_after, deadline)
     }
 }
 
@@ -532,6 +545,7 @@ pub struct RunReport {
     pub autotask_faults: BTreeMap<String, u64>,
     pub autotask_write_calls: BTreeMap<String, u64>,
     pub channelonline_faults: BTreeMap<String, u64>,
+    pub channelonline_write_calls: BTreeMap<String, u64>,
     pub elapsed: Duration,
 }
 
@@ -547,8 +561,9 @@ fn judge(op: &Op, outcome: &Outcome, report: &mut RunReport) -> Verdict {
         Outcome::Response(envelope) => UrlResponse::from_envelope(envelope),
         Outcome::TimedOut => {
             report.killed += 1;
-            // The claim of the killed run lasts until its deadline plus the margin.
-            return Verdict::Again(Duration::from_secs(11));
+            // The claim of the killed run lasts until its deadline plus the margin: a user who
+            // clicks earlier is told "in progress"; this one comes back after it.
+            return Verdict::Again(KILLED_SLACK + shared::app::CLAIM_MARGIN.to_std().unwrap_or_default());
         }
         other => {
             report.untruthful.push(format!("{op:?}: no answer: {other:?}"));
@@ -582,9 +597,10 @@ fn judge(op: &Op, outcome: &Outcome, report: &mut RunReport) -> Verdict {
         _ => false,
     };
     if !truthful {
-        report
-            .untruthful
-            .push(format!("{op:?}: {status} {}", body.to_string().chars().take(400).collect::<String>()));
+        report.untruthful.push(format!(
+            "{op:?}: {status} {}",
+            body.to_string().chars().take(400).collect::<String>()
+        ));
     }
     let wait = error["retry_after_secs"]
         .as_u64()
@@ -634,13 +650,14 @@ pub async fn run(stack: &ChaosStack, script: &Script, config: &ChaosConfig) -> R
             track.prepared = true;
         }
         let (binary, ev) = stack.event_for(&op);
-        // A killed invocation: Lambda stops the function at a deadline that comes early.
-        let deadline = if kill.f64() < config.kill_rate {
-            Duration::from_millis(kill.u64(150..1200))
+        // Some invocations are killed mid-run (the process dies; its deadline was still ahead).
+        let (kill_after, deadline) = if kill.f64() < config.kill_rate {
+            let at = Duration::from_millis(kill.u64(50..600));
+            (at, at + KILLED_SLACK)
         } else {
-            FUNCTION_TIMEOUT
+            (FUNCTION_TIMEOUT, FUNCTION_TIMEOUT)
         };
-        let outcome = tokio::task::block_in_place(|| stack.invoke(binary, &ev, deadline));
+        let outcome = tokio::task::block_in_place(|| stack.invoke(binary, &ev, kill_after, deadline));
         report.invocations += 1;
         track.attempts += 1;
         match judge(&op, &outcome, &mut report) {
@@ -664,7 +681,11 @@ pub async fn run(stack: &ChaosStack, script: &Script, config: &ChaosConfig) -> R
     let snapshot = stack.at.counters().snapshot();
     report.autotask_faults = snapshot.injected;
     report.autotask_write_calls = snapshot.write_calls;
-    report.channelonline_faults = stack.col.state().injected.clone();
+    {
+        let col = stack.col.state();
+        report.channelonline_faults = col.injected.clone();
+        report.channelonline_write_calls = col.write_requests.clone();
+    }
     report.elapsed = started.elapsed();
     report
 }
@@ -707,7 +728,12 @@ pub async fn check(stack: &ChaosStack, script: &Script) -> Findings {
     let products = at.all("Products");
     let items = at.all("QuoteItems");
     duplicates_by(&companies, "company", |c| text(c, "companyNumber"), &mut f.duplicates);
-    duplicates_by(&companies, "company name", |c| text(c, "companyName"), &mut f.duplicates);
+    duplicates_by(
+        &companies,
+        "company name",
+        |c| text(c, "companyName"),
+        &mut f.duplicates,
+    );
     duplicates_by(
         &contacts,
         "contact",
@@ -731,7 +757,12 @@ pub async fn check(stack: &ChaosStack, script: &Script) -> Findings {
         .values()
         .map(|c| json!({ "name": c.company_name, "number": c.number }))
         .collect();
-    duplicates_by(&col_customers, "ChannelOnline customer", |c| text(c, "name"), &mut f.duplicates);
+    duplicates_by(
+        &col_customers,
+        "ChannelOnline customer",
+        |c| text(c, "name"),
+        &mut f.duplicates,
+    );
 
     let sku_of: BTreeMap<i64, String> = products
         .iter()
@@ -798,11 +829,19 @@ pub async fn check(stack: &ChaosStack, script: &Script) -> Findings {
             c.number.clone(),
             json!({ "company": company.map(|k| (k["companyName"].clone(), k["phone"].clone())), "contacts": emails }),
         );
-        match (company, stack.store.get_by_col(&stack.tenant, MappingKind::Customer, &c.number).await) {
+        match (
+            company,
+            stack
+                .store
+                .get_by_col(&stack.tenant, MappingKind::Customer, &c.number)
+                .await,
+        ) {
             (Some(k), Ok(Some(m))) if k["id"].as_i64() == Some(m.at_id) => {}
-            (k, m) => f
-                .lost_mappings
-                .push(format!("customer {}: company {:?}, mapping {m:?}", c.number, k.map(|k| &k["id"]))),
+            (k, m) => f.lost_mappings.push(format!(
+                "customer {}: company {:?}, mapping {m:?}",
+                c.number,
+                k.map(|k| &k["id"])
+            )),
         }
     }
     for (name, _) in &script.companies {
@@ -814,7 +853,10 @@ pub async fn check(stack: &ChaosStack, script: &Script) -> Findings {
             .flat_map(|c| c.contacts.iter().filter_map(|k| k.email.clone()))
             .collect();
         col_contacts.sort();
-        state.insert(name.clone(), json!({ "imported": imported.len(), "contacts": col_contacts }));
+        state.insert(
+            name.clone(),
+            json!({ "imported": imported.len(), "contacts": col_contacts }),
+        );
         let mapped = match company.and_then(|k| k["id"].as_i64()) {
             Some(id) => stack
                 .store
@@ -824,7 +866,10 @@ pub async fn check(stack: &ChaosStack, script: &Script) -> Findings {
                 .flatten(),
             None => None,
         };
-        if mapped.as_ref().is_none_or(|m| !imported.iter().any(|c| c["number"] == json!(m.col_id))) {
+        if mapped
+            .as_ref()
+            .is_none_or(|m| !imported.iter().any(|c| c["number"] == json!(m.col_id)))
+        {
             f.lost_mappings.push(format!("import {name}: mapping {mapped:?}"));
         }
     }

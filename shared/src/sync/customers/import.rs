@@ -301,7 +301,11 @@ async fn target_number(ctx: &TenantContext, company: &Company, mapping: Option<&
     if let Some(m) = mapping {
         return Ok(m.col_id.clone());
     }
-    let own = company.company_number.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    let own = company
+        .company_number
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
     if let Some(n) = own
         && ctx
             .mappings

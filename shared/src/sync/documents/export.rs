@@ -122,9 +122,7 @@ pub async fn export_document(
 
     // One export per document at a time (lease), and identical repeats answered from the
     // first run (idempotency): concurrent clicks never create a second opportunity or quote.
-    let idempotency = ctx
-        .idempotency(FUNCTION)
-        .with_expiry(LINK_REPLAY_WINDOW);
+    let idempotency = ctx.idempotency(FUNCTION).with_expiry(LINK_REPLAY_WINDOW);
     let payload = json!({ "request": request, "document": input });
     let caller_key = format!("{number}#{}", hash_value(&payload));
     let now = ctx.clock.now();

@@ -47,6 +47,9 @@ pub struct Chaos {
     pub seed: u64,
     pub rate: f64,
     pub faults: Vec<Fault>,
+    /// Stop after this many injected faults (`None`: no limit).
+    #[serde(default)]
+    pub max_faults: Option<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -119,6 +122,9 @@ impl SandboxState {
                 let seen = *self.write_requests.entry(kind.request_root().to_owned()).or_default() as f64;
                 *self.write_requests.entry(kind.request_root().to_owned()).or_default() += 1;
                 let (chaos, rng) = self.chaos.as_mut()?;
+                if chaos.max_faults.is_some_and(|max| self.injected.values().sum::<u64>() >= max) {
+                    return None;
+                }
                 // Random, but a request type that fell behind `rate` is caught up.
                 let behind = (hit as f64) < chaos.rate * (seen + 1.0) - 1.0;
                 if chaos.faults.is_empty() || (rng.f64() >= chaos.rate && !behind) {

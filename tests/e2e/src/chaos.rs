@@ -271,6 +271,61 @@ pub fn script(seed: u64, operations: usize) -> Script {
 
 const SERVICES: usize = 4;
 
+/// One import of an Autotask company with two contacts (its only ChannelOnline write is the
+/// customer import).
+pub fn import_script() -> Script {
+    let name = "Imported Once Co".to_owned();
+    Script {
+        tracks: vec![vec![Op::ImportCompany { company: name.clone() }]],
+        customers: vec![],
+        documents: vec![],
+        companies: vec![(name, vec!["a@once.test".into(), "b@once.test".into()])],
+    }
+}
+
+/// A customer export, a 3-line quote export and one add-line (its only ChannelOnline write).
+pub fn add_line_script() -> Script {
+    let customer = Customer {
+        customer_id: "id-ONCE".into(),
+        number: "ONCE".into(),
+        company_name: "Once Customer".into(),
+        phone: Some("555-0001".into()),
+        contacts: vec![Contact {
+            id: "ONCE-c0".into(),
+            first_name: "Pat".into(),
+            last_name: "Once".into(),
+            email: Some("pat@once.test".into()),
+            work_phone: None,
+            mobile: None,
+        }],
+        modified_at: Some(Utc::now()),
+        ..Customer::default()
+    };
+    let doc = document(
+        "ONCE-Q0",
+        &customer,
+        DocumentType::Quote,
+        (1..=3).map(|n| line(n, &format!("SKU-ONCE-{n}"), n, 100)).collect(),
+    );
+    Script {
+        tracks: vec![vec![
+            Op::ExportCustomer {
+                number: "ONCE".into(),
+            },
+            Op::ExportDocument {
+                number: "ONCE-Q0".into(),
+            },
+            Op::AddLine {
+                number: "ONCE-Q0".into(),
+                service: 0,
+            },
+        ]],
+        customers: vec![customer],
+        documents: vec![doc],
+        companies: vec![],
+    }
+}
+
 /// The whole local system the script runs against.
 pub struct ChaosStack {
     pub at: AtSandbox,
@@ -413,8 +468,19 @@ impl ChaosStack {
             seed: seed ^ 0x5eed,
             rate,
             faults: vec![Fault::LoseResponse, Fault::Drop],
+            max_faults: None,
         });
         self.col.state().set_chaos(col);
+    }
+
+    /// The next ChannelOnline write commits and its answer is lost (once).
+    pub fn lose_next_channelonline_answer(&self) {
+        self.col.state().set_chaos(Some(ColChaos {
+            seed: 1,
+            rate: 1.0,
+            faults: vec![Fault::LoseResponse],
+            max_faults: Some(1),
+        }));
     }
 
     fn event_for(&self, op: &Op) -> (&'static str, Value) {

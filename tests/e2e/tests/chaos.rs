@@ -6,7 +6,9 @@
 
 use std::sync::Arc;
 
-use e2e::chaos::{ChaosConfig, ChaosStack, RunReport, check, run, script};
+use e2e::chaos::{
+    ChaosConfig, ChaosStack, Findings, RunReport, Script, add_line_script, check, import_script, run, script,
+};
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -112,4 +114,47 @@ async fn chaos_leaves_no_duplicate_no_lost_mapping_and_the_fault_free_state() {
             .collect();
         panic!("final state differs from the fault-free run: {differing:#?}");
     }
+}
+
+/// Runs `script` with the answer of its first ChannelOnline write lost after the commit.
+async fn with_lost_channelonline_answer(script: &Script) -> (RunReport, Findings) {
+    let stack = ChaosStack::start(script).await;
+    stack.lose_next_channelonline_answer();
+    let config = ChaosConfig {
+        seed: 7,
+        operations: script.operations(),
+        fault_rate: 0.0,
+        kill_rate: 0.0,
+    };
+    let report = run(&stack, script, &config).await;
+    (report, check(&stack, script).await)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_whose_channelonline_answer_was_lost_makes_one_customer() {
+    // GIVEN an Autotask company to import WHEN the import's customer write commits but its
+    // answer is lost, and the user tries again
+    let script = import_script();
+    let (report, found) = with_lost_channelonline_answer(&script).await;
+    // THEN the lost answer was told as retryable, and the retry found the customer it made
+    assert_eq!(report.channelonline_faults.values().sum::<u64>(), 1, "{report:?}");
+    assert_eq!(report.answers.get("503 retryable"), Some(&1), "{report:?}");
+    assert!(report.gave_up.is_empty() && report.untruthful.is_empty(), "{report:?}");
+    assert!(found.duplicates.is_empty(), "{:?}", found.duplicates);
+    assert!(found.lost_mappings.is_empty(), "{:?}", found.lost_mappings);
+    let imported = &found.state["Imported Once Co"];
+    assert_eq!(imported["imported"], 1, "{imported}");
+    assert_eq!(imported["contacts"], serde_json::json!(["a@once.test", "b@once.test"]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_added_line_whose_channelonline_answer_was_lost_is_on_the_document_once() {
+    // GIVEN an exported quote WHEN adding a service line commits but its answer is lost
+    let script = add_line_script();
+    let (report, found) = with_lost_channelonline_answer(&script).await;
+    // THEN the add was answered as done (found after the loss) and the document has one such line
+    assert_eq!(report.channelonline_faults.values().sum::<u64>(), 1, "{report:?}");
+    assert!(report.gave_up.is_empty() && report.untruthful.is_empty(), "{report:?}");
+    assert_eq!(found.state["ONCE-Q0"]["added_lines"], 1, "{}", found.state);
+    assert!(found.duplicates.is_empty() && found.lost_mappings.is_empty(), "{found:?}");
 }

@@ -439,8 +439,17 @@ impl TenantClient {
         }
     }
 
+    /// Sends the create once and tells an unanswered one as `Ambiguous`, without looking it up:
+    /// for creates of look-alike records made side by side, where one's look-up could take
+    /// another's record until all have settled. The caller then looks each unanswered record up
+    /// by its natural key before sending it again (`create_once` otherwise).
+    pub async fn create_unreconciled<E: Entity>(&self, entity: &E) -> Result<i64, AutotaskError> {
+        self.create(entity).await
+    }
+
     /// One create. Child entities (Contacts, QuoteItems) are POSTed under their parent, taken
-    /// from the entity (`companyID`, `quoteID`). Private: callers go through `create_once`.
+    /// from the entity (`companyID`, `quoteID`). Private: callers go through `create_once` (or
+    /// `create_unreconciled`, which reconciles later).
     async fn create<E: Entity>(&self, entity: &E) -> Result<i64, AutotaskError> {
         let path = match E::WRITE {
             WriteRoute::Root { create: true } => format!("/V1.0/{}", E::COLLECTION),

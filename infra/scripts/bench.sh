@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark (README, "Benchmarks"): Autotask calls and latency per operation, cold start,
-# peak memory, bulk-sync throughput and binary size, as one table; JSON in target/bench/results.json.
-# Usage: infra/scripts/bench.sh [--quick] [--only calls,latency,cold,memory,bulk,size] [--out PATH]
+# peak memory, bulk-sync throughput, binary size and the tenant-wide limiter's cost, as one table; JSON in target/bench/results.json.
+# Usage: infra/scripts/bench.sh [--quick] [--only calls,latency,cold,memory,bulk,size,limiter] [--out PATH]
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"

@@ -11,7 +11,7 @@ use chrono::{NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde_json::Value;
 use shared::app::TenantContext;
-use shared::autotask::{AutotaskClient, AutotaskCredentials, ClientConfig};
+use shared::autotask::{AutotaskClient, AutotaskCredentials, ClientConfig, SharedLimit};
 use shared::channelonline::types::{
     Address, AutotaskItemKind, AutotaskItemRef, CustomField, Document, DocumentContact, DocumentCustomer, DocumentLine,
     DocumentType, ProductType, SalesRep, Totals,
@@ -361,7 +361,7 @@ async fn twenty_line_quote_lands_as_one_opportunity_one_quote_and_twenty_items()
     let calls = env.at.counters().total();
     println!("20-line first export: {calls} Autotask calls");
     assert!(calls <= 20 + 5 + 8, "{calls} calls");
-    // THEN one opportunity and one quote exist, with 5 new products and 20 items in order
+    // THEN one opportunity and one quote exist, with 5 new products and 20 items
     assert_eq!(out.failed_lines, 0, "{:?}", out.lines);
     let opportunities = records(&env, "Opportunities");
     assert_eq!(opportunities.len(), 1);
@@ -388,18 +388,21 @@ async fn twenty_line_quote_lands_as_one_opportunity_one_quote_and_twenty_items()
             .filter(|p| p["sku"] != "NEW-Q20-1")
             .all(|p| p["productCategory"] == 1)
     );
+    // Items are created side by side (sent in document order): each line's item is found by
+    // its content, not by its position in Autotask.
     let items = items_of(&env, out.quote_id.unwrap());
     assert_eq!(items.len(), 20);
-    let types: Vec<i64> = items.iter().map(|i| i["quoteItemType"].as_i64().unwrap()).collect();
     let code = |label| item_type_code(&env, label);
-    assert_eq!(&types[..17], &[code("Product"); 17]);
-    assert_eq!(&types[17..], &[code("Service"), code("ServiceBundle"), code("Labor")]);
-    assert_eq!(items[17]["serviceID"], env.service);
-    assert_eq!(items[18]["serviceBundleID"], env.bundle);
-    assert_eq!(items[19]["laborID"], env.role);
-    for (n, item) in items.iter().enumerate().take(17) {
+    let of_type = |label| -> Vec<&Value> { items.iter().filter(|i| i["quoteItemType"] == code(label)).collect() };
+    let mut products = of_type("Product");
+    assert_eq!(products.len(), 17);
+    assert_eq!(of_type("Service")[0]["serviceID"], env.service);
+    assert_eq!(of_type("ServiceBundle")[0]["serviceBundleID"], env.bundle);
+    assert_eq!(of_type("Labor")[0]["laborID"], env.role);
+    products.sort_by(|a, b| a["quantity"].as_f64().partial_cmp(&b["quantity"].as_f64()).unwrap());
+    for (n, item) in products.iter().enumerate() {
         let n = n as f64 + 1.0;
-        assert_eq!(item["quantity"].as_f64(), Some(n), "order by document line");
+        assert_eq!(item["quantity"].as_f64(), Some(n), "one item per document line");
         assert_eq!(item["unitPrice"].as_f64(), Some(100.0 + n));
         assert_eq!(item["unitCost"].as_f64(), Some(60.0 + n));
     }
@@ -944,9 +947,12 @@ async fn the_export_writes_the_item_type_codes_the_tenant_lists() {
     // THEN every item carries the tenant's code for its type, matched by label
     assert_eq!(out.failed_lines, 0, "{:?}", out.lines);
     let items = items_of(&env, out.quote_id.unwrap());
-    let types: Vec<i64> = items.iter().map(|i| i["quoteItemType"].as_i64().unwrap()).collect();
-    assert_eq!(types, [101, 101, 101, 111, 112, 103, 106]);
-    assert_eq!(items[6]["shippingID"], env.shipping);
+    // (items are created side by side, so Autotask's order among them may differ)
+    let mut types: Vec<i64> = items.iter().map(|i| i["quoteItemType"].as_i64().unwrap()).collect();
+    types.sort_unstable();
+    assert_eq!(types, [101, 101, 101, 103, 106, 111, 112]);
+    let shipping = items.iter().find(|i| i["quoteItemType"] == 106).unwrap();
+    assert_eq!(shipping["shippingID"], env.shipping);
     // AND the picklist was read once; a second export reuses it
     assert_eq!(item_type_reads(&env), 1);
     put(&env, document("Q51", 1, 0, false, &env));
@@ -972,8 +978,10 @@ async fn a_refused_item_type_rereads_the_picklist_once_and_lands_every_item_once
     assert_eq!(out.failed_lines, 0, "{:?}", out.lines);
     assert_eq!(item_type_reads(&env), 2);
     let items = items_of(&env, out.quote_id.unwrap());
-    let types: Vec<i64> = items.iter().map(|i| i["quoteItemType"].as_i64().unwrap()).collect();
-    assert_eq!(types, [101, 101, 101, 101, 111, 112, 103, 106]);
+    // (items are created side by side, so Autotask's order among them may differ)
+    let mut types: Vec<i64> = items.iter().map(|i| i["quoteItemType"].as_i64().unwrap()).collect();
+    types.sort_unstable();
+    assert_eq!(types, [101, 101, 101, 101, 103, 106, 111, 112]);
     // AND the next export plans with the fresh codes: nothing to change
     let again = export(
         &env,
@@ -1114,6 +1122,98 @@ async fn a_lost_product_create_is_found_by_its_part_number() {
 #[tokio::test]
 async fn a_lost_quote_item_create_is_found_not_duplicated() {
     lose_answer_then_retry("QuoteItems", 3, FaultKind::LoseResponse { delay_ms: LOST }).await;
+}
+
+#[tokio::test]
+async fn identical_lines_created_side_by_side_whose_answers_are_lost_get_one_item_each() {
+    // GIVEN a quote of four identical lines, and Autotask commits the first three item creates
+    // (sent at once) but their answers are lost, while the fourth is answered
+    let env = env_with(SHORT_READ_TIMEOUT).await;
+    let number = "Q-TWINS";
+    let mut doc = document(number, 1, 0, false, &env);
+    let line = doc.lines[0].clone();
+    doc.lines = (1..=4)
+        .map(|n| DocumentLine {
+            line_id: format!("twin-{n}"),
+            order: n,
+            ..line.clone()
+        })
+        .collect();
+    put(&env, doc);
+    env.at.counters().add_fault(FaultRule {
+        endpoint: Some("QuoteItems".into()),
+        method: Some("POST".into()),
+        kind: FaultKind::LoseResponse { delay_ms: LOST },
+        times: 3,
+    });
+    // WHEN the document is exported
+    let outcome = export(&env, &request(number)).await.unwrap();
+    // THEN each line holds its own item: the unanswered ones were looked up one after another,
+    // none taking the answered line's item or another's, and nothing was created twice
+    assert_eq!(outcome.failed_lines, 0, "{:?}", outcome.lines);
+    let items = items_of(&env, outcome.quote_id.unwrap());
+    assert_eq!(items.len(), 4, "one item per line, no duplicate");
+    let mut held: Vec<i64> = outcome.lines.iter().map(|l| l.item_id.unwrap()).collect();
+    held.sort_unstable();
+    held.dedup();
+    assert_eq!(held.len(), 4, "no item claimed by two lines: {:?}", outcome.lines);
+    // AND a repeat finds everything in place
+    let before = all_writes(&env);
+    env.clock
+        .advance(shared::idempotency::LINK_REPLAY_WINDOW + chrono::Duration::minutes(1));
+    let again = export(&env, &request(number)).await.unwrap();
+    assert_eq!((again.writes, all_writes(&env)), (0, before), "{again:?}");
+}
+
+/// `env`'s tenant as seen by another function instance (its own client, so its own process
+/// limit), both holding tenant-wide call slots in `slots`.
+fn instance(env: &Env, ctx: &TenantContext, slots: &Arc<MemoryStore>) -> TenantContext {
+    let sandbox = env.at.config();
+    let client = AutotaskClient::new(ClientConfig::with_zone_host(&env.at.base_url()))
+        .unwrap()
+        .for_tenant(
+            ctx.tenant.clone(),
+            AutotaskCredentials {
+                username: sandbox.username.clone(),
+                secret: SecretString::new(sandbox.secret.clone()),
+                integration_code: sandbox.integration_code.clone(),
+                impersonation_resource_id: None,
+            },
+        )
+        .with_shared_limit(SharedLimit {
+            store: slots.clone(),
+            clock: env.clock.clone(),
+            slots: 3,
+        });
+    TenantContext {
+        autotask: client,
+        ..ctx.clone()
+    }
+}
+
+#[tokio::test]
+async fn two_instances_exporting_at_once_stay_within_autotask_thread_limit() {
+    // GIVEN two function instances of one tenant (each limits itself to 3 calls per endpoint)
+    // sharing the tenant-wide call slots, and Autotask answering each call after 20 ms
+    let env = env().await;
+    let slots = Arc::new(MemoryStore::new());
+    let (a, b) = (instance(&env, &env.ctx, &slots), instance(&env, &env.ctx, &slots));
+    put(&env, document("Q-A", 12, 0, false, &env));
+    put(&env, document("Q-B", 12, 0, false, &env));
+    env.at.counters().set_latency(Duration::from_millis(20));
+    // WHEN both export a 12-line quote at the same time
+    let (qa, qb) = (request("Q-A"), request("Q-B"));
+    let (ra, rb) = tokio::join!(export_document(&a, &qa, None), export_document(&b, &qb, None));
+    // THEN both land, and Autotask never saw more than 3 calls in flight on one endpoint
+    assert_eq!(ra.unwrap().failed_lines, 0);
+    assert_eq!(rb.unwrap().failed_lines, 0);
+    assert_eq!(env.at.counters().thread_limit_refusals(), 0);
+    assert!(env.at.counters().peak_in_flight("QuoteItems") <= 3);
+    assert_eq!(
+        env.at.counters().peak_in_flight("QuoteItems"),
+        3,
+        "the items ran side by side"
+    );
 }
 
 #[tokio::test]

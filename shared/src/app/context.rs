@@ -13,7 +13,7 @@ use crate::secrets::aws::SecretsManagerSource;
 use crate::secrets::cache::CachedSecretSource;
 use crate::secrets::file::FileSecretSource;
 use crate::store::dynamo::{DynamoStore, TableNames};
-use crate::store::{AuditLog, MappingStore, SettingsStore, SyncStateStore};
+use crate::store::{AuditLog, MappingStore, SettingsStore, SlotStore, SyncStateStore};
 use crate::tenant::TenantId;
 use crate::web::ApiError;
 
@@ -39,6 +39,8 @@ pub struct AppContext {
     pub settings: Arc<dyn SettingsStore>,
     pub audit: Arc<dyn AuditLog>,
     pub sync_state: Arc<dyn SyncStateStore>,
+    /// Tenant-wide Autotask call slots (every instance's calls together stay within the limit).
+    pub slots: Arc<dyn SlotStore>,
     pub idempotency: Arc<dyn IdempotencyStore>,
     pub clients: ClientFactories,
 }
@@ -50,6 +52,7 @@ pub struct Stores {
     pub settings: Arc<dyn SettingsStore>,
     pub audit: Arc<dyn AuditLog>,
     pub sync_state: Arc<dyn SyncStateStore>,
+    pub slots: Arc<dyn SlotStore>,
     pub idempotency: Arc<dyn IdempotencyStore>,
 }
 
@@ -57,13 +60,14 @@ impl Stores {
     /// Every port served by one adapter.
     pub fn all<S>(store: Arc<S>) -> Self
     where
-        S: MappingStore + SettingsStore + AuditLog + SyncStateStore + IdempotencyStore + 'static,
+        S: MappingStore + SettingsStore + AuditLog + SyncStateStore + SlotStore + IdempotencyStore + 'static,
     {
         Self {
             mappings: store.clone(),
             settings: store.clone(),
             audit: store.clone(),
             sync_state: store.clone(),
+            slots: store.clone(),
             idempotency: store,
         }
     }
@@ -98,6 +102,7 @@ impl AppContext {
             settings: stores.settings,
             audit: stores.audit,
             sync_state: stores.sync_state,
+            slots: stores.slots,
             idempotency: stores.idempotency,
             clients: ClientFactories::production(),
         }

@@ -10,10 +10,10 @@ use chrono::{DateTime, Duration, Utc};
 use http::StatusCode;
 
 use super::context::AppContext;
-use crate::autotask::{AutotaskCredentials as AtClientCredentials, CredentialSource, TenantClient};
+use crate::autotask::{AutotaskCredentials as AtClientCredentials, CredentialSource, SharedLimit, TenantClient};
 use crate::channelonline::ChannelOnline;
 use crate::clock::Clock;
-use crate::domain::settings::TenantSettings;
+use crate::domain::settings::{AUTOTASK_MAX_CONCURRENT_CALLS, TenantSettings};
 use crate::idempotency::{Idempotency, IdempotencyStore};
 use crate::secrets::{SecretKind, SecretSource};
 use crate::store::{AuditLog, AuditOutcome, AuditRecord, MappingStore, SettingsStore, SyncStateStore};
@@ -129,7 +129,17 @@ impl AppContext {
                 tenant: tenant.clone(),
                 impersonation,
             }))
-            .with_deadline(until);
+            .with_deadline(until)
+            .with_shared_limit(SharedLimit {
+                store: self.slots.clone(),
+                clock: self.clock.clone(),
+                slots: usize::from(
+                    settings
+                        .autotask
+                        .max_concurrent_calls
+                        .unwrap_or(AUTOTASK_MAX_CONCURRENT_CALLS),
+                ),
+            });
         let channelonline = self
             .clients
             .channelonline

@@ -15,7 +15,7 @@ use crate::tenant::TenantId;
 
 use super::entities::{DeleteRoute, Entity, ThresholdInformation, WriteRoute};
 use super::error::AutotaskError;
-use super::limiter::Limiter;
+use super::limiter::{Limiter, SharedLimit};
 use super::picklists::{DEFAULT_PICKLIST_TTL, EntityFields, FieldInformation, PicklistCache};
 use super::query::Query;
 use super::zone::{ZoneCache, ZoneInformation};
@@ -132,6 +132,7 @@ impl AutotaskClient {
             creds: Arc::new(std::sync::RwLock::new(Arc::new(credentials))),
             refresh: None,
             deadline: None,
+            shared_limit: None,
         }
     }
 }
@@ -164,6 +165,8 @@ pub struct TenantClient {
     creds: Arc<std::sync::RwLock<Arc<AutotaskCredentials>>>,
     refresh: Option<Arc<dyn CredentialSource>>,
     deadline: Option<Instant>,
+    /// Tenant-wide call slots shared with every other instance (see `limiter`).
+    shared_limit: Option<Arc<SharedLimit>>,
 }
 
 /// Where a tenant client re-reads its credentials after Autotask refused them (401), bypassing
@@ -231,6 +234,24 @@ impl TenantClient {
     pub fn with_deadline(mut self, deadline: Instant) -> Self {
         self.deadline = Some(deadline);
         self
+    }
+
+    /// Every call also holds one of the tenant's `limit.slots` store slots of its endpoint, so
+    /// all instances together stay within Autotask's concurrent-call limit.
+    pub fn with_shared_limit(mut self, limit: SharedLimit) -> Self {
+        self.shared_limit = Some(Arc::new(limit));
+        self
+    }
+
+    /// Calls this tenant may have in flight per endpoint (what parallel writes should aim for).
+    pub fn max_in_flight(&self) -> usize {
+        self.inner.limiter.limit(self.shared_limit.as_deref())
+    }
+
+    /// How long a call slot is leased: a few seconds past the longest a call can take, so a
+    /// slot outlives its call but a vanished holder's slot frees itself soon after.
+    fn slot_lease(&self) -> Duration {
+        self.inner.config.connect_timeout + self.inner.config.read_timeout + SLOT_LEASE_MARGIN
     }
 
     pub(crate) fn max_pages(&self) -> usize {
@@ -418,8 +439,17 @@ impl TenantClient {
         }
     }
 
+    /// Sends the create once and tells an unanswered one as `Ambiguous`, without looking it up:
+    /// for creates of look-alike records made side by side, where one's look-up could take
+    /// another's record until all have settled. The caller then looks each unanswered record up
+    /// by its natural key before sending it again (`create_once` otherwise).
+    pub async fn create_unreconciled<E: Entity>(&self, entity: &E) -> Result<i64, AutotaskError> {
+        self.create(entity).await
+    }
+
     /// One create. Child entities (Contacts, QuoteItems) are POSTed under their parent, taken
-    /// from the entity (`companyID`, `quoteID`). Private: callers go through `create_once`.
+    /// from the entity (`companyID`, `quoteID`). Private: callers go through `create_once` (or
+    /// `create_unreconciled`, which reconciles later).
     async fn create<E: Entity>(&self, entity: &E) -> Result<i64, AutotaskError> {
         let path = match E::WRITE {
             WriteRoute::Root { create: true } => format!("/V1.0/{}", E::COLLECTION),
@@ -662,15 +692,33 @@ impl TenantClient {
                 u.clone()
             }
         };
+        let permit = self
+            .inner
+            .limiter
+            .acquire(
+                &self.tenant,
+                call.endpoint,
+                self.shared_limit.as_deref(),
+                self.slot_lease(),
+                self.deadline,
+            )
+            .await?;
+        let result = self.send(call, &url).await;
+        permit.release().await;
+        result
+    }
+
+    /// One HTTP exchange within a held call slot, the answer read and classified. It ends before
+    /// the deadline (the time a slot took to get is already spent).
+    async fn send<T: DeserializeOwned>(&self, call: &Call<'_>, url: &str) -> Result<T, AutotaskError> {
         let Some(timeout) = crate::http::request_timeout(self.inner.config.read_timeout, self.deadline) else {
             return Err(told(call, out_of_time(), false));
         };
-        let _permit = self.inner.limiter.acquire(&self.tenant, call.endpoint).await;
         let creds = self.creds();
         let mut req = self
             .inner
             .http
-            .request(call.method.clone(), &url)
+            .request(call.method.clone(), url)
             .timeout(timeout)
             .header("ApiIntegrationCode", &creds.integration_code)
             .header("UserName", &creds.username)
@@ -704,7 +752,7 @@ impl TenantClient {
             "autotask call"
         );
         if !status.is_success() {
-            let mut err = AutotaskError::from_response(status, retry_after, &text, &path_of(&url));
+            let mut err = AutotaskError::from_response(status, retry_after, &text, &path_of(url));
             if let AutotaskError::MethodNotAllowed { method, .. } = &mut err {
                 *method = call.method.to_string();
             }
@@ -724,13 +772,13 @@ impl TenantClient {
                 StatusCode::INTERNAL_SERVER_ERROR,
                 None,
                 &text,
-                &path_of(&url),
+                &path_of(url),
             ));
         }
         serde_json::from_str(&text).map_err(|e| {
             told(
                 call,
-                AutotaskError::InvalidResponse(format!("{}: {e}", path_of(&url))),
+                AutotaskError::InvalidResponse(format!("{}: {e}", path_of(url))),
                 true,
             )
         })
@@ -744,6 +792,9 @@ pub struct Created {
     /// False when the look-up found the record an earlier, unanswered create had made.
     pub wrote: bool,
 }
+
+/// How much longer than a call's timeouts its call slot is leased.
+const SLOT_LEASE_MARGIN: Duration = Duration::from_secs(5);
 
 /// Most times `create_once` sends one record's create.
 pub const CREATE_ATTEMPTS: u32 = 3;

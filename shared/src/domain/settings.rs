@@ -37,7 +37,14 @@ pub struct AutotaskConnection {
     pub tracking_identifier: Option<String>,
     /// Act as this resource (`ImpersonationResourceId`) so records show a person, not the API user.
     pub impersonation_resource_id: Option<i64>,
+    /// Concurrent Autotask calls per endpoint this integration may make across all its functions
+    /// (1 to 3; default 3, Autotask's limit). Lower leaves threads to the reseller's other
+    /// integrations that share the limit.
+    pub max_concurrent_calls: Option<u8>,
 }
+
+/// Autotask's concurrent-call limit per endpoint and integration.
+pub const AUTOTASK_MAX_CONCURRENT_CALLS: u8 = 3;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -260,6 +267,16 @@ impl TenantSettings {
                 "autotask.impersonation_resource_id",
             ),
         ];
+        if self
+            .autotask
+            .max_concurrent_calls
+            .is_some_and(|n| !(1..=AUTOTASK_MAX_CONCURRENT_CALLS).contains(&n))
+        {
+            return Err(SettingsError::at(
+                "autotask.max_concurrent_calls",
+                "must be 1, 2 or 3 (Autotask allows 3 concurrent calls per endpoint)",
+            ));
+        }
         for (id, path) in optional_ids {
             if let Some(id) = id {
                 positive(id, path)?;

@@ -16,8 +16,14 @@ use crate::idempotency::{ClaimOutcome, Idempotency, IdempotencyStatus, Idempoten
 use crate::tenant::TenantId;
 
 /// Everything an adapter must implement to be tested here.
-pub trait TestStore: MappingStore + SettingsStore + AuditLog + SyncStateStore + IdempotencyStore + 'static {}
-impl<T: MappingStore + SettingsStore + AuditLog + SyncStateStore + IdempotencyStore + 'static> TestStore for T {}
+pub trait TestStore:
+    MappingStore + SettingsStore + AuditLog + SyncStateStore + SlotStore + IdempotencyStore + 'static
+{
+}
+impl<T: MappingStore + SettingsStore + AuditLog + SyncStateStore + SlotStore + IdempotencyStore + 'static> TestStore
+    for T
+{
+}
 
 /// A store under test plus whatever must live as long as it (e.g. the embedded server).
 pub struct Fixture<S> {
@@ -52,6 +58,8 @@ macro_rules! store_conformance_tests {
             audit_lists_newest_first
             lease_held_by_another_owner_is_refused_until_expiry
             checkpoints_are_versioned_and_runs_listed_newest_first
+            call_slot_has_one_holder_until_released_or_expired
+            concurrent_takes_of_one_call_slot_have_one_winner
             idempotency_claim_complete_replay
             idempotency_concurrent_duplicate_is_in_progress
             idempotency_different_payload_is_rejected
@@ -518,6 +526,125 @@ pub async fn lease_held_by_another_owner_is_refused_until_expiry<S: TestStore>(s
         .acquire_lease(&acme, "other", "B", t + secs(122), t + secs(180))
         .await
         .unwrap();
+}
+
+pub async fn call_slot_has_one_holder_until_released_or_expired<S: TestStore>(store: Arc<S>) {
+    let (acme, other) = (tenant("acme"), tenant("other"));
+    let t = t0();
+    let secs = Duration::seconds;
+    // GIVEN A holds slot 0 of the Companies bucket until t+40
+    assert!(
+        store
+            .take_slot(&acme, "companies", 0, "A", t, t + secs(40))
+            .await
+            .unwrap()
+    );
+    // WHEN B asks for the same slot before then THEN it is refused; other slots, buckets and
+    // tenants are free
+    assert!(
+        !store
+            .take_slot(&acme, "companies", 0, "B", t + secs(1), t + secs(41))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .take_slot(&acme, "companies", 0, "B", t + secs(40), t + secs(80))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .take_slot(&acme, "companies", 1, "B", t, t + secs(40))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .take_slot(&acme, "contacts", 0, "B", t, t + secs(40))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .take_slot(&other, "companies", 0, "B", t, t + secs(40))
+            .await
+            .unwrap()
+    );
+    // AND B cannot free A's slot
+    store.release_slot(&acme, "companies", 0, "B").await.unwrap();
+    assert!(
+        !store
+            .take_slot(&acme, "companies", 0, "C", t + secs(2), t + secs(42))
+            .await
+            .unwrap()
+    );
+    // WHEN A's lease has ended THEN C takes the slot over, and A's late release leaves it with C
+    assert!(
+        store
+            .take_slot(&acme, "companies", 0, "C", t + secs(41), t + secs(81))
+            .await
+            .unwrap()
+    );
+    store.release_slot(&acme, "companies", 0, "A").await.unwrap();
+    assert!(
+        !store
+            .take_slot(&acme, "companies", 0, "D", t + secs(42), t + secs(82))
+            .await
+            .unwrap()
+    );
+    // AND once its holder releases it, the slot is free at once (releasing twice is harmless)
+    store.release_slot(&acme, "companies", 0, "C").await.unwrap();
+    store.release_slot(&acme, "companies", 0, "C").await.unwrap();
+    assert!(
+        store
+            .take_slot(&acme, "companies", 0, "D", t + secs(43), t + secs(83))
+            .await
+            .unwrap()
+    );
+    store.release_slot(&acme, "companies", 9, "nobody").await.unwrap();
+}
+
+pub async fn concurrent_takes_of_one_call_slot_have_one_winner<S: TestStore>(store: Arc<S>) {
+    // GIVEN 20 instances racing for slot 2 of one bucket
+    let acme = tenant("acme");
+    let t = t0();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let (store, acme) = (store.clone(), acme.clone());
+        tasks.spawn(async move {
+            let owner = format!("i{i}");
+            let won = store
+                .take_slot(&acme, "quoteitems", 2, &owner, t, t + Duration::seconds(40))
+                .await
+                .unwrap();
+            (owner, won)
+        });
+    }
+    // WHEN all finish THEN exactly one holds it, and only that one's release frees it
+    let winners: Vec<String> = tasks
+        .join_all()
+        .await
+        .into_iter()
+        .filter(|(_, won)| *won)
+        .map(|(owner, _)| owner)
+        .collect();
+    assert_eq!(winners.len(), 1, "exactly one winner: {winners:?}");
+    let loser = if winners[0] == "i0" { "i1" } else { "i0" };
+    store.release_slot(&acme, "quoteitems", 2, loser).await.unwrap();
+    assert!(
+        !store
+            .take_slot(&acme, "quoteitems", 2, "late", t, t + Duration::seconds(40))
+            .await
+            .unwrap()
+    );
+    store.release_slot(&acme, "quoteitems", 2, &winners[0]).await.unwrap();
+    assert!(
+        store
+            .take_slot(&acme, "quoteitems", 2, "late", t, t + Duration::seconds(40))
+            .await
+            .unwrap()
+    );
 }
 
 pub async fn checkpoints_are_versioned_and_runs_listed_newest_first<S: TestStore>(store: Arc<S>) {

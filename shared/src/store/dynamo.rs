@@ -744,6 +744,60 @@ impl SyncStateStore for DynamoStore {
     }
 }
 
+#[async_trait]
+impl SlotStore for DynamoStore {
+    async fn take_slot(
+        &self,
+        tenant: &TenantId,
+        bucket: &str,
+        slot: u32,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let item = HashMap::from([
+            (PK.to_owned(), s(keys::slots_pk(tenant, bucket))),
+            (SK.to_owned(), s(keys::slot_sk(slot))),
+            (attr::OWNER.to_owned(), s(owner)),
+            (attr::LEASE_UNTIL.to_owned(), n(until.timestamp_millis())),
+        ]);
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.tables.mappings)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk) OR #lu < :now")
+            .expression_attribute_names("#lu", attr::LEASE_UNTIL)
+            .expression_attribute_values(":now", n(now.timestamp_millis()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if is_conditional_failure(&err) => Ok(false),
+            Err(err) => Err(sdk_error(err)),
+        }
+    }
+
+    async fn release_slot(&self, tenant: &TenantId, bucket: &str, slot: u32, owner: &str) -> StoreResult<()> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.tables.mappings)
+            .set_key(Some(key(keys::slots_pk(tenant, bucket), &keys::slot_sk(slot))))
+            .condition_expression("#o = :owner")
+            .expression_attribute_names("#o", attr::OWNER)
+            .expression_attribute_values(":owner", s(owner))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Gone, or taken over after our lease ended: either way no longer ours to free.
+            Err(err) if is_conditional_failure(&err) => Ok(()),
+            Err(err) => Err(sdk_error(err)),
+        }
+    }
+}
+
 fn lease_held(old: &Item) -> StoreResult<StoreError> {
     Ok(StoreError::LeaseHeld {
         owner: get_s(old, attr::OWNER)?.to_owned(),

@@ -13,12 +13,14 @@
 //! | sync lease           | `T#<t>#SYNC#<name>`      | `LEASE`                     | `owner`, `lease_until` (epoch ms) |
 //! | sync checkpoint      | `T#<t>#SYNC#<stream>`    | `CHECKPOINT`                | `doc` (JSON), `version`, `updated_at` |
 //! | sync run             | `T#<t>#RUN`              | `RUN#<run id>`              | `data` (JSON) |
+//! | call slot            | `T#<t>#SLOTS#<bucket>`   | `SLOT#<n>`                  | `owner`, `lease_until` (epoch ms) |
 //!
 //! Both sides of a mapping live in one partition (`T#<t>#MAP#<KIND>`), so listing a kind is one
 //! Query (`begins_with(sk, "COL#")`) and the pair is written in one `TransactWriteItems`, each
 //! side `attribute_not_exists(pk)`: an AT id maps to at most one COL id and back. Both sides carry
 //! the full mapping so either lookup is one GetItem; updates change both in one transaction.
-//! Audit and runs sort by time within their partition, so "newest first" is a reverse Query.
+//! A call slot exists only while it is held (released = deleted), so the table holds at most N
+//! per tenant and Autotask endpoint. Audit and runs sort by time within their partition, so "newest first" is a reverse Query.
 //!
 //! Idempotency table (`IDEMPOTENCY_TABLE`): partition key `id` (S), TTL on `expiration`
 //! (epoch seconds); attributes `status` (`INPROGRESS` | `COMPLETE`), `in_progress_expiry`
@@ -39,6 +41,7 @@ pub const SETTINGS_SK: &str = "SETTINGS";
 pub const LEASE_SK: &str = "LEASE";
 pub const CHECKPOINT_SK: &str = "CHECKPOINT";
 pub const RUN_PREFIX: &str = "RUN#";
+pub const SLOT_PREFIX: &str = "SLOT#";
 
 pub fn mapping_pk(tenant: &TenantId, kind: MappingKind) -> String {
     format!("T#{tenant}#MAP#{}", kind.key_name())
@@ -75,6 +78,14 @@ pub fn runs_pk(tenant: &TenantId) -> String {
 
 pub fn run_sk(run_id: &str) -> String {
     format!("{RUN_PREFIX}{run_id}")
+}
+
+pub fn slots_pk(tenant: &TenantId, bucket: &str) -> String {
+    format!("T#{tenant}#SLOTS#{bucket}")
+}
+
+pub fn slot_sk(slot: u32) -> String {
+    format!("{SLOT_PREFIX}{slot}")
 }
 
 /// Idempotency TTL attribute value: epoch seconds, rounded up so a record never expires early.

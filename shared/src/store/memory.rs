@@ -28,6 +28,8 @@ struct State {
     /// (tenant, sort key) -> record; the sort key orders by time like the table's.
     audit: BTreeMap<(TenantId, String), AuditRecord>,
     leases: HashMap<(TenantId, String), Lease>,
+    /// (tenant, bucket, slot) -> lease of its holder.
+    slots: HashMap<(TenantId, String, u32), Lease>,
     checkpoints: HashMap<(TenantId, String), VersionedDoc>,
     runs: BTreeMap<(TenantId, String), RunRecord>,
     idempotency: HashMap<String, IdempotencyRecord>,
@@ -351,6 +353,43 @@ impl SyncStateStore for MemoryStore {
             .map(|((_, id), r)| (id.clone(), r.clone()))
             .collect();
         Ok(page(items, limit, |id| id.clone()))
+    }
+}
+
+#[async_trait]
+impl SlotStore for MemoryStore {
+    async fn take_slot(
+        &self,
+        tenant: &TenantId,
+        bucket: &str,
+        slot: u32,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut state = self.state();
+        let key = (tenant.clone(), bucket.to_owned(), slot);
+        if let Some(held) = state.slots.get(&key)
+            && held.until.timestamp_millis() >= now.timestamp_millis()
+        {
+            return Ok(false);
+        }
+        let lease = Lease {
+            name: bucket.to_owned(),
+            owner: owner.to_owned(),
+            until: from_millis(until.timestamp_millis()),
+        };
+        state.slots.insert(key, lease);
+        Ok(true)
+    }
+
+    async fn release_slot(&self, tenant: &TenantId, bucket: &str, slot: u32, owner: &str) -> StoreResult<()> {
+        let mut state = self.state();
+        let key = (tenant.clone(), bucket.to_owned(), slot);
+        if state.slots.get(&key).is_some_and(|held| held.owner == owner) {
+            state.slots.remove(&key);
+        }
+        Ok(())
     }
 }
 

@@ -12,7 +12,7 @@ pub mod conformance;
 
 pub use error::StoreError;
 pub use ports::{
-    AuditLog, AuditOutcome, AuditRecord, Lease, MappingStore, Page, RunRecord, SettingsStore, StoreResult,
+    AuditLog, AuditOutcome, AuditRecord, Lease, MappingStore, Page, RunRecord, SettingsStore, SlotStore, StoreResult,
     SyncStateStore, VersionedDoc,
 };
 

@@ -183,3 +183,26 @@ pub trait SyncStateStore: Send + Sync {
     /// Newest first, at most `limit` (min 1) per page (paging as in `MappingStore::list`).
     async fn list_runs(&self, tenant: &TenantId, cursor: Option<&str>, limit: u32) -> StoreResult<Page<RunRecord>>;
 }
+
+/// Tenant-wide slots of a concurrency limit shared by every function instance: Autotask allows 3
+/// concurrent calls per endpoint for a tenant's integration, however many Lambdas make them.
+/// A slot is a short lease; a holder that vanished without releasing is taken over once its
+/// lease has ended.
+#[async_trait]
+pub trait SlotStore: Send + Sync {
+    /// Takes slot `slot` of `bucket` for `owner` until `until` when it is free or its lease has
+    /// ended (`until < now`), in one conditional write. `false`: someone holds it.
+    async fn take_slot(
+        &self,
+        tenant: &TenantId,
+        bucket: &str,
+        slot: u32,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    /// Frees the slot if `owner` still holds it, in one conditional delete. A slot that is gone,
+    /// or that another owner took over after `owner`'s lease ended, stays as it is.
+    async fn release_slot(&self, tenant: &TenantId, bucket: &str, slot: u32, owner: &str) -> StoreResult<()>;
+}

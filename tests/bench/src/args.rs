@@ -12,7 +12,7 @@ pub struct Args {
     pub out: Option<std::path::PathBuf>,
 }
 
-pub const USAGE: &str = "usage: bench [--quick] [--only calls,latency,cold,memory,bulk,size] [--out PATH]";
+pub const USAGE: &str = "usage: bench [--quick] [--only calls,latency,cold,memory,bulk,size,limiter] [--out PATH]";
 
 impl Args {
     pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Self, String> {
@@ -51,6 +51,7 @@ fn section(name: &str) -> Result<Section, String> {
         "memory" => Section::PeakMemory,
         "bulk" => Section::BulkThroughput,
         "size" => Section::BinarySize,
+        "limiter" => Section::Limiter,
         other => return Err(format!("unknown section {other:?}\n{USAGE}")),
     })
 }

@@ -10,6 +10,7 @@ pub mod cold_start;
 pub mod emulator;
 pub mod lab;
 pub mod latency;
+pub mod limiter;
 pub mod memory;
 pub mod operations;
 pub mod report;
@@ -88,6 +89,10 @@ pub async fn run(args: &Args) -> Result<Report, BenchError> {
     if args.wants(Section::BinarySize) {
         eprintln!("bench: binary sizes…");
         report.extend(binary_size::run_sizes(&ws, !args.quick));
+    }
+    if args.wants(Section::Limiter) {
+        eprintln!("bench: tenant-wide limiter cost…");
+        report.extend(limiter::run(args.quick).await);
     }
     let path = args.out.clone().unwrap_or_else(|| out_dir.join("results.json"));
     report.write_json(&path).map_err(|source| BenchError::Write {

@@ -17,6 +17,7 @@ pub enum Section {
     PeakMemory,
     BulkThroughput,
     BinarySize,
+    Limiter,
 }
 
 impl Section {
@@ -28,6 +29,7 @@ impl Section {
             Section::PeakMemory => "4. Peak memory (VmHWM of the real binary)",
             Section::BulkThroughput => "5. Bulk sync throughput",
             Section::BinarySize => "6. Release binary size",
+            Section::Limiter => "7. Tenant-wide Autotask limiter (call slots in DynamoDB)",
         }
     }
 }

@@ -122,7 +122,10 @@ impl SandboxState {
                 let seen = *self.write_requests.entry(kind.request_root().to_owned()).or_default() as f64;
                 *self.write_requests.entry(kind.request_root().to_owned()).or_default() += 1;
                 let (chaos, rng) = self.chaos.as_mut()?;
-                if chaos.max_faults.is_some_and(|max| self.injected.values().sum::<u64>() >= max) {
+                if chaos
+                    .max_faults
+                    .is_some_and(|max| self.injected.values().sum::<u64>() >= max)
+                {
                     return None;
                 }
                 // Random, but a request type that fell behind `rate` is caught up.

@@ -309,9 +309,7 @@ pub fn add_line_script() -> Script {
     );
     Script {
         tracks: vec![vec![
-            Op::ExportCustomer {
-                number: "ONCE".into(),
-            },
+            Op::ExportCustomer { number: "ONCE".into() },
             Op::ExportDocument {
                 number: "ONCE-Q0".into(),
             },

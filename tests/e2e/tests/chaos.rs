@@ -156,5 +156,8 @@ async fn an_added_line_whose_channelonline_answer_was_lost_is_on_the_document_on
     assert_eq!(report.channelonline_faults.values().sum::<u64>(), 1, "{report:?}");
     assert!(report.gave_up.is_empty() && report.untruthful.is_empty(), "{report:?}");
     assert_eq!(found.state["ONCE-Q0"]["added_lines"], 1, "{}", found.state);
-    assert!(found.duplicates.is_empty() && found.lost_mappings.is_empty(), "{found:?}");
+    assert!(
+        found.duplicates.is_empty() && found.lost_mappings.is_empty(),
+        "{found:?}"
+    );
 }

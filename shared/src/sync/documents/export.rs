@@ -3,15 +3,17 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use futures_util::future::join_all;
+use futures_util::future::{BoxFuture, join_all};
+use futures_util::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::convert::{document_input, document_settings, mapped_resource, today};
 use super::item_types::{ItemTypeRefresh, quote_item_types};
 use super::reads::{contact_by_email, opportunity_and_quotes, product_index, quote_contents};
-use super::reconcile::{NaturalKey, RunContext, find_existing};
+use super::reconcile::{CreateMode, NaturalKey, RunContext, find_existing};
 use crate::app::TenantContext;
+use crate::autotask::AutotaskError;
 use crate::domain::document::lines::{SHIPPING_LINE_ID, hash_value};
 use crate::domain::document::opportunity::{OpportunityChoice, choose_opportunity};
 use crate::domain::document::plan::{IdRef, LineAction, OpportunitySource, Pending, ResolvedIds, Step, StepKind};
@@ -426,6 +428,10 @@ fn describe(e: &SyncError) -> String {
 impl Execution<'_> {
     /// Runs one step; `also_taken` are ids produced earlier in the same ordered group.
     async fn run(&self, step: &Step, also_taken: &BTreeSet<i64>) -> Result<i64, SyncError> {
+        self.run_as(step, also_taken, self.reconcile.creates).await
+    }
+
+    async fn run_as(&self, step: &Step, also_taken: &BTreeSet<i64>, creates: CreateMode) -> Result<i64, SyncError> {
         let skipped = |p: Pending| SyncError::Rejected {
             record: step.summary.clone(),
             field: None,
@@ -442,6 +448,7 @@ impl Execution<'_> {
         };
         let mut reconcile = self.reconcile.clone();
         reconcile.taken.extend(also_taken);
+        reconcile.creates = creates;
         self.item_types
             .execute(&self.ctx.autotask, &step.call, parent, body, &reconcile)
             .await
@@ -483,6 +490,37 @@ impl Execution<'_> {
                     }
                 }
             }
+        }
+    }
+
+    /// Creates quote items up to the tenant's call limit at once, sent in document order. Two
+    /// identical lines make look-alike items, so an unanswered create is not looked up while
+    /// others are in flight (it could take the item another line's create just made): once the
+    /// batch has settled and every answered id is held, the unanswered ones are looked up one
+    /// after another, each excluding all items held by then, and created again only when absent.
+    async fn create_items(&mut self, steps: &[&Step]) {
+        let width = self.ctx.autotask.max_in_flight().max(1);
+        let none = BTreeSet::new();
+        let (this, none) = (&*self, &none);
+        // Boxed: a stream of plain async blocks here trips the compiler's `Send` inference.
+        let sends: Vec<BoxFuture<'_, (usize, Result<i64, SyncError>)>> = steps
+            .iter()
+            .enumerate()
+            .map(|(i, step)| Box::pin(async move { (i, this.run_as(step, none, CreateMode::Deferred).await) }) as _)
+            .collect();
+        let mut results: Vec<_> = stream::iter(sends).buffer_unordered(width).collect().await;
+        results.sort_by_key(|(i, _)| *i);
+        let mut unanswered = Vec::new();
+        for (step, (_, result)) in steps.iter().zip(results) {
+            if matches!(result, Err(SyncError::Autotask(AutotaskError::Ambiguous { .. }))) {
+                unanswered.push(*step);
+            } else {
+                self.note(step, &result);
+            }
+        }
+        for step in unanswered {
+            let result = self.run_as(step, &none, CreateMode::LookUpFirst).await;
+            self.note(step, &result);
         }
     }
 
@@ -536,6 +574,7 @@ async fn run_plan(
         reconcile: RunContext {
             started: chrono::Utc::now(),
             taken: ids_held(&plan, previous.as_ref()),
+            creates: CreateMode::default(),
         },
         log: vec![],
         failed: BTreeMap::new(),
@@ -598,13 +637,11 @@ async fn run_plan(
         return Err(error);
     }
 
-    // 3. Items: removals and changes side by side, then additions in document order.
+    // 3. Items: removals and changes side by side, then the additions, as many at once as the
+    // tenant's Autotask limit allows.
     let changes = of(&[StepKind::DeleteItem, StepKind::UpdateItem]);
     exec.run_parallel(&changes, &[]).await;
-    for step in of(&[StepKind::CreateItem]) {
-        let result = exec.run(step, &BTreeSet::new()).await;
-        exec.note(step, &result);
-    }
+    exec.create_items(&of(&[StepKind::CreateItem])).await;
 
     // Record what landed: ids, per-line state and content hashes.
     let quote_id = plan.quote.resolve(&exec.ids).ok();
@@ -751,6 +788,7 @@ impl Unconfirmed {
         let run = RunContext {
             started: since,
             taken: BTreeSet::new(),
+            creates: CreateMode::default(),
         };
         let found = find_existing(&ctx.autotask, NaturalKey::Opportunity, &fields, &run).await?;
         Ok(found.map(|opportunity_id| ExportRecord {

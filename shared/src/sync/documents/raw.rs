@@ -7,7 +7,7 @@ use std::marker::PhantomData;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::reconcile::{NaturalKey, RunContext, find_existing};
+use super::reconcile::{CreateMode, NaturalKey, RunContext, find_existing};
 use crate::autotask::entities::{DeleteRoute, Entity, WriteRoute};
 use crate::autotask::{AutotaskError, TenantClient};
 use crate::domain::document::plan::{ApiCall, Entity as PlanEntity, Method};
@@ -163,10 +163,15 @@ async fn write<K: RawKind>(
     match (method, parent) {
         (Method::Post, _) => {
             let fields = &record.fields;
-            let created = client
-                .create_once(&record, move || find_existing(client, K::KEY, fields, run))
-                .await?;
-            Ok(created.id)
+            let find = move || find_existing(client, K::KEY, fields, run);
+            match run.creates {
+                CreateMode::LookUpAfterUnanswered => Ok(client.create_once(&record, find).await?.id),
+                CreateMode::Deferred => client.create_unreconciled(&record).await,
+                CreateMode::LookUpFirst => match find().await? {
+                    Some(id) => Ok(id),
+                    None => Ok(client.create_once(&record, find).await?.id),
+                },
+            }
         }
         (Method::Patch, None) => client.update::<RawRecord<K>>(&record).await,
         (Method::Patch, Some(parent)) => client.update_child::<RawRecord<K>>(parent, &record).await,

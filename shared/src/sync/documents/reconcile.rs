@@ -40,6 +40,22 @@ pub struct RunContext {
     pub started: DateTime<Utc>,
     /// Ids this run already holds (items and locations it created or adopted): never adopted twice.
     pub taken: BTreeSet<i64>,
+    /// How a create whose answer may be lost is handled.
+    pub creates: CreateMode,
+}
+
+/// When a create's natural-key look-up runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CreateMode {
+    /// `create_once`: right after an unanswered create.
+    #[default]
+    LookUpAfterUnanswered,
+    /// Sent once beside look-alike creates; an unanswered one is told as it is (`Ambiguous`) and
+    /// looked up only once every create beside it has settled (see [`CreateMode::LookUpFirst`]).
+    Deferred,
+    /// An earlier send went unanswered: look the record up first, then `create_once` if it is
+    /// not there.
+    LookUpFirst,
 }
 
 /// The record `fields` describes, if an unanswered create already made it.

@@ -101,11 +101,7 @@ impl TenantItemHandler {
         let done = sync_pair(ctx, &mapping).await.map_err(|e| failed(e, 1))?;
         Ok(HandledItem {
             autotask_calls: done.autotask_calls,
-            result: if done.resolution.is_noop() {
-                Handled::Skipped("unchanged on both sides".into())
-            } else {
-                Handled::Done(done.summary())
-            },
+            result: done.handled(),
         })
     }
 

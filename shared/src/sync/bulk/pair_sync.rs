@@ -402,7 +402,8 @@ mod tests {
         for (field, required) in [("name", true), ("phone", true), ("city", false), ("postal_code", false)] {
             assert_eq!(autotask_field(field).unwrap().required, required, "{field}");
         }
-        assert!(crate::domain::customer::fields::contact::LAST_NAME.required);
+        let last_name = crate::domain::customer::fields::contact::LAST_NAME;
+        assert_eq!((last_name.name, last_name.required), ("lastName", true));
     }
 
     #[test]

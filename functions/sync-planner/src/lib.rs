@@ -1,16 +1,23 @@
 //! The planner's Lambda handler. EventBridge Scheduler (`ScheduleV2`) passes the schedule's
-//! `Input` verbatim, so the event is our own [`ScheduleInput`], not the classic EventBridge
+//! `Input` verbatim, so the event is our own [`PlannerInput`], not the classic EventBridge
 //! envelope (which this handler refuses, naming the shape it expects).
+//!
+//! The one schedule sends `{"dispatch":"enabled_tenants"}`: the planner lists the tenants whose
+//! settings turn bulk sync on and plans each in turn, each under its own lease, so turning a
+//! tenant on or off is a settings change, never a deploy. `{"tenant":"<id>"}` plans one tenant
+//! (an operator's on-demand run with `"trigger":"manual"`).
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
+use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use shared::app::AppContext;
 use shared::config::{optional, parsed_or};
 use shared::queue::WorkQueue;
 use shared::queue::sqs::SqsQueue;
-use shared::sync::bulk::{BudgetPolicy, PlanOutcome, Planner, PlannerConfig, TenantFeed, Trigger};
+use shared::sync::bulk::{BudgetPolicy, PlanOutcome, Planner, PlannerConfig, RunLedger, TenantFeed, Trigger};
 use shared::tenant::TenantId;
 
 /// The schedule's `Input`: `{"tenant":"<id>"}`; `"trigger":"manual"` runs even when the
@@ -26,6 +33,46 @@ pub struct ScheduleInput {
 fn scheduled() -> Trigger {
     Trigger::Schedule
 }
+
+/// The one schedule's `Input`: `{"dispatch":"enabled_tenants"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DispatchInput {
+    pub dispatch: DispatchScope,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DispatchScope {
+    /// Every tenant whose settings say `bulk_sync.enabled`.
+    EnabledTenants,
+}
+
+/// What the planner accepts: the dispatcher's input (it has `dispatch`) or one tenant's. Chosen
+/// by that key, so a wrong event is refused with the error of the shape it resembles.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "Value")]
+pub enum PlannerInput {
+    Dispatch(DispatchInput),
+    Tenant(ScheduleInput),
+}
+
+impl TryFrom<Value> for PlannerInput {
+    type Error = serde_json::Error;
+
+    fn try_from(v: Value) -> Result<Self, Self::Error> {
+        if v.get("dispatch").is_some() {
+            serde_json::from_value(v).map(PlannerInput::Dispatch)
+        } else {
+            serde_json::from_value(v).map(PlannerInput::Tenant)
+        }
+    }
+}
+
+/// Planning time kept for each tenant the dispatcher starts: with less than this left before
+/// the invocation's deadline, the remaining tenants wait for the next schedule (they go first
+/// then: tenants are taken oldest last run first).
+pub const TENANT_PLANNING_RESERVE: Duration = Duration::seconds(30);
 
 pub struct PlannerApp {
     pub app: AppContext,
@@ -47,6 +94,8 @@ pub enum PlannerError {
     App(#[from] shared::app::AppError),
     #[error(transparent)]
     Queue(#[from] shared::queue::QueueError),
+    #[error("the tenants with bulk sync on could not be listed: {0}")]
+    Store(#[from] shared::store::StoreError),
 }
 
 impl PlannerApp {
@@ -63,6 +112,53 @@ impl PlannerApp {
             max_share_cap,
         })
     }
+}
+
+/// Answers one invocation: the dispatcher's summary or one tenant's run record.
+pub async fn handle_input(app: &PlannerApp, input: PlannerInput, deadline: SystemTime) -> Result<Value, PlannerError> {
+    match input {
+        PlannerInput::Dispatch(DispatchInput {
+            dispatch: DispatchScope::EnabledTenants,
+        }) => dispatch(app, deadline.into()).await,
+        PlannerInput::Tenant(input) => handle(app, input).await,
+    }
+}
+
+/// Plans every enabled tenant in turn, oldest last run first. One tenant's failure is reported
+/// and does not stop the others; the invocation fails only when the tenants cannot be listed.
+pub async fn dispatch(app: &PlannerApp, deadline: DateTime<Utc>) -> Result<Value, PlannerError> {
+    let tenants = app.app.settings.bulk_sync_tenants().await?;
+    let ledger = RunLedger::new(app.app.sync_state.clone(), app.app.clock.clone());
+    let mut ordered = Vec::with_capacity(tenants.len());
+    for tenant in tenants {
+        // An unreadable run history only loses the tenant its place in the order.
+        let last = match ledger.list(&tenant, None, 1).await {
+            Ok(page) => page.items.first().map(|r| r.started_at),
+            Err(_) => None,
+        };
+        ordered.push((last, tenant));
+    }
+    ordered.sort();
+    let mut results = Vec::with_capacity(ordered.len());
+    for (_, tenant) in ordered {
+        if deadline - app.app.clock.now() < TENANT_PLANNING_RESERVE {
+            results.push(json!({ "tenant": tenant, "status": "deferred",
+                "message": "Not started: too little time left in this invocation; it goes first next time." }));
+            continue;
+        }
+        let input = ScheduleInput {
+            tenant: tenant.clone(),
+            trigger: Trigger::Schedule,
+        };
+        results.push(match handle(app, input).await {
+            Ok(run) => run,
+            Err(e) => {
+                tracing::warn!(%tenant, error = %e, "planning failed");
+                json!({ "tenant": tenant, "status": "failed", "message": e.to_string() })
+            }
+        });
+    }
+    Ok(json!({ "status": "dispatched", "tenants": results }))
 }
 
 /// Plans one run for the input's tenant and answers the run record (or why nothing ran).
@@ -103,7 +199,7 @@ mod tests {
     use super::*;
 
     fn fixture() -> &'static str {
-        include_str!("../../../events/sync-planner.json")
+        include_str!("../../../events/sync-planner-tenant.json")
     }
 
     #[test]
@@ -113,6 +209,28 @@ mod tests {
         assert_eq!(input.trigger, Trigger::Schedule);
         let manual: ScheduleInput = serde_json::from_str(r#"{"tenant":"demo","trigger":"manual"}"#).unwrap();
         assert_eq!(manual.trigger, Trigger::Manual);
+    }
+
+    #[test]
+    fn the_one_schedule_input_dispatches_and_a_tenant_input_plans_one() {
+        let dispatch: PlannerInput = serde_json::from_str(include_str!("../../../events/sync-planner.json")).unwrap();
+        assert_eq!(
+            dispatch,
+            PlannerInput::Dispatch(DispatchInput {
+                dispatch: DispatchScope::EnabledTenants
+            })
+        );
+        let tenant: PlannerInput = serde_json::from_str(fixture()).unwrap();
+        assert!(matches!(tenant, PlannerInput::Tenant(t) if t.tenant.as_str() == "demo"));
+        // Each shape keeps its own refusals.
+        let err = serde_json::from_str::<PlannerInput>(r#"{"dispatch":"everyone"}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown variant"), "{err}");
+        let err =
+            serde_json::from_str::<PlannerInput>(r#"{"dispatch":"enabled_tenants","tenant":"demo"}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown field"), "{err}");
+        let classic = r#"{"version":"0","detail-type":"Scheduled Event","detail":{}}"#;
+        let err = serde_json::from_str::<PlannerInput>(classic).unwrap_err();
+        assert!(err.to_string().contains("unknown field"), "{err}");
     }
 
     #[test]

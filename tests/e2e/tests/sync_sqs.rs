@@ -100,13 +100,19 @@ impl Engine {
         .unwrap()
     }
 
-    /// The Scheduler input of the template, through the real planner: the run record.
+    /// The template's one Scheduler input, through the real planner: it dispatches the tenants
+    /// whose settings turn bulk sync on (only `TENANT`; `OTHER_TENANT` is off) and answers
+    /// each one's run record.
     async fn plan(&self) -> Value {
-        let input = json!({ "tenant": TENANT }).to_string();
-        match self.invoke("sync-planner", input).await {
+        let input = json!({ "dispatch": "enabled_tenants" }).to_string();
+        let answer: Value = match self.invoke("sync-planner", input).await {
             Outcome::Response(body) => serde_json::from_str(&body).unwrap(),
             other => panic!("planner did not answer: {other:?}"),
-        }
+        };
+        let tenants = answer["tenants"].as_array().expect("dispatch summary");
+        assert_eq!(tenants.len(), 1, "{answer}");
+        assert_eq!(tenants[0]["tenant"], TENANT, "{answer}");
+        tenants[0].clone()
     }
 
     async fn mapping(&self) -> EventSourceMapping {

@@ -218,3 +218,68 @@ async fn a_poison_message_reaches_the_dead_letter_queue_after_the_configured_rec
     assert_eq!(engine.sqs.depth(&engine.queues.queue_url).await, 0);
     assert_eq!(engine.phone_of(at_id), "512-555-0199");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_unmapped_customer_the_sync_meets_is_proposed_in_map_customers_for_a_person_to_confirm() {
+    let engine = Engine::start().await;
+    // GIVEN an Autotask company nobody mapped, and the same company changed in ChannelOnline
+    let stamp = (Utc::now() - chrono::Duration::days(3)).to_rfc3339_opts(SecondsFormat::Millis, true);
+    let at_id = engine.stack.at.state().insert(
+        "Companies",
+        json!({"companyName": "Contoso Ltd", "companyType": 1, "ownerResourceID": engine.stack.owner_id,
+               "phone": "(312) 555-0142", "isActive": true, "createDate": stamp, "lastActivityDate": stamp}),
+    );
+    engine
+        .stack
+        .add_customer(customer("CT100", "Contoso Ltd", Some("312-555-0142"), &[]));
+
+    // WHEN the schedule runs and the queue drains
+    let run = engine.plan().await;
+    assert_eq!(run["streams"]["col_customers"]["planned"], 1, "{run}");
+    engine.mapping().await.drain_until_empty(&engine.sqs, DRAIN_LIMIT).await;
+
+    // THEN nothing was created or mapped, and the run says why it skipped the customer
+    assert_eq!(engine.stack.companies_named("Contoso Ltd").len(), 1);
+    let tenant = TenantId::parse(TENANT).unwrap();
+    let stored = engine
+        .stack
+        .store
+        .get_run(&tenant, run["run_id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let record: RunRecord = serde_json::from_value(stored.data).unwrap();
+    assert_eq!(
+        (record.counts.skipped, record.counts.done),
+        (1, 0),
+        "{:?}",
+        record.counts
+    );
+    // AND Map Customers lists the proposal with its confidence and reasons
+    let view = engine.stack.call("map-customers", "GET", "/", "", "").await.json();
+    let proposed = view["proposed"].as_array().unwrap();
+    assert_eq!(proposed.len(), 1, "{view}");
+    assert_eq!(
+        (&proposed[0]["col_id"], &proposed[0]["at_id"]),
+        (&json!("CT100"), &json!(at_id))
+    );
+    assert!(proposed[0]["confidence"].as_u64().unwrap() >= 80, "{view}");
+    let reasons: Vec<&str> = proposed[0]["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["reason"].as_str())
+        .collect();
+    assert!(
+        reasons.contains(&"same_name") && reasons.contains(&"same_phone"),
+        "{reasons:?}"
+    );
+
+    // WHEN a person confirms it there THEN the pair is mapped and no longer proposed
+    let pairs = json!({ "pairs": [{ "col_id": "CT100", "at_id": at_id }] }).to_string();
+    let ok = engine.stack.call("map-customers", "POST", "/confirm", "", &pairs).await;
+    assert_eq!(ok.json()["results"][0]["status"], "mapped", "{}", ok.body);
+    let view = engine.stack.call("map-customers", "GET", "/", "", "").await.json();
+    assert_eq!(view["mapped"].as_array().unwrap().len(), 1, "{view}");
+    assert_eq!(view["proposed"], json!([]), "{view}");
+}

@@ -197,6 +197,84 @@ pub async fn handle(app: &PlannerApp, input: ScheduleInput) -> Result<Value, Pla
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shared::app::Stores;
+    use shared::clock::ManualClock;
+    use shared::config::{Config, SecretsConfig};
+    use shared::queue::{InProcessQueue, QueueConfig};
+    use shared::secrets::file::FileSecretSource;
+    use shared::store::memory::MemoryStore;
+    use shared::store::{SettingsStore, SyncStateStore};
+    use shared::sync::bulk::{RunId, RunRecord};
+
+    /// Tenants `a` and `b` with bulk sync on (`a` ran an hour ago, `b` never), `c` off; no
+    /// credentials anywhere, so each planning attempt fails at the tenant's secrets.
+    async fn app() -> (PlannerApp, DateTime<Utc>) {
+        let now = DateTime::parse_from_rfc3339("2026-11-27T12:00:00Z").unwrap().to_utc();
+        let store = Arc::new(MemoryStore::new());
+        for (t, on) in [("a", true), ("b", true), ("c", false)] {
+            let doc = json!({ "bulk_sync": { "enabled": on } });
+            store
+                .put_settings(&TenantId::parse(t).unwrap(), &doc, None, now)
+                .await
+                .unwrap();
+        }
+        let a = TenantId::parse("a").unwrap();
+        let started = now - Duration::hours(1);
+        let run = RunRecord::new(a.clone(), RunId::new(started), Trigger::Schedule, started);
+        let stored = shared::store::RunRecord {
+            run_id: run.run_id.to_string(),
+            data: serde_json::to_value(&run).unwrap(),
+        };
+        store.put_run(&a, &stored).await.unwrap();
+        let path = std::env::temp_dir().join(format!("no-secrets-{:016x}.json", fastrand::u64(..)));
+        let config = Config {
+            mapping_table: "mappings".into(),
+            idempotency_table: "idempotency".into(),
+            dynamodb_endpoint: None,
+            signature_window_secs: 300,
+            secrets: SecretsConfig::File(path.clone()),
+            secrets_cache_ttl_secs: 300,
+        };
+        let clock = Arc::new(ManualClock::at(now));
+        let app = AppContext::new(
+            config,
+            clock.clone(),
+            Arc::new(FileSecretSource::new(path)),
+            Stores::all(store),
+        );
+        let queue = Arc::new(InProcessQueue::new(QueueConfig::default(), clock));
+        (
+            PlannerApp {
+                app,
+                queue,
+                max_share_cap: 0.5,
+            },
+            now,
+        )
+    }
+
+    #[tokio::test]
+    async fn dispatch_plans_every_enabled_tenant_oldest_run_first_and_one_failure_stops_none() {
+        let (app, now) = app().await;
+        let out = dispatch(&app, now + Duration::seconds(120)).await.unwrap();
+        let tenants = out["tenants"].as_array().unwrap();
+        let order: Vec<&str> = tenants.iter().map(|t| t["tenant"].as_str().unwrap()).collect();
+        assert_eq!(order, ["b", "a"], "{out}");
+        assert!(tenants.iter().all(|t| t["status"] == "failed"), "{out}");
+    }
+
+    #[tokio::test]
+    async fn dispatch_defers_the_tenants_it_has_no_time_left_for() {
+        let (app, now) = app().await;
+        let out = dispatch(&app, now + Duration::seconds(10)).await.unwrap();
+        let statuses: Vec<&str> = out["tenants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["status"].as_str().unwrap())
+            .collect();
+        assert_eq!(statuses, ["deferred", "deferred"], "{out}");
+    }
 
     fn fixture() -> &'static str {
         include_str!("../../../events/sync-planner-tenant.json")

@@ -387,6 +387,12 @@ fn positive(id: i64, path: impl fmt::Display) -> Result<(), SettingsError> {
     }
 }
 
+/// Whether a stored settings document turns the scheduled bulk sync on (the stores keep their
+/// bulk-sync directory by it). Off unless `bulk_sync.enabled` is `true`, as the default is.
+pub fn bulk_sync_enabled(doc: &Value) -> bool {
+    doc.pointer("/bulk_sync/enabled") == Some(&Value::Bool(true))
+}
+
 /// RFC 7386: objects merge recursively, `null` removes, anything else replaces.
 pub fn merge_patch(target: &mut Value, patch: &Value) {
     match (target, patch) {

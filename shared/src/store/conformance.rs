@@ -55,6 +55,7 @@ macro_rules! store_conformance_tests {
             list_pages_in_col_id_order
             tenant_b_cannot_see_tenant_a
             settings_are_versioned
+            bulk_sync_directory_follows_the_settings
             audit_lists_newest_first
             lease_held_by_another_owner_is_refused_until_expiry
             checkpoints_are_versioned_and_runs_listed_newest_first
@@ -403,6 +404,28 @@ fn audit(tenant: &TenantId, at: DateTime<Utc>, action: &str) -> AuditRecord {
         changes: json!({"before": null, "after": {"name": action}}),
         outcome: AuditOutcome::Succeeded,
     }
+}
+
+pub async fn bulk_sync_directory_follows_the_settings<S: TestStore>(store: Arc<S>) {
+    let on = json!({ "bulk_sync": { "enabled": true } });
+    let off = json!({ "bulk_sync": { "enabled": false } });
+    // GIVEN three tenants, two with bulk sync on (the directory is global: other tests' tenants
+    // may share it on an external server, so only these are looked at)
+    let suffix = format!("{:08x}", fastrand::u32(..));
+    let [a, b, c] = ["a", "b", "c"].map(|n| tenant(&format!("dir-{n}-{suffix}")));
+    let ours =
+        |all: Vec<TenantId>| -> Vec<TenantId> { all.into_iter().filter(|t| [&a, &b, &c].contains(&t)).collect() };
+    store.put_settings(&a, &on, None, t0()).await.unwrap();
+    store.put_settings(&b, &off, None, t0()).await.unwrap();
+    store.put_settings(&c, &on, None, t0()).await.unwrap();
+    assert_eq!(ours(store.bulk_sync_tenants().await.unwrap()), [a.clone(), c.clone()]);
+    // WHEN a turns it off and a stale write tries to turn b on
+    store.put_settings(&a, &json!({}), Some(1), t0()).await.unwrap();
+    let stale = store.put_settings(&b, &on, Some(7), t0()).await.unwrap_err();
+    assert!(matches!(stale, StoreError::VersionConflict { .. }), "{stale:?}");
+    // THEN only c is listed: the refused write changed neither the settings nor the directory
+    assert_eq!(ours(store.bulk_sync_tenants().await.unwrap()), vec![c.clone()]);
+    assert_eq!(store.get_settings(&b).await.unwrap().unwrap().doc, off);
 }
 
 pub async fn settings_are_versioned<S: TestStore>(store: Arc<S>) {

@@ -25,6 +25,7 @@ use super::error::StoreError;
 use super::keys::{self, PK, SK};
 use super::ports::*;
 use crate::domain::mapping::{Mapping, MappingKind, Side};
+use crate::domain::settings::bulk_sync_enabled;
 use crate::idempotency::{ClaimOutcome, IdempotencyRecord, IdempotencyStatus, IdempotencyStore};
 use crate::tenant::TenantId;
 
@@ -585,8 +586,85 @@ impl SettingsStore for DynamoStore {
         expected: Option<u64>,
         now: DateTime<Utc>,
     ) -> StoreResult<u64> {
-        self.put_versioned(keys::settings_pk(tenant), keys::SETTINGS_SK, doc, expected, now)
-            .await
+        // The settings and the tenant's bulk-sync directory entry change together or not at all.
+        let version = expected.unwrap_or(0) + 1;
+        let item = HashMap::from([
+            (PK.to_owned(), s(keys::settings_pk(tenant))),
+            (SK.to_owned(), s(keys::SETTINGS_SK)),
+            (attr::DOC.to_owned(), s(doc.to_string())),
+            (attr::VERSION.to_owned(), n(version)),
+            (attr::UPDATED_AT.to_owned(), s(now.to_rfc3339())),
+        ]);
+        let put = Put::builder()
+            .table_name(&self.tables.mappings)
+            .set_item(Some(item))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let put = match expected {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(v) => put
+                .condition_expression("#v = :expected")
+                .expression_attribute_names("#v", attr::VERSION)
+                .expression_attribute_values(":expected", n(v)),
+        }
+        .build()
+        .map_err(build_error)?;
+        let entry = key(keys::BULK_SYNC_DIRECTORY_PK.to_owned(), tenant.as_str());
+        let directory = if bulk_sync_enabled(doc) {
+            let put = Put::builder()
+                .table_name(&self.tables.mappings)
+                .set_item(Some(entry))
+                .build()
+                .map_err(build_error)?;
+            TransactWriteItem::builder().put(put).build()
+        } else {
+            let delete = Delete::builder()
+                .table_name(&self.tables.mappings)
+                .set_key(Some(entry))
+                .build()
+                .map_err(build_error)?;
+            TransactWriteItem::builder().delete(delete).build()
+        };
+        let items = vec![TransactWriteItem::builder().put(put).build(), directory];
+        match self.transact(items).await {
+            Ok(()) => Ok(version),
+            Err(err) => match cancellation_reasons(&err) {
+                Some(reasons) if reasons.first().and_then(|r| r.code()) == Some("ConditionalCheckFailed") => {
+                    Err(StoreError::VersionConflict {
+                        expected,
+                        actual: reasons[0].item().map(|old| get_n(old, attr::VERSION)).transpose()?,
+                    })
+                }
+                Some(reasons) => Err(cancelled_error(reasons)),
+                None => Err(sdk_error(err)),
+            },
+        }
+    }
+
+    async fn bulk_sync_tenants(&self) -> StoreResult<Vec<TenantId>> {
+        let mut tenants = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let (items, next) = self
+                .query_page(
+                    keys::BULK_SYNC_DIRECTORY_PK.to_owned(),
+                    "",
+                    cursor.as_deref(),
+                    1000,
+                    false,
+                )
+                .await?;
+            for item in &items {
+                let id = get_s(item, SK)?;
+                tenants.push(
+                    TenantId::parse(id)
+                        .map_err(|e| StoreError::Corrupt(format!("bulk-sync directory entry {id:?}: {e}")))?,
+                );
+            }
+            match next {
+                Some(n) => cursor = Some(n),
+                None => return Ok(tenants),
+            }
+        }
     }
 }
 

@@ -1,8 +1,10 @@
 //! The single-table key layout, shared by every adapter so cursors and ordering agree.
 //!
 //! Mapping table (`MAPPING_TABLE`): partition key `pk` (S), sort key `sk` (S), on-demand, no GSI.
-//! Every `pk` starts with `T#<tenant>#`; tenant ids cannot contain `#`, so no tenant's key is a
-//! prefix of another's and every read names exactly one tenant.
+//! Every `pk` but one starts with `T#<tenant>#`; tenant ids cannot contain `#`, so no tenant's key
+//! is a prefix of another's and every read names exactly one tenant. The exception is the bulk-sync
+//! directory (`BULK_SYNC#TENANTS`): the ids of the tenants whose settings turn bulk sync on, and
+//! nothing else, so the one schedule's planner finds them with one Query (no Scan).
 //!
 //! | item                 | pk                       | sk                          | attributes |
 //! |----------------------|--------------------------|-----------------------------|------------|
@@ -14,6 +16,7 @@
 //! | sync checkpoint      | `T#<t>#SYNC#<stream>`    | `CHECKPOINT`                | `doc` (JSON), `version`, `updated_at` |
 //! | sync run             | `T#<t>#RUN`              | `RUN#<run id>`              | `data` (JSON) |
 //! | call slot            | `T#<t>#SLOTS#<bucket>`   | `SLOT#<n>`                  | `owner`, `lease_until` (epoch ms) |
+//! | bulk-sync directory  | `BULK_SYNC#TENANTS`      | `<t>`                       | none (written with the settings, in one transaction) |
 //!
 //! Both sides of a mapping live in one partition (`T#<t>#MAP#<KIND>`), so listing a kind is one
 //! Query (`begins_with(sk, "COL#")`) and the pair is written in one `TransactWriteItems`, each
@@ -42,6 +45,7 @@ pub const LEASE_SK: &str = "LEASE";
 pub const CHECKPOINT_SK: &str = "CHECKPOINT";
 pub const RUN_PREFIX: &str = "RUN#";
 pub const SLOT_PREFIX: &str = "SLOT#";
+pub const BULK_SYNC_DIRECTORY_PK: &str = "BULK_SYNC#TENANTS";
 
 pub fn mapping_pk(tenant: &TenantId, kind: MappingKind) -> String {
     format!("T#{tenant}#MAP#{}", kind.key_name())

@@ -15,6 +15,7 @@ use super::error::StoreError;
 use super::keys;
 use super::ports::*;
 use crate::domain::mapping::{Mapping, MappingKind, Side};
+use crate::domain::settings::bulk_sync_enabled;
 use crate::idempotency::{ClaimOutcome, IdempotencyRecord, IdempotencyStatus, IdempotencyStore};
 use crate::tenant::TenantId;
 
@@ -226,6 +227,18 @@ impl SettingsStore for MemoryStore {
         let version = next.version;
         state.settings.insert(tenant.clone(), next);
         Ok(version)
+    }
+
+    async fn bulk_sync_tenants(&self) -> StoreResult<Vec<TenantId>> {
+        let state = self.state();
+        let mut tenants: Vec<TenantId> = state
+            .settings
+            .iter()
+            .filter(|(_, d)| bulk_sync_enabled(&d.doc))
+            .map(|(t, _)| t.clone())
+            .collect();
+        tenants.sort();
+        Ok(tenants)
     }
 }
 

@@ -86,6 +86,10 @@ pub trait SettingsStore: Send + Sync {
         expected: Option<u64>,
         now: DateTime<Utc>,
     ) -> StoreResult<u64>;
+
+    /// The tenants whose stored settings turn the scheduled bulk sync on (`bulk_sync.enabled`),
+    /// by id. Kept by `put_settings` in the same write, so it never lags the settings.
+    async fn bulk_sync_tenants(&self) -> StoreResult<Vec<TenantId>>;
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -149,6 +149,13 @@ impl CustomerStack {
         }
     }
 
+    /// The functions' environment, plus `extra` (e.g. the queue of the bulk-sync tests).
+    pub fn env_with(&self, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut env = self.env.clone();
+        env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        env
+    }
+
     pub fn add_customer(&self, c: Customer) {
         self.col.state().insert_customer(c);
     }

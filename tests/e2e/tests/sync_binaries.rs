@@ -84,8 +84,17 @@ async fn invoke(stack: &Stack, binary: &'static str, event: String) -> Outcome {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn planner_binary_takes_the_scheduler_input_and_refuses_the_eventbridge_envelope() {
     let stack = stack().await;
-    // GIVEN the template's Scheduler input for tenant demo, whose bulk sync is off by default
+    // GIVEN the template's one Scheduler input, and no tenant with bulk sync on (the default)
     let out = invoke(&stack, "sync-planner", fixture("sync-planner.json")).await;
+    // THEN the dispatcher found no tenant to plan
+    let Outcome::Response(body) = out else {
+        panic!("expected a response, got {out:?}")
+    };
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v, serde_json::json!({ "status": "dispatched", "tenants": [] }));
+
+    // GIVEN one tenant's input, that tenant's bulk sync being off
+    let out = invoke(&stack, "sync-planner", fixture("sync-planner-tenant.json")).await;
     // THEN the handler ran for that tenant and answered why it planned nothing
     let Outcome::Response(body) = out else {
         panic!("expected a response, got {out:?}")

@@ -30,6 +30,9 @@ fn violation(text: String) -> Violation {
     Violation(text)
 }
 
+/// The one schedule's `Input`: the planner dispatches every tenant with bulk sync on.
+pub const DISPATCH_INPUT: &str = r#"{"dispatch":"enabled_tenants"}"#;
+
 /// Every rule against one template and the crates that exist.
 pub fn check_all(t: &Template, crates: &[String]) -> Vec<Violation> {
     [
@@ -41,6 +44,7 @@ pub fn check_all(t: &Template, crates: &[String]) -> Vec<Violation> {
         buttons_have_reserved_concurrency(t),
         function_urls_are_restricted(t),
         schedules_have_input(t),
+        one_schedule_dispatches_every_tenant(t),
     ]
     .concat()
 }
@@ -319,6 +323,72 @@ pub fn schedules_have_input(t: &Template) -> Vec<Violation> {
     }
     if schedules == 0 {
         out.push(violation("no ScheduleV2 event starts the sync planner".into()));
+    }
+    out
+}
+
+/// Onboarding needs no deploy: exactly one ScheduleV2, whose Input makes the planner dispatch
+/// every enabled tenant (no per-tenant schedules), on a function with a failure destination (an
+/// SQS queue of this template the function may send to).
+pub fn one_schedule_dispatches_every_tenant(t: &Template) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let schedules: Vec<(Function<'_>, &str, &Value)> = t
+        .functions()
+        .into_iter()
+        .flat_map(|f| {
+            let events: Vec<(&str, &Value)> = f
+                .events()
+                .filter(|(_, e)| e["Type"].as_str() == Some("ScheduleV2"))
+                .collect();
+            events.into_iter().map(move |(name, e)| (f.clone(), name, e))
+        })
+        .collect();
+    if schedules.len() != 1 {
+        out.push(violation(format!(
+            "exactly one ScheduleV2 must start the planner (it dispatches every tenant); found {}",
+            schedules.len()
+        )));
+    }
+    let want: Value = serde_yaml::from_str(DISPATCH_INPUT).expect("dispatch input parses");
+    for (f, name, e) in &schedules {
+        let input = e["Properties"]["Input"]
+            .as_str()
+            .and_then(|i| serde_yaml::from_str::<Value>(i).ok());
+        if input.as_ref() != Some(&want) {
+            out.push(violation(format!(
+                "{}/{name}: Input must be the literal {DISPATCH_INPUT} (tenants come from their settings)",
+                f.logical_id
+            )));
+        }
+        let on_failure = &f.properties["EventInvokeConfig"]["DestinationConfig"]["OnFailure"];
+        let queue = referenced_resource(&on_failure["Destination"]).filter(|q| {
+            t.resource(q)
+                .is_some_and(|r| r["Type"].as_str() == Some("AWS::SQS::Queue"))
+        });
+        let Some(queue) = queue.filter(|_| on_failure["Type"].as_str() == Some("SQS")) else {
+            out.push(violation(format!(
+                "{}: needs EventInvokeConfig.DestinationConfig.OnFailure to an SQS queue of the template",
+                f.logical_id
+            )));
+            continue;
+        };
+        let may_send = as_list(&f.properties["Policies"])
+            .into_iter()
+            .flat_map(|p| as_list(&p["Statement"]))
+            .any(|s| {
+                as_list(&s["Action"])
+                    .iter()
+                    .any(|a| a.as_str() == Some("sqs:SendMessage"))
+                    && as_list(&s["Resource"])
+                        .iter()
+                        .any(|r| referenced_resource(r) == Some(queue))
+            });
+        if !may_send {
+            out.push(violation(format!(
+                "{}: its policy must allow sqs:SendMessage on its failure destination {queue}",
+                f.logical_id
+            )));
+        }
     }
     out
 }

@@ -10,6 +10,7 @@ Globals:
 Resources:
   Table: { Type: AWS::DynamoDB::Table }
   Dlq: { Type: AWS::SQS::Queue }
+  PlannerFailures: { Type: AWS::SQS::Queue }
   Queue:
     Type: AWS::SQS::Queue
     Properties:
@@ -38,6 +39,9 @@ Resources:
     Properties:
       CodeUri: .
       Timeout: 60
+      EventInvokeConfig:
+        DestinationConfig:
+          OnFailure: { Type: SQS, Destination: !GetAtt PlannerFailures.Arn }
       Events:
         Items:
           Type: SQS
@@ -47,10 +51,11 @@ Resources:
             ScalingConfig: { MaximumConcurrency: 2 }
         Hourly:
           Type: ScheduleV2
-          Properties: { ScheduleExpression: rate(1 hour), Input: '{"tenant":"demo"}' }
+          Properties: { ScheduleExpression: rate(1 hour), Input: '{"dispatch":"enabled_tenants"}' }
       Policies:
         - Statement:
             - { Effect: Allow, Action: [sqs:SendMessage], Resource: !GetAtt Queue.Arn }
+            - { Effect: Allow, Action: [sqs:SendMessage], Resource: !GetAtt PlannerFailures.Arn }
 "#;
 
 fn crates() -> Vec<String> {
@@ -221,8 +226,38 @@ fn open_function_urls_are_reported() {
 #[test]
 fn schedule_without_input_is_reported() {
     assert_reports(
-        &with(", Input: '{\"tenant\":\"demo\"}'", ""),
+        &with(", Input: '{\"dispatch\":\"enabled_tenants\"}'", ""),
         "ScheduleV2 needs an explicit Input",
     );
     assert_reports(&with("Type: ScheduleV2", "Type: Schedule"), "use ScheduleV2");
+}
+
+#[test]
+fn per_tenant_or_missing_schedules_are_reported() {
+    assert_reports(
+        &with(r#"'{"dispatch":"enabled_tenants"}'"#, r#"'{"tenant":"demo"}'"#),
+        "Input must be the literal",
+    );
+    let second = concat!(
+        "        Again:\n",
+        "          Type: ScheduleV2\n",
+        "          Properties: { ScheduleExpression: rate(1 hour), Input: '{\"dispatch\":\"enabled_tenants\"}' }\n",
+        "        Hourly:\n",
+    );
+    assert_reports(&with("        Hourly:\n", second), "exactly one ScheduleV2");
+}
+
+#[test]
+fn planner_without_failure_destination_is_reported() {
+    assert_reports(
+        &with(
+            "Destination: !GetAtt PlannerFailures.Arn",
+            "Destination: !GetAtt Table.Arn",
+        ),
+        "OnFailure to an SQS queue",
+    );
+    assert_reports(
+        &with("Resource: !GetAtt PlannerFailures.Arn", "Resource: !GetAtt Queue.Arn"),
+        "sqs:SendMessage on its failure destination PlannerFailures",
+    );
 }

@@ -5,14 +5,12 @@
 //! instead; `TEST_DYNAMO=moto` starts `moto_server` from `PATH` on a free port (the second-opinion
 //! run). Tables get unique names, so tests can share an external server.
 
-use std::net::TcpListener as StdListener;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
 use aws_sdk_dynamodb::Client;
 use shared::store::conformance::Fixture;
 use shared::store::dynamo::{DynamoStore, TableNames, client};
 use tokio::sync::oneshot;
+
+use crate::moto::{MotoError, MotoServer};
 
 /// Which server a test talks to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,7 +26,7 @@ pub struct EmbeddedDynamo {
     backend: Backend,
     database: Option<dynoxide::Database>,
     shutdown: Option<oneshot::Sender<()>>,
-    moto: Option<Child>,
+    _moto: Option<MotoServer>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -37,8 +35,8 @@ pub enum StartError {
     Bind(#[from] std::io::Error),
     #[error("dynoxide could not open its database: {0}")]
     Database(String),
-    #[error("moto_server did not start (is it on PATH? pip install 'moto[server]'): {0}")]
-    Moto(String),
+    #[error(transparent)]
+    Moto(#[from] MotoError),
 }
 
 impl EmbeddedDynamo {
@@ -60,7 +58,7 @@ impl EmbeddedDynamo {
             backend,
             database: None,
             shutdown: None,
-            moto: None,
+            _moto: None,
         }
     }
 
@@ -83,26 +81,10 @@ impl EmbeddedDynamo {
     }
 
     async fn start_moto() -> Result<Self, StartError> {
-        let port = StdListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| StartError::Moto(e.to_string()))?;
-        let mut server = Self::bare(format!("http://127.0.0.1:{port}"), Backend::Moto);
-        server.moto = Some(child);
-        // moto needs about a second to import; poll its port rather than guessing a sleep.
-        for _ in 0..300 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-                return Ok(server);
-            }
-            if let Some(status) = server.moto.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                return Err(StartError::Moto(format!("exited with {status}")));
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Err(StartError::Moto("port not open after 15 s".into()))
+        let moto = MotoServer::start().await?;
+        let mut server = Self::bare(moto.endpoint().to_owned(), Backend::Moto);
+        server._moto = Some(moto);
+        Ok(server)
     }
 
     pub fn endpoint(&self) -> &str {
@@ -142,10 +124,6 @@ impl Drop for EmbeddedDynamo {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
-        }
-        if let Some(mut child) = self.moto.take() {
-            let _ = child.kill();
-            let _ = child.wait();
         }
     }
 }

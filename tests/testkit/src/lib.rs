@@ -7,3 +7,5 @@
 pub mod dynamo;
 pub mod function_url;
 pub mod lambda_runtime_api;
+pub mod moto;
+pub mod sqs;

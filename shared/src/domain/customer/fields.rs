@@ -30,6 +30,8 @@ pub struct FieldSpec {
     pub compare: Compare,
     /// Written only while the target is empty (never overwrites a value set by someone else).
     pub fill_only: bool,
+    /// Autotask requires a value: a write may change it but never clear it.
+    pub required: bool,
 }
 
 const fn text(name: &'static str, max_len: usize) -> FieldSpec {
@@ -38,6 +40,7 @@ const fn text(name: &'static str, max_len: usize) -> FieldSpec {
         max_len,
         compare: Compare::Text,
         fill_only: false,
+        required: false,
     }
 }
 const fn phone(name: &'static str, max_len: usize) -> FieldSpec {
@@ -46,14 +49,22 @@ const fn phone(name: &'static str, max_len: usize) -> FieldSpec {
         max_len,
         compare: Compare::Phone,
         fill_only: false,
+        required: false,
     }
 }
 
-/// Autotask `Companies` fields (lengths from the field table, §Appendix A of the API reference).
+/// Autotask `Companies` fields (lengths and required fields from the field table, §Appendix A of
+/// the API reference).
 pub mod company {
     use super::*;
-    pub const NAME: FieldSpec = text("companyName", 100);
-    pub const PHONE: FieldSpec = phone("phone", 25);
+    pub const NAME: FieldSpec = FieldSpec {
+        required: true,
+        ..text("companyName", 100)
+    };
+    pub const PHONE: FieldSpec = FieldSpec {
+        required: true,
+        ..phone("phone", 25)
+    };
     pub const FAX: FieldSpec = phone("fax", 25);
     pub const WEB_ADDRESS: FieldSpec = text("webAddress", 255);
     pub const ADDRESS1: FieldSpec = text("address1", 128);
@@ -70,8 +81,14 @@ pub mod company {
 /// Autotask `Contacts` fields.
 pub mod contact {
     use super::*;
-    pub const FIRST_NAME: FieldSpec = text("firstName", 50);
-    pub const LAST_NAME: FieldSpec = text("lastName", 50);
+    pub const FIRST_NAME: FieldSpec = FieldSpec {
+        required: true,
+        ..text("firstName", 50)
+    };
+    pub const LAST_NAME: FieldSpec = FieldSpec {
+        required: true,
+        ..text("lastName", 50)
+    };
     pub const EMAIL: FieldSpec = FieldSpec {
         compare: Compare::Email,
         ..text("emailAddress", 254)

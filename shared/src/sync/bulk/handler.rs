@@ -14,7 +14,7 @@ use crate::app::{AppContext, TenantContext};
 use crate::autotask::Contact;
 use crate::domain::mapping::MappingKind;
 use crate::sync::SyncError;
-use crate::sync::customers::export_customer;
+use crate::sync::customers::{export_customer, propose_for_customer};
 use crate::sync::documents::{ExportDocumentRequest, export_document};
 use crate::tenant::TenantId;
 
@@ -86,14 +86,12 @@ impl TenantItemHandler {
                     result: Handled::Done(out.message),
                 });
             }
-            let side = if item.stream == Stream::AtCompanies {
-                "Autotask company"
-            } else {
-                "ChannelOnline customer"
-            };
+            if item.stream == Stream::ColCustomers {
+                return self.propose(&item.entity_id).await;
+            }
             return Ok(skipped(
                 format!(
-                    "{side} {} is not mapped: proposed for mapping in Map Customers, not created",
+                    "Autotask company {} is not mapped: pair it in Map Customers (POST /run proposes pairs)",
                     item.entity_id
                 ),
                 0,
@@ -102,12 +100,35 @@ impl TenantItemHandler {
         let done = sync_pair(ctx, &mapping).await.map_err(|e| failed(e, 1))?;
         Ok(HandledItem {
             autotask_calls: done.autotask_calls,
-            result: if done.resolution.is_noop() {
-                Handled::Skipped("unchanged on both sides".into())
-            } else {
-                Handled::Done(done.summary())
-            },
+            result: done.handled(),
         })
+    }
+
+    /// An unmapped ChannelOnline customer becomes a stored proposal in Map Customers (confidence
+    /// and reasons), for a person to confirm there; nothing is created.
+    async fn propose(&self, number: &str) -> Result<HandledItem, ItemError> {
+        let ctx = &self.ctx;
+        let customer = ctx
+            .channelonline
+            .get_customer(number)
+            .await
+            .map_err(|e| failed(e.into(), 0))?;
+        let proposal = propose_for_customer(ctx, &customer).await.map_err(|e| failed(e, 1))?;
+        Ok(skipped(
+            match proposal {
+                Some(p) => format!(
+                    "ChannelOnline customer {number} is not mapped: proposed in Map Customers with Autotask company {} ({}) at {}% ({}); confirm it there",
+                    p.at_id,
+                    p.at_name,
+                    p.confidence,
+                    p.reasons.iter().map(|r| r.describe()).collect::<Vec<_>>().join(", ")
+                ),
+                None => format!(
+                    "ChannelOnline customer {number} is not mapped and no Autotask company looks like it: export it or map it by hand in Map Customers"
+                ),
+            },
+            1,
+        ))
     }
 
     /// A changed Autotask contact syncs its company's pair when that company is mapped.

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::field_owner::{FieldOwnership, Resolution, SideState, resolve_fields};
+use super::worker::Handled;
 use crate::app::TenantContext;
 use crate::autotask::{Company, CompanyPatch, Patch};
 use crate::channelonline::{Address, Customer, CustomerUpsert};
@@ -19,17 +20,17 @@ use crate::sync::SyncError;
 /// The customer fields kept in sync both ways (canonical names used by the owner settings).
 pub const SYNCED_FIELDS: [&str; 7] = ["name", "phone", "address1", "address2", "city", "state", "postal_code"];
 
-/// The Autotask field a synced name writes, and whether Autotask requires it (field tables:
-/// `companyName` and `phone` are required on Companies, so neither may ever be cleared).
-fn autotask_field(name: &str) -> Option<(FieldSpec, bool)> {
+/// The Autotask field a synced name writes: its length and whether Autotask requires it come
+/// from the export's field table, so both paths fit and refuse values alike.
+fn autotask_field(name: &str) -> Option<FieldSpec> {
     Some(match name {
-        "name" => (at_field::NAME, true),
-        "phone" => (at_field::PHONE, true),
-        "address1" => (at_field::ADDRESS1, false),
-        "address2" => (at_field::ADDRESS2, false),
-        "city" => (at_field::CITY, false),
-        "state" => (at_field::STATE, false),
-        "postal_code" => (at_field::POSTAL_CODE, false),
+        "name" => at_field::NAME,
+        "phone" => at_field::PHONE,
+        "address1" => at_field::ADDRESS1,
+        "address2" => at_field::ADDRESS2,
+        "city" => at_field::CITY,
+        "state" => at_field::STATE,
+        "postal_code" => at_field::POSTAL_CODE,
         _ => return None,
     })
 }
@@ -61,20 +62,50 @@ impl PairSync {
         format!("{written}; not sent to Autotask: {}", held.join("; "))
     }
 
+    /// The Autotask fields actually sent (the resolution minus what was held back).
+    pub fn sent_to_autotask(&self) -> Vec<&str> {
+        self.resolution
+            .to_autotask
+            .keys()
+            .map(String::as_str)
+            .filter(|f| !self.held_back.iter().any(|h| h.field == *f))
+            .collect()
+    }
+
+    /// Nothing was written on either side (unchanged, or every change was held back).
+    pub fn wrote_nothing(&self) -> bool {
+        self.sent_to_autotask().is_empty() && self.resolution.to_channelonline.is_empty()
+    }
+
+    /// The worker's outcome: skipped (with the reason) when nothing could be written, so a pair
+    /// whose only change is a blank required field is reported as not sent, never as synced.
+    pub fn handled(&self) -> Handled {
+        if !self.wrote_nothing() {
+            return Handled::Done(self.summary());
+        }
+        if self.held_back.is_empty() {
+            return Handled::Skipped("unchanged on both sides".into());
+        }
+        let held: Vec<&str> = self.held_back.iter().map(|h| h.reason.as_str()).collect();
+        Handled::Skipped(format!("not sent to Autotask: {}", held.join("; ")))
+    }
+
     fn written_summary(&self) -> String {
-        let names = |m: &BTreeMap<String, Value>| m.keys().cloned().collect::<Vec<_>>().join(", ");
-        match (
-            self.resolution.to_autotask.is_empty(),
-            self.resolution.to_channelonline.is_empty(),
-        ) {
+        let to_autotask = self.sent_to_autotask().join(", ");
+        let to_channelonline = self
+            .resolution
+            .to_channelonline
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        match (to_autotask.is_empty(), to_channelonline.is_empty()) {
             (true, true) => "unchanged".into(),
-            (false, true) => format!("Autotask updated: {}", names(&self.resolution.to_autotask)),
-            (true, false) => format!("ChannelOnline updated: {}", names(&self.resolution.to_channelonline)),
-            (false, false) => format!(
-                "Autotask updated: {}; ChannelOnline updated: {}",
-                names(&self.resolution.to_autotask),
-                names(&self.resolution.to_channelonline)
-            ),
+            (false, true) => format!("Autotask updated: {to_autotask}"),
+            (true, false) => format!("ChannelOnline updated: {to_channelonline}"),
+            (false, false) => {
+                format!("Autotask updated: {to_autotask}; ChannelOnline updated: {to_channelonline}")
+            }
         }
     }
 }
@@ -88,7 +119,7 @@ fn text(v: &Option<String>) -> Value {
 pub fn customer_values(c: &Customer) -> BTreeMap<String, Value> {
     let a = c.address.clone().unwrap_or_default();
     let fitted = |field: &str, v: Option<&str>| {
-        let (spec, _) = autotask_field(field).expect("every synced field has an Autotask field");
+        let spec = autotask_field(field).expect("every synced field has an Autotask field");
         (
             field.to_owned(),
             fit(v, spec.max_len).map_or(Value::Null, Value::String),
@@ -127,11 +158,11 @@ fn company_patch(id: i64, fields: &BTreeMap<String, Value>) -> (CompanyPatch, Ve
     let mut p = CompanyPatch::new(id);
     let mut held_back = Vec::new();
     for (field, value) in fields {
-        let Some((spec, required)) = autotask_field(field) else {
+        let Some(spec) = autotask_field(field) else {
             continue;
         };
         let fitted = fit(as_text(value).as_deref(), spec.max_len);
-        if fitted.is_none() && required {
+        if fitted.is_none() && spec.required {
             held_back.push(HeldBack {
                 field: field.clone(),
                 reason: format!(
@@ -321,6 +352,58 @@ mod tests {
         assert!(held.is_empty());
         assert_eq!(patch.city, Patch::Set("Llanfairpwllgwyngyllgogerychwy".to_owned()));
         assert_eq!(patch.postal_code, Patch::Set("60601-1234".to_owned()));
+    }
+
+    fn pair(to_autotask: &[(&str, Value)], to_channelonline: &[(&str, Value)]) -> PairSync {
+        let to_autotask = fields(to_autotask);
+        let (_, held_back) = company_patch(7, &to_autotask);
+        PairSync {
+            resolution: Resolution {
+                to_autotask,
+                to_channelonline: fields(to_channelonline),
+                decisions: Vec::new(),
+                most_recent: super::super::field_owner::Side::ChannelOnline,
+            },
+            autotask_calls: 1,
+            held_back,
+        }
+    }
+
+    #[test]
+    fn a_pair_whose_only_change_is_held_back_is_skipped_with_the_reason() {
+        let only_blank_phone = pair(&[("phone", Value::Null)], &[]);
+        match only_blank_phone.handled() {
+            Handled::Skipped(reason) => {
+                assert!(reason.starts_with("not sent to Autotask: phone is blank"), "{reason}")
+            }
+            other => panic!("expected a skip, got {other:?}"),
+        }
+        assert_eq!(
+            pair(&[], &[]).handled(),
+            Handled::Skipped("unchanged on both sides".into())
+        );
+    }
+
+    #[test]
+    fn the_summary_names_only_the_fields_sent() {
+        let mixed = pair(&[("phone", Value::Null), ("city", json!("Springfield"))], &[]);
+        assert_eq!(mixed.sent_to_autotask(), ["city"]);
+        let Handled::Done(summary) = mixed.handled() else {
+            panic!("city was sent");
+        };
+        assert!(
+            summary.starts_with("Autotask updated: city; not sent to Autotask: phone"),
+            "{summary}"
+        );
+    }
+
+    #[test]
+    fn required_flags_come_from_the_export_field_table() {
+        for (field, required) in [("name", true), ("phone", true), ("city", false), ("postal_code", false)] {
+            assert_eq!(autotask_field(field).unwrap().required, required, "{field}");
+        }
+        let last_name = crate::domain::customer::fields::contact::LAST_NAME;
+        assert_eq!((last_name.name, last_name.required), ("lastName", true));
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! reasons, and stores them; a confirm call writes the chosen pairs (refusing any side mapped
 //! elsewhere, with the reason) and matches their contacts by e-mail; a list call shows what is
 //! mapped, proposed and unmatched. Unmatched contacts are listed, not created, unless asked.
+//! The bulk sync adds proposals for the unmapped customers it meets ([`propose_for_customer`]);
+//! the list shows them with the latest run's.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -18,7 +20,7 @@ use crate::app::TenantContext;
 use crate::autotask::{Company, Contact as AtContact, Filter, Query};
 use crate::channelonline::{Customer, PageRequest};
 use crate::domain::customer::contacts::match_contacts;
-use crate::domain::customer::matching::{MatchReason, PROPOSE_MIN_CONFIDENCE, Side, assign};
+use crate::domain::customer::matching::{MatchKeys, MatchReason, PROPOSE_MIN_CONFIDENCE, Side, assign, score};
 use crate::domain::mapping::{Mapping, MappingKind};
 use crate::store::{AuditOutcome, RunRecord, StoreError};
 use crate::sync::error::{SyncError, SyncResult};
@@ -27,6 +29,11 @@ pub const ACTION: &str = "map-customers";
 /// The checkpoint stream that points at the latest proposal run.
 const LATEST: &str = "map-customers.latest";
 const RUN_LEASE: &str = "map-customers.run";
+/// The checkpoint document holding the proposals the bulk sync found (`{"proposals": {col id:
+/// pair}}`), shown in the list next to the latest run's until a person confirms one.
+const SYNC_PROPOSALS: &str = "map-customers.sync-proposals";
+/// Writers of the sync proposals retry this often on a version conflict (two workers at once).
+const SYNC_PROPOSAL_WRITES: usize = 3;
 /// Longer than the function's timeout, so a crashed run frees the lease by itself.
 const RUN_LEASE_FOR: chrono::Duration = chrono::Duration::minutes(5);
 
@@ -228,6 +235,84 @@ async fn run_proposals(ctx: &TenantContext, started_at: DateTime<Utc>) -> SyncRe
     )
     .await;
     Ok(run)
+}
+
+/// The best Autotask company for an unmapped ChannelOnline customer the bulk sync met (the export's
+/// candidate query, one Autotask call; companies mapped elsewhere are left out), stored as a
+/// proposal for Map Customers. `None`: no company scores [`PROPOSE_MIN_CONFIDENCE`].
+pub async fn propose_for_customer(ctx: &TenantContext, customer: &Customer) -> SyncResult<Option<ProposedPair>> {
+    let candidates = lookup::company_candidates(&ctx.autotask, &convert::company_from_col(customer)).await?;
+    let keys = MatchKeys::of(&convert::col_profile(customer));
+    let mut best: Option<ProposedPair> = None;
+    for c in candidates {
+        let Some(id) = c.id else { continue };
+        let Some(s) = score(&keys, &MatchKeys::of(&convert::at_profile(&c, &[]))) else {
+            continue;
+        };
+        if s.confidence < PROPOSE_MIN_CONFIDENCE || best.as_ref().is_some_and(|b| b.confidence >= s.confidence) {
+            continue;
+        }
+        if ctx
+            .mappings
+            .get_by_at(&ctx.tenant, MappingKind::Customer, id)
+            .await?
+            .is_some()
+        {
+            continue;
+        }
+        best = Some(ProposedPair {
+            col_id: customer.number.clone(),
+            col_name: customer.company_name.clone(),
+            at_id: id,
+            at_name: c.company_name.clone().unwrap_or_default(),
+            confidence: s.confidence,
+            reasons: s.reasons,
+        });
+    }
+    if let Some(pair) = &best {
+        store_sync_proposal(ctx, pair).await?;
+    }
+    Ok(best)
+}
+
+async fn store_sync_proposal(ctx: &TenantContext, pair: &ProposedPair) -> SyncResult<()> {
+    let value = serde_json::to_value(pair).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    for _ in 0..SYNC_PROPOSAL_WRITES {
+        let current = ctx.sync_state.get_checkpoint(&ctx.tenant, SYNC_PROPOSALS).await?;
+        let mut doc = current.as_ref().map(|c| c.doc.clone()).unwrap_or_else(|| json!({}));
+        if doc["proposals"].get(&pair.col_id) == Some(&value) {
+            return Ok(());
+        }
+        if !doc["proposals"].is_object() {
+            doc["proposals"] = json!({});
+        }
+        doc["proposals"][&pair.col_id] = value.clone();
+        match ctx
+            .sync_state
+            .put_checkpoint(
+                &ctx.tenant,
+                SYNC_PROPOSALS,
+                &doc,
+                current.map(|c| c.version),
+                ctx.clock.now(),
+            )
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(StoreError::VersionConflict { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(StoreError::Unavailable("the Map Customers proposals kept changing; try again".into()).into())
+}
+
+async fn sync_proposals(ctx: &TenantContext) -> SyncResult<Vec<ProposedPair>> {
+    let Some(stored) = ctx.sync_state.get_checkpoint(&ctx.tenant, SYNC_PROPOSALS).await? else {
+        return Ok(Vec::new());
+    };
+    let proposals: BTreeMap<String, ProposedPair> =
+        serde_json::from_value(stored.doc["proposals"].clone()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(proposals.into_values().collect())
 }
 
 async fn latest_run(ctx: &TenantContext) -> SyncResult<Option<ProposalRun>> {
@@ -458,7 +543,7 @@ pub async fn list_mappings(ctx: &TenantContext) -> SyncResult<MapView> {
     let mapped_col: BTreeSet<&str> = mapped.iter().map(|m| m.col_id.as_str()).collect();
     let mapped_at: BTreeSet<i64> = mapped.iter().map(|m| m.at_id).collect();
     let run = latest_run(ctx).await?;
-    let (run_id, proposed, col_unmatched, at_unmatched) = match run {
+    let (run_id, mut proposed, col_unmatched, at_unmatched): (_, Vec<ProposedPair>, _, _) = match run {
         None => (None, vec![], vec![], vec![]),
         Some(run) => (
             Some(run.run_id),
@@ -476,6 +561,23 @@ pub async fn list_mappings(ctx: &TenantContext) -> SyncResult<MapView> {
                 .collect(),
         ),
     };
+    // What the bulk sync proposed since, for customers the latest run did not pair.
+    for pair in sync_proposals(ctx).await? {
+        let taken = proposed
+            .iter()
+            .any(|p| p.col_id == pair.col_id || p.at_id == pair.at_id);
+        if !taken && !mapped_col.contains(pair.col_id.as_str()) && !mapped_at.contains(&pair.at_id) {
+            proposed.push(pair);
+        }
+    }
+    let col_unmatched: Vec<Named<String>> = col_unmatched
+        .into_iter()
+        .filter(|n: &Named<String>| !proposed.iter().any(|p| p.col_id == n.id))
+        .collect();
+    let at_unmatched: Vec<Named<i64>> = at_unmatched
+        .into_iter()
+        .filter(|n: &Named<i64>| !proposed.iter().any(|p| p.at_id == n.id))
+        .collect();
     Ok(MapView {
         mapped: mapped
             .into_iter()

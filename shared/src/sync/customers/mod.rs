@@ -15,6 +15,6 @@ pub use guard::{Guarded, idempotent};
 pub use import::{ImportRequest, account_contacts, import_customer};
 pub use map::{
     ConfirmRequest, ConfirmResult, MapView, PairChoice, ProposalRun, ProposedPair, confirm_pairs, list_mappings,
-    propose_pairs,
+    propose_for_customer, propose_pairs,
 };
 pub use outcome::*;

@@ -715,8 +715,10 @@ pub async fn run(stack: &ChaosStack, script: &Script, config: &ChaosConfig) -> R
         }
         let (binary, ev) = stack.event_for(&op);
         // Some invocations are killed mid-run (the process dies; its deadline was still ahead).
-        let (kill_after, deadline) = if kill.f64() < config.kill_rate {
-            let at = Duration::from_millis(kill.u64(50..600));
+        // Every n-th invocation (n = 1 / kill_rate) is the one to kill, at a random moment.
+        let every = (1.0 / config.kill_rate.max(1e-9)).round() as usize;
+        let (kill_after, deadline) = if config.kill_rate > 0.0 && report.invocations % every == every / 2 {
+            let at = Duration::from_millis(kill.u64(30..400));
             (at, at + KILLED_SLACK)
         } else {
             (FUNCTION_TIMEOUT, FUNCTION_TIMEOUT)

@@ -56,7 +56,11 @@ pub fn invoke_binary_until(
     let addr = listener.local_addr().expect("emulator address");
     let (tx, rx) = mpsc::channel::<Outcome>();
     let event = event.to_owned();
-    thread::spawn(move || serve(listener, event, deadline, tx));
+    let stop = Arc::new(AtomicBool::new(false));
+    let server = {
+        let stop = stop.clone();
+        thread::spawn(move || serve(listener, event, deadline, tx, &stop))
+    };
 
     let mut child = Command::new(binary)
         .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
@@ -73,6 +77,12 @@ pub fn invoke_binary_until(
     let outcome = wait(&rx, &mut child, timeout);
     let _ = child.kill();
     let _ = child.wait();
+    // Stop the emulator so its socket and threads do not outlive the invocation (a long run of
+    // invocations would otherwise run out of file descriptors): wake the accept loop and let
+    // held connections see the flag.
+    stop.store(true, Ordering::SeqCst);
+    let _ = TcpStream::connect(addr);
+    let _ = server.join();
     outcome
 }
 
@@ -99,15 +109,18 @@ fn wait(rx: &mpsc::Receiver<Outcome>, child: &mut Child, timeout: Duration) -> O
     Outcome::TimedOut
 }
 
-fn serve(listener: TcpListener, event: String, deadline: Duration, tx: mpsc::Sender<Outcome>) {
+fn serve(listener: TcpListener, event: String, deadline: Duration, tx: mpsc::Sender<Outcome>, stop: &Arc<AtomicBool>) {
     let delivered = Arc::new(AtomicBool::new(false));
     let event = Arc::new(event);
     for stream in listener.incoming() {
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
         let Ok(stream) = stream else { continue };
-        let (delivered, event, tx) = (delivered.clone(), event.clone(), tx.clone());
+        let (delivered, event, tx, stop) = (delivered.clone(), event.clone(), tx.clone(), stop.clone());
         // One thread per connection, serving requests until the client closes it: keep-alive,
         // as the real Runtime API does (lambda_runtime reuses its pooled connection).
-        thread::spawn(move || serve_connection(stream, &delivered, &event, deadline, &tx));
+        thread::spawn(move || serve_connection(stream, &delivered, &event, deadline, &tx, &stop));
     }
 }
 
@@ -117,6 +130,7 @@ fn serve_connection(
     event: &str,
     deadline: Duration,
     tx: &mpsc::Sender<Outcome>,
+    stop: &AtomicBool,
 ) {
     // One reader for the whole connection: it may already hold the start of the next request.
     let Ok(read_half) = stream.try_clone() else { return };
@@ -124,8 +138,10 @@ fn serve_connection(
     while let Some((method, path, body)) = read_request(&mut reader) {
         if method == "GET" && path.ends_with("/invocation/next") {
             if delivered.swap(true, Ordering::SeqCst) {
-                // Hold the second poll open: the test is over once the first answer is in.
-                thread::sleep(Duration::from_secs(3600));
+                // Hold the second poll open until the invocation is over.
+                while !stop.load(Ordering::SeqCst) {
+                    thread::sleep(Duration::from_millis(20));
+                }
                 return;
             }
             respond(

@@ -531,7 +531,7 @@ impl Execution<'_> {
             }
         }
         for step in unanswered {
-            let result = self.run_as(step, &none, CreateMode::LookUpFirst).await;
+            let result = self.run_as(step, none, CreateMode::LookUpFirst).await;
             self.note(step, &result);
         }
     }

@@ -519,7 +519,7 @@ impl Execution<'_> {
             }
         }
         for step in unanswered {
-            let result = self.run_as(step, &none, CreateMode::LookUpFirst).await;
+            let result = self.run_as(step, none, CreateMode::LookUpFirst).await;
             self.note(step, &result);
         }
     }

@@ -60,12 +60,32 @@ pub struct ChaosConfig {
 /// One thing a user does.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Op {
-    ExportCustomer { number: String },
-    ChangeCustomer { number: String, phone: String },
-    ImportCompany { company: String },
-    ExportDocument { number: String },
-    ChangeDocument { number: String, lines: usize, seed: u64 },
-    AddLine { number: String, service: usize },
+    ExportCustomer {
+        number: String,
+    },
+    ChangeCustomer {
+        number: String,
+        phone: String,
+    },
+    ImportCompany {
+        company: String,
+    },
+    ExportDocument {
+        number: String,
+    },
+    ChangeDocument {
+        number: String,
+        lines: usize,
+        seed: u64,
+    },
+    AddLine {
+        number: String,
+        service: usize,
+    },
+    /// Attach the document to the opportunity its export made (the picker's Choose).
+    Attach {
+        number: String,
+    },
 }
 
 impl Op {
@@ -77,6 +97,7 @@ impl Op {
             Op::ExportDocument { .. } => "export_document",
             Op::ChangeDocument { .. } => "reexport_document",
             Op::AddLine { .. } => "add_line",
+            Op::Attach { .. } => "attach",
         }
     }
 }
@@ -248,6 +269,11 @@ pub fn script(seed: u64, operations: usize) -> Script {
             track.push(Op::ExportDocument {
                 number: doc_number.clone(),
             });
+            if rng.u32(0..100) < 25 {
+                track.push(Op::Attach {
+                    number: doc_number.clone(),
+                });
+            }
             if rng.u32(0..100) < 40 {
                 track.push(Op::ChangeDocument {
                     number: doc_number.clone(),
@@ -270,6 +296,8 @@ pub fn script(seed: u64, operations: usize) -> Script {
 }
 
 const SERVICES: usize = 4;
+/// The document custom field that holds the attached opportunity.
+const OPPORTUNITY_FIELD: &str = "AT Opportunity";
 
 /// One import of an Autotask company with two contacts (its only ChannelOnline write is the
 /// customer import).
@@ -345,6 +373,7 @@ impl ChaosStack {
                 "import-customer",
                 "export-document",
                 "query-services",
+                "query-opportunities",
             ]
             .into_iter()
             .map(|name| (name, crate::function_binary(name)))
@@ -494,6 +523,21 @@ impl ChaosStack {
             Op::ExportDocument { number } | Op::ChangeDocument { number, .. } => {
                 ("export-document", "/", json!({ "document_number": number }))
             }
+            Op::Attach { number } => {
+                let opportunity = self
+                    .at
+                    .state()
+                    .all("Quotes")
+                    .into_iter()
+                    .find(|q| q["externalQuoteNumber"].as_str() == Some(number.as_str()))
+                    .and_then(|q| q["opportunityID"].as_i64())
+                    .unwrap_or_default();
+                (
+                    "query-opportunities",
+                    "/attach",
+                    json!({ "document_number": number, "opportunity_id": opportunity.to_string() }),
+                )
+            }
             Op::AddLine { number, service } => (
                 "query-services",
                 "/add",
@@ -577,6 +621,7 @@ fn seed(at: &AtSandbox, script: &Script) -> (Value, Vec<i64>) {
         }
     }
     let settings = json!({
+        "opportunity_custom_field": OPPORTUNITY_FIELD,
         "sales_reps": [{ "col_sales_rep_id": "rep-1", "at_resource_id": owner }],
         "field_mappings": {
             "new_company": { "company_type_id": 1, "owner_resource_id": owner },
@@ -864,9 +909,17 @@ pub async fn check(stack: &ChaosStack, script: &Script) -> Findings {
             .as_ref()
             .map(|doc| doc.lines.iter().filter(|l| l.autotask.is_some()).count())
             .unwrap_or(0);
+        let attached = final_doc
+            .as_ref()
+            .and_then(|doc| doc.custom_field(OPPORTUNITY_FIELD).map(str::to_owned));
+        let title = quote
+            .and_then(|q| opportunities.iter().find(|o| o["id"] == q["opportunityID"]))
+            .and_then(|o| text(o, "title"));
+        // The field names the opportunity by id and title; ids differ between runs, titles do not.
+        let attached = attached.map(|v| title.as_ref().is_some_and(|t| v.contains(t.as_str())));
         state.insert(
             number.clone(),
-            json!({ "quote": quote.is_some(), "items": quote_items, "added_lines": added_lines }),
+            json!({ "quote": quote.is_some(), "items": quote_items, "added_lines": added_lines, "attached": attached }),
         );
         match stack
             .store

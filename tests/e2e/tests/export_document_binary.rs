@@ -191,6 +191,7 @@ async fn export_document_binary_exports_a_quote_into_the_autotask_sandbox() {
     let ts = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
     let body = json!({ "document_number": "QB1" }).to_string();
     let spec = EventSpec {
+        audience: "export-document",
         method: "POST",
         path: "/",
         query: "",

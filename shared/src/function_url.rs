@@ -111,11 +111,13 @@ pub fn own_base_url(req: &Request) -> Option<String> {
     Some(format!("{}://{host}", if local { "http" } else { "https" }))
 }
 
-/// Signs a GET link for `tenant` with its current key; `None` when the tenant has no key.
+/// Signs a GET link to the function `audience` for `tenant` with its current key; `None` when
+/// the tenant has no key.
 pub async fn signed_link(
     secrets: &dyn SecretSource,
     clock: &dyn Clock,
     tenant: &TenantId,
+    audience: &str,
     base_url: &str,
     path: &str,
     params: &[(String, String)],
@@ -124,6 +126,7 @@ pub async fn signed_link(
     Some(signing::signed_url(
         &keys.current,
         tenant,
+        audience,
         base_url,
         path,
         params,

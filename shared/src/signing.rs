@@ -1,8 +1,10 @@
 //! Signed function-URL calls.
 //!
 //! A ChannelOnline button runs in a browser, which can hold no secret, so the request (or the link
-//! it opens) is signed server-side with the tenant's key: HMAC-SHA256 over the tenant, method,
-//! path, canonical query, timestamp and body hash. Two keys may be active at once for rotation.
+//! it opens) is signed server-side with the tenant's key: HMAC-SHA256 over the scheme version,
+//! tenant, audience (the name of the function the call is for), method, path, canonical query,
+//! timestamp and body hash. Every function URL's path is `/`, so the audience is what makes a
+//! signature for one function useless at another. Two keys may be active at once for rotation.
 //!
 //! Two forms carry the same signature:
 //! - header form (server-to-server POST): `X-Col-Tenant`, `X-Col-Timestamp`, `X-Col-Signature`;
@@ -24,7 +26,11 @@ pub const QUERY_TIMESTAMP: &str = "ts";
 pub const QUERY_SIGNATURE: &str = "sig";
 /// Default validity window either side of the signing time.
 pub const DEFAULT_WINDOW_SECS: i64 = 300;
-const SCHEME: &str = "v1";
+/// The scheme version, first line of the signed message and prefix of the signature (`v2=<hex>`).
+/// v2 added the audience; a v1 signature is refused.
+const SCHEME: &str = "v2";
+/// The latest timestamp accepted (9999-12-31T23:59:59Z); earlier than 0 is refused too.
+const MAX_TIMESTAMP: i64 = 253_402_300_799;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -38,6 +44,8 @@ pub struct SigningKeys {
 /// What the verifier needs of a request, independent of the HTTP framework.
 #[derive(Clone, Copy, Debug)]
 pub struct CallToVerify<'a> {
+    /// The name of the function verifying the call: a signature made for another is refused.
+    pub audience: &'a str,
     pub method: &'a str,
     pub path: &'a str,
     /// The raw query string, without the leading `?`.
@@ -95,7 +103,10 @@ pub fn read_claim(call: &CallToVerify<'_>) -> Result<SignatureClaim, AuthError> 
     let tenant = tenant
         .and_then(|t| TenantId::parse(&t).ok())
         .ok_or(AuthError::BadTenant)?;
-    let timestamp = ts.and_then(|t| t.parse::<i64>().ok()).ok_or(AuthError::BadTimestamp)?;
+    let timestamp = ts
+        .and_then(|t| t.parse::<i64>().ok())
+        .filter(|t| (0..=MAX_TIMESTAMP).contains(t))
+        .ok_or(AuthError::BadTimestamp)?;
     Ok(SignatureClaim {
         tenant,
         timestamp,
@@ -112,13 +123,19 @@ pub fn verify(
     now: DateTime<Utc>,
     window_secs: i64,
 ) -> Result<(), AuthError> {
-    if (now.timestamp() - claim.timestamp).abs() > window_secs {
+    // `abs_diff` cannot overflow, whatever timestamp a caller sends.
+    if now.timestamp().abs_diff(claim.timestamp) > window_secs.max(0).unsigned_abs() {
         return Err(AuthError::Expired);
     }
-    let given = claim.signature.strip_prefix("v1=").unwrap_or(&claim.signature);
+    let given = claim
+        .signature
+        .strip_prefix(SCHEME)
+        .and_then(|s| s.strip_prefix('='))
+        .ok_or(AuthError::Mismatch)?;
     let given = hex::decode(given).map_err(|_| AuthError::Mismatch)?;
     let message = canonical_message(
         &claim.tenant,
+        call.audience,
         call.method,
         call.path,
         call.raw_query,
@@ -140,6 +157,7 @@ pub fn verify(
 /// pairs sorted, form-encoded again, so parameter order and encoding variants do not matter.
 pub fn canonical_message(
     tenant: &TenantId,
+    audience: &str,
     method: &str,
     path: &str,
     raw_query: &str,
@@ -148,7 +166,7 @@ pub fn canonical_message(
 ) -> String {
     let body_hash = hex::encode(Sha256::digest(body));
     format!(
-        "{SCHEME}\n{tenant}\n{}\n{}\n{}\n{timestamp}\n{body_hash}",
+        "{SCHEME}\n{tenant}\n{audience}\n{}\n{}\n{}\n{timestamp}\n{body_hash}",
         method.to_ascii_uppercase(),
         if path.is_empty() { "/" } else { path },
         canonical_query(raw_query)
@@ -166,10 +184,21 @@ fn canonical_query(raw_query: &str) -> String {
         .finish()
 }
 
-/// Computes the `v1=<hex>` signature for a call.
+/// The first query parameter that appears more than once: such a query is refused before
+/// verification, so no reader of the query can pick a different value than the one signed.
+pub fn duplicate_parameter(raw_query: &str) -> Option<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    url::form_urlencoded::parse(raw_query.as_bytes())
+        .map(|(k, _)| k.into_owned())
+        .find(|k| !seen.insert(k.clone()))
+}
+
+/// Computes the `v2=<hex>` signature for a call to the function named `audience`.
+#[allow(clippy::too_many_arguments)] // one argument per field of the signed message
 pub fn sign(
     key: &SecretString,
     tenant: &TenantId,
+    audience: &str,
     method: &str,
     path: &str,
     raw_query: &str,
@@ -177,14 +206,16 @@ pub fn sign(
     body: &[u8],
 ) -> String {
     let mut mac = HmacSha256::new_from_slice(key.expose().as_bytes()).expect("HMAC takes any key length");
-    mac.update(canonical_message(tenant, method, path, raw_query, timestamp, body).as_bytes());
-    format!("v1={}", hex::encode(mac.finalize().into_bytes()))
+    mac.update(canonical_message(tenant, audience, method, path, raw_query, timestamp, body).as_bytes());
+    format!("{SCHEME}={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-/// The three headers of the header form, for a server-to-server call.
+/// The three headers of the header form, for a server-to-server call to `audience`.
+#[allow(clippy::too_many_arguments)] // one argument per field of the signed message
 pub fn signed_headers(
     key: &SecretString,
     tenant: &TenantId,
+    audience: &str,
     method: &str,
     path: &str,
     raw_query: &str,
@@ -196,16 +227,17 @@ pub fn signed_headers(
         (HEADER_TIMESTAMP, timestamp.to_string()),
         (
             HEADER_SIGNATURE,
-            sign(key, tenant, method, path, raw_query, timestamp, body),
+            sign(key, tenant, audience, method, path, raw_query, timestamp, body),
         ),
     ]
 }
 
-/// A link in query form: `base_url` + `path` + the given parameters + `tenant`, `ts`, `sig`.
-/// Links are opened with GET and carry no body.
+/// A link in query form to the function `audience`: `base_url` + `path` + the given parameters
+/// + `tenant`, `ts`, `sig`. Links are opened with GET and carry no body.
 pub fn signed_url(
     key: &SecretString,
     tenant: &TenantId,
+    audience: &str,
     base_url: &str,
     path: &str,
     params: &[(String, String)],
@@ -214,7 +246,7 @@ pub fn signed_url(
     let query = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(params.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .finish();
-    let sig = sign(key, tenant, "GET", path, &query, timestamp, b"");
+    let sig = sign(key, tenant, audience, "GET", path, &query, timestamp, b"");
     let full = url::form_urlencoded::Serializer::new(query)
         .append_pair(QUERY_TENANT, tenant.as_str())
         .append_pair(QUERY_TIMESTAMP, &timestamp.to_string())
@@ -245,6 +277,7 @@ mod tests {
 
     fn header_call<'a>(headers: &'a HeaderMap, body: &'a [u8], raw_query: &'a str) -> CallToVerify<'a> {
         CallToVerify {
+            audience: "export-document",
             method: "POST",
             path: "/export",
             raw_query,
@@ -255,7 +288,16 @@ mod tests {
 
     fn signed_header_map(key: &str, t: &str, ts: i64, query: &str, body: &[u8]) -> HeaderMap {
         let mut h = HeaderMap::new();
-        for (name, value) in signed_headers(&key.into(), &tenant(t), "POST", "/export", query, ts, body) {
+        for (name, value) in signed_headers(
+            &key.into(),
+            &tenant(t),
+            "export-document",
+            "POST",
+            "/export",
+            query,
+            ts,
+            body,
+        ) {
             h.insert(name, HeaderValue::from_str(&value).unwrap());
         }
         h
@@ -339,6 +381,7 @@ mod tests {
         let url = signed_url(
             &"k1".into(),
             &tenant("acme"),
+            "export-document",
             "https://x.lambda-url.us-east-1.on.aws/",
             "/document",
             &[("number".into(), "Q 100".into()), ("action".into(), "export".into())],
@@ -349,6 +392,7 @@ mod tests {
         let reordered = reordered.join("&");
         let h = HeaderMap::new();
         let call = CallToVerify {
+            audience: "export-document",
             method: "GET",
             path: "/document",
             raw_query: &reordered,
@@ -368,6 +412,7 @@ mod tests {
     fn unsigned_and_malformed_calls_are_rejected() {
         let h = HeaderMap::new();
         let call = CallToVerify {
+            audience: "export-document",
             method: "GET",
             path: "/",
             raw_query: "tenant=acme",
@@ -376,19 +421,114 @@ mod tests {
         };
         assert_eq!(read_claim(&call), Err(AuthError::Unsigned));
         let call = CallToVerify {
-            raw_query: "tenant=a%23b&ts=1&sig=v1%3D00",
+            raw_query: "tenant=a%23b&ts=1&sig=v2%3D00",
             ..call
         };
         assert_eq!(read_claim(&call), Err(AuthError::BadTenant));
         let call = CallToVerify {
-            raw_query: "tenant=acme&ts=soon&sig=v1%3D00",
+            raw_query: "tenant=acme&ts=soon&sig=v2%3D00",
             ..call
         };
         assert_eq!(read_claim(&call), Err(AuthError::BadTimestamp));
         let call = CallToVerify {
-            raw_query: "tenant=acme&ts=1000&sig=v1%3Dzz",
+            raw_query: "tenant=acme&ts=1000&sig=v2%3Dzz",
             ..call
         };
         assert_eq!(check(&call, &keys("k1", None), 1_000), Err(AuthError::Mismatch));
+    }
+
+    #[test]
+    fn a_signature_for_another_function_is_refused() {
+        // GIVEN a call signed for query-opportunities
+        let h = signed_header_map("k1", "acme", 1_000, "number=Q-1", b"");
+        let call = CallToVerify {
+            audience: "query-opportunities",
+            ..header_call(&h, b"", "number=Q-1")
+        };
+        let mut h2 = HeaderMap::new();
+        for (name, value) in signed_headers(
+            &"k1".into(),
+            &tenant("acme"),
+            "query-opportunities",
+            "POST",
+            "/export",
+            "number=Q-1",
+            1_000,
+            b"",
+        ) {
+            h2.insert(name, HeaderValue::from_str(&value).unwrap());
+        }
+        let for_query = CallToVerify { headers: &h2, ..call };
+        assert!(check(&for_query, &keys("k1", None), 1_000).is_ok());
+        // WHEN export-document verifies the same call THEN it is refused
+        let at_export = CallToVerify {
+            audience: "export-document",
+            ..for_query
+        };
+        assert_eq!(check(&at_export, &keys("k1", None), 1_000), Err(AuthError::Mismatch));
+    }
+
+    #[test]
+    fn an_old_version_signature_is_refused() {
+        // GIVEN a v1 signature (no audience in the message) made with the right key
+        let message = "v1\nacme\nPOST\n/export\n\n1000\n".to_owned() + &hex::encode(Sha256::digest(b""));
+        let mut mac = HmacSha256::new_from_slice(b"k1").unwrap();
+        mac.update(message.as_bytes());
+        let v1 = format!("v1={}", hex::encode(mac.finalize().into_bytes()));
+        let mut h = signed_header_map("k1", "acme", 1_000, "", b"");
+        h.insert(HEADER_SIGNATURE, HeaderValue::from_str(&v1).unwrap());
+        // WHEN it is verified THEN it is refused, as is the same hex without any version prefix
+        assert_eq!(
+            check(&header_call(&h, b"", ""), &keys("k1", None), 1_000),
+            Err(AuthError::Mismatch)
+        );
+        let bare = v1.trim_start_matches("v1=").to_owned();
+        h.insert(HEADER_SIGNATURE, HeaderValue::from_str(&bare).unwrap());
+        assert_eq!(
+            check(&header_call(&h, b"", ""), &keys("k1", None), 1_000),
+            Err(AuthError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn timestamps_outside_the_sane_range_are_refused_without_overflow() {
+        let h = HeaderMap::new();
+        for ts in [
+            i64::MIN.to_string(),
+            "-1".into(),
+            "253402300800".into(),
+            i64::MAX.to_string(),
+        ] {
+            let query = format!("tenant=acme&ts={ts}&sig=v2%3D00");
+            let call = CallToVerify {
+                raw_query: &query,
+                ..header_call(&h, b"", "")
+            };
+            assert_eq!(read_claim(&call), Err(AuthError::BadTimestamp), "{ts}");
+        }
+        // AND a claim built by hand with an extreme timestamp is only expired, never a panic
+        let claim = SignatureClaim {
+            tenant: tenant("acme"),
+            timestamp: i64::MIN,
+            signature: "v2=00".into(),
+        };
+        let call = header_call(&h, b"", "");
+        // (the distance from 1000 to i64::MIN exceeds even the widest window)
+        assert_eq!(
+            verify(&call, &claim, &keys("k1", None), at(1_000), i64::MAX),
+            Err(AuthError::Expired)
+        );
+        assert_eq!(
+            verify(&call, &claim, &keys("k1", None), at(1_000), DEFAULT_WINDOW_SECS),
+            Err(AuthError::Expired)
+        );
+    }
+
+    #[test]
+    fn a_repeated_query_parameter_is_named() {
+        assert_eq!(duplicate_parameter("a=1&b=2&a=3"), Some("a".into()));
+        assert_eq!(duplicate_parameter("sig=1&sig=2"), Some("sig".into()));
+        assert_eq!(duplicate_parameter("a=1&b=2"), None);
+        assert_eq!(duplicate_parameter(""), None);
     }
 }

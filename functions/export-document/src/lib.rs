@@ -16,11 +16,13 @@ use shared::tenant::TenantId;
 use shared::web::{ApiError, Format};
 
 pub const FUNCTION: &str = "export-document";
+/// The audience of the "export the customer first" links (export-customer's `FUNCTION`).
+const EXPORT_CUSTOMER: &str = "export-customer";
 
 /// Handles one function-URL request. Never fails: every error becomes an answer.
 pub async fn handle(ctx: &AppContext, req: Request) -> Result<Response<Body>, lambda_http::Error> {
     let format = Format::from_headers(req.headers());
-    let tenant = match ctx.authenticate(&req).await {
+    let tenant = match ctx.authenticate(&req, FUNCTION).await {
         Ok(tenant) => tenant,
         Err(e) => return Ok(e.into_response(format)),
     };
@@ -58,13 +60,14 @@ async fn export(ctx: &AppContext, tenant: &TenantId, req: &Request) -> Result<Va
 }
 
 /// Signed links to export-customer (its URL from `EXPORT_CUSTOMER_URL`), offered when the
-/// document's customer is not mapped yet.
+/// document's customer is not mapped yet. They are signed for export-customer, the function
+/// that answers them.
 async fn customer_link(ctx: &AppContext, tenant: &TenantId) -> Option<impl Fn(&str) -> String + Send + Sync> {
     let base = shared::config::optional("EXPORT_CUSTOMER_URL")?;
     let keys = ctx.secrets.signing_keys(tenant).await.ok()??;
     let (tenant, now) = (tenant.clone(), ctx.clock.now().timestamp());
     Some(move |customer: &str| {
         let params = [("customer_number".to_owned(), customer.to_owned())];
-        shared::signing::signed_url(&keys.current, &tenant, &base, "/", &params, now)
+        shared::signing::signed_url(&keys.current, &tenant, EXPORT_CUSTOMER, &base, "/", &params, now)
     })
 }

@@ -19,7 +19,7 @@ pub const FUNCTION: &str = "query-opportunities";
 
 pub async fn handle(ctx: &AppContext, req: Request) -> Result<Response<Body>, lambda_http::Error> {
     let format = Format::from_headers(req.headers());
-    let tenant = match ctx.authenticate(&req).await {
+    let tenant = match ctx.authenticate(&req, FUNCTION).await {
         Ok(tenant) => tenant,
         Err(e) => return Ok(e.into_response(format)),
     };
@@ -89,7 +89,7 @@ async fn link_signer(
     let base = function_url::own_base_url(req)?;
     let (tenant, now) = (tenant.clone(), ctx.clock.now().timestamp());
     Some(move |path: &str, params: &[(String, String)]| {
-        shared::signing::signed_url(&keys.current, &tenant, &base, path, params, now)
+        shared::signing::signed_url(&keys.current, &tenant, FUNCTION, &base, path, params, now)
     })
 }
 

@@ -20,7 +20,7 @@ pub const FUNCTION: &str = "query-services";
 
 pub async fn handle(ctx: &AppContext, req: Request) -> Result<Response<Body>, lambda_http::Error> {
     let format = Format::from_headers(req.headers());
-    let tenant = match ctx.authenticate(&req).await {
+    let tenant = match ctx.authenticate(&req, FUNCTION).await {
         Ok(tenant) => tenant,
         Err(e) => return Ok(e.into_response(format)),
     };
@@ -106,7 +106,7 @@ async fn picker(
     let base = function_url::own_base_url(req).unwrap_or_default();
     let now = ctx.clock.now().timestamp();
     let sign = |path: &str, params: &[(String, String)]| match &keys {
-        Some(keys) => shared::signing::signed_url(&keys.current, tenant, &base, path, params, now),
+        Some(keys) => shared::signing::signed_url(&keys.current, tenant, FUNCTION, &base, path, params, now),
         None => String::new(),
     };
     render_picker(document, choices, &sign)

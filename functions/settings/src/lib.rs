@@ -19,10 +19,13 @@ use lambda_http::{Body, Request, Response};
 use shared::app::{AppContext, answer};
 use shared::web::{ApiError, Format};
 
+/// The function's name: the audience its callers sign for.
+pub const FUNCTION: &str = "settings";
+
 /// Handles one function-URL request. Never fails: every error becomes an answer.
 pub async fn handle(ctx: &AppContext, req: Request) -> Result<Response<Body>, lambda_http::Error> {
     let format = Format::from_headers(req.headers());
-    let tenant = match ctx.authenticate(&req).await {
+    let tenant = match ctx.authenticate(&req, FUNCTION).await {
         Ok(tenant) => tenant,
         Err(e) => return Ok(e.into_response(format)),
     };

@@ -71,7 +71,16 @@ fn event(
     ev["requestContext"]["http"]["path"] = json!(path);
     ev["body"] = json!(body);
     let t = TenantId::parse(tenant).unwrap();
-    let signed = signing::signed_headers(&SecretString::new(key), &t, method, path, query, NOW, body.as_bytes());
+    let signed = signing::signed_headers(
+        &SecretString::new(key),
+        &t,
+        crate::FUNCTION,
+        method,
+        path,
+        query,
+        NOW,
+        body.as_bytes(),
+    );
     for (name, value) in signed
         .iter()
         .map(|(n, v)| (*n, v.as_str()))

@@ -273,10 +273,13 @@ async fn call(
     path: &str,
     body: &[u8],
 ) -> std::io::Result<HttpResponse> {
-    let route = path.trim_start_matches('/').split_once('/').map_or("/", |(_, r)| r);
+    // The first segment names the function: the signature's audience.
+    let rest = path.trim_start_matches('/');
+    let (function, route) = rest.split_once('/').unwrap_or((rest, ""));
     let route = format!("/{route}");
     let now = stack.ctx.clock.now().timestamp();
-    let mut headers: Vec<(&str, String)> = signing::signed_headers(key, tenant, method, &route, "", now, body).into();
+    let mut headers: Vec<(&str, String)> =
+        signing::signed_headers(key, tenant, function, method, &route, "", now, body).into();
     headers.push(("content-type", "application/json".into()));
     headers.push(("accept", "application/json".into()));
     send(stack.addr, method, path, &headers, body).await

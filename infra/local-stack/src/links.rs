@@ -75,7 +75,7 @@ pub fn signed_links(base: &str, tenant: &TenantId, key: &SecretString, now: i64)
             let function_base = format!("{}/{function}", base.trim_end_matches('/'));
             Link {
                 label,
-                url: signing::signed_url(key, tenant, &function_base, route, &params, now),
+                url: signing::signed_url(key, tenant, function, &function_base, route, &params, now),
             }
         })
         .collect()
@@ -118,6 +118,7 @@ mod tests {
             };
             let headers = http::HeaderMap::new();
             let call = CallToVerify {
+                audience: function,
                 method: "GET",
                 path: &route,
                 raw_query: query,

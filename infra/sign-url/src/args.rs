@@ -8,9 +8,11 @@ use crate::SignUrlError;
 use crate::key::KeySource;
 
 pub const USAGE: &str = "\
-usage: sign-url --tenant ID --url BASE_URL [--path /PATH] [--param NAME=VALUE]...
+usage: sign-url --tenant ID --function NAME --url BASE_URL [--path /PATH] [--param NAME=VALUE]...
                 [--body JSON | --body-file FILE] [--secrets-file FILE | --key-env NAME] [--at UNIX_SECONDS]
 
+  --function is the name of the function the call is for (e.g. export-document): a signature is
+  valid for that function only.
   Without --body/--body-file: prints a signed GET link (query form: tenant, ts, sig).
   With a body: prints `POST <url>` and the three x-col-* headers (header form) for that exact body.
   The key is the tenant's current signing key from --secrets-file (default: $SECRETS_FILE, else
@@ -28,6 +30,8 @@ pub enum Form {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignRequest {
     pub tenant: TenantId,
+    /// The function the call is for: the signature's audience.
+    pub function: String,
     pub base_url: String,
     pub path: String,
     pub params: Vec<(String, String)>,
@@ -45,12 +49,13 @@ where
 {
     let usage = |msg: String| SignUrlError::Usage(msg);
     let mut it = args.into_iter().map(Into::into);
-    let (mut tenant, mut base_url, mut path, mut at) = (None, None, None, None);
+    let (mut tenant, mut function, mut base_url, mut path, mut at) = (None, None, None, None, None);
     let (mut params, mut body, mut key) = (Vec::new(), None, None);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| usage(format!("{flag} needs a value")));
         match flag.as_str() {
             "--tenant" => tenant = Some(TenantId::parse(&value()?).map_err(|e| usage(e.to_string()))?),
+            "--function" => function = Some(value()?),
             "--url" => base_url = Some(value()?),
             "--path" => path = Some(value()?),
             "--param" => {
@@ -89,6 +94,9 @@ where
     }
     Ok(SignRequest {
         tenant: tenant.ok_or_else(|| usage("--tenant is required".into()))?,
+        function: function
+            .filter(|f| !f.trim().is_empty())
+            .ok_or_else(|| usage("--function is required".into()))?,
         base_url,
         path,
         params,
@@ -117,7 +125,15 @@ mod tests {
 
     #[test]
     fn minimal_query_form_uses_defaults() {
-        let r = parse(&["--tenant", "demo", "--url", "https://x.lambda-url.us-east-1.on.aws"]).unwrap();
+        let r = parse(&[
+            "--tenant",
+            "demo",
+            "--function",
+            "settings",
+            "--url",
+            "https://x.lambda-url.us-east-1.on.aws",
+        ])
+        .unwrap();
         assert_eq!(r.tenant.as_str(), "demo");
         assert_eq!(r.path, "/");
         assert_eq!(r.form, Form::Query);
@@ -130,6 +146,8 @@ mod tests {
         let r = parse(&[
             "--tenant",
             "acme",
+            "--function",
+            "export-document",
             "--url",
             "http://127.0.0.1:9000",
             "--path",
@@ -157,9 +175,10 @@ mod tests {
 
     #[test]
     fn secrets_file_defaults_to_the_env_var() {
-        let r = parse_args(["--tenant", "demo", "--url", "https://h"], |name| {
-            (name == "SECRETS_FILE").then(|| "/tmp/s.json".to_owned())
-        })
+        let r = parse_args(
+            ["--tenant", "demo", "--function", "settings", "--url", "https://h"],
+            |name| (name == "SECRETS_FILE").then(|| "/tmp/s.json".to_owned()),
+        )
         .unwrap();
         assert_eq!(r.key, KeySource::File("/tmp/s.json".into()));
     }
@@ -167,30 +186,80 @@ mod tests {
     #[test]
     fn mistakes_are_named() {
         let cases: &[(&[&str], &str)] = &[
-            (&["--url", "https://h"], "--tenant is required"),
-            (&["--tenant", "demo"], "--url is required"),
-            (&["--tenant", "a b", "--url", "https://h"], "invalid tenant id"),
-            (&["--tenant", "demo", "--url", "ftp://h"], "must start with https://"),
             (
-                &["--tenant", "demo", "--url", "https://h", "--path", "x"],
+                &["--url", "https://h", "--function", "settings"],
+                "--tenant is required",
+            ),
+            (&["--tenant", "demo", "--function", "settings"], "--url is required"),
+            (&["--tenant", "demo", "--url", "https://h"], "--function is required"),
+            (
+                &["--tenant", "a b", "--function", "settings", "--url", "https://h"],
+                "invalid tenant id",
+            ),
+            (
+                &["--tenant", "demo", "--function", "settings", "--url", "ftp://h"],
+                "must start with https://",
+            ),
+            (
+                &[
+                    "--tenant",
+                    "demo",
+                    "--function",
+                    "settings",
+                    "--url",
+                    "https://h",
+                    "--path",
+                    "x",
+                ],
                 "must start with /",
             ),
             (
-                &["--tenant", "demo", "--url", "https://h", "--param", "novalue"],
+                &[
+                    "--tenant",
+                    "demo",
+                    "--function",
+                    "settings",
+                    "--url",
+                    "https://h",
+                    "--param",
+                    "novalue",
+                ],
                 "NAME=VALUE",
             ),
             (
-                &["--tenant", "demo", "--url", "https://h", "--at", "soon"],
+                &[
+                    "--tenant",
+                    "demo",
+                    "--function",
+                    "settings",
+                    "--url",
+                    "https://h",
+                    "--at",
+                    "soon",
+                ],
                 "not Unix seconds",
             ),
             (
-                &["--tenant", "demo", "--url", "https://h", "--body", "1", "--body", "2"],
+                &[
+                    "--tenant",
+                    "demo",
+                    "--function",
+                    "settings",
+                    "--url",
+                    "https://h",
+                    "--body",
+                    "1",
+                    "--body",
+                    "2",
+                ],
                 "only once",
             ),
             (
                 &[
                     "--tenant",
                     "demo",
+                    "--function",
+                    "settings",
                     "--url",
                     "https://h",
                     "--key-env",
@@ -201,7 +270,15 @@ mod tests {
                 "only once",
             ),
             (
-                &["--tenant", "demo", "--url", "https://h", "--bogus"],
+                &[
+                    "--tenant",
+                    "demo",
+                    "--function",
+                    "settings",
+                    "--url",
+                    "https://h",
+                    "--bogus",
+                ],
                 "unknown argument \"--bogus\"",
             ),
             (&["--tenant"], "--tenant needs a value"),

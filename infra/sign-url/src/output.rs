@@ -8,10 +8,29 @@ use crate::args::{Form, SignRequest};
 /// The text to print: a signed GET link, or `POST <url>` followed by the three signature headers.
 pub fn render(req: &SignRequest, key: &SecretString, timestamp: i64) -> String {
     match &req.form {
-        Form::Query => signing::signed_url(key, &req.tenant, &req.base_url, &req.path, &req.params, timestamp) + "\n",
+        Form::Query => {
+            signing::signed_url(
+                key,
+                &req.tenant,
+                &req.function,
+                &req.base_url,
+                &req.path,
+                &req.params,
+                timestamp,
+            ) + "\n"
+        }
         Form::Header { body } => {
             let query = url_query(&req.params);
-            let headers = signing::signed_headers(key, &req.tenant, "POST", &req.path, &query, timestamp, body);
+            let headers = signing::signed_headers(
+                key,
+                &req.tenant,
+                &req.function,
+                "POST",
+                &req.path,
+                &query,
+                timestamp,
+                body,
+            );
             let mut out = format!("POST {}{}", req.base_url.trim_end_matches('/'), req.path);
             if !query.is_empty() {
                 out.push('?');

@@ -39,6 +39,8 @@ fn printed_link_verifies_and_tampering_fails() {
     let out = run(&[
         "--tenant",
         "demo",
+        "--function",
+        "export-document",
         "--url",
         "https://abc.lambda-url.us-east-1.on.aws/",
         "--path",
@@ -60,6 +62,7 @@ fn printed_link_verifies_and_tampering_fails() {
     let path = &path_part["https://abc.lambda-url.us-east-1.on.aws".len()..];
     let h = HeaderMap::new();
     let call = CallToVerify {
+        audience: "export-document",
         method: "GET",
         path,
         raw_query: query,
@@ -86,6 +89,18 @@ fn printed_link_verifies_and_tampering_fails() {
         verify(&call, "k-demo", AT + DEFAULT_WINDOW_SECS + 1),
         Err(AuthError::Expired)
     );
+    // and so is the same link presented to another function
+    assert_eq!(
+        verify(
+            &CallToVerify {
+                audience: "query-opportunities",
+                ..call
+            },
+            "k-demo",
+            AT
+        ),
+        Err(AuthError::Mismatch)
+    );
 }
 
 #[test]
@@ -94,6 +109,8 @@ fn printed_headers_verify_for_that_exact_body() {
     let out = run(&[
         "--tenant",
         "demo",
+        "--function",
+        "export-customer",
         "--url",
         "http://127.0.0.1:9000/lambda-url/export-customer",
         "--param",
@@ -118,6 +135,7 @@ fn printed_headers_verify_for_that_exact_body() {
     }
     assert_eq!(headers.len(), 3);
     let call = CallToVerify {
+        audience: "export-customer",
         method: "POST",
         path: "/",
         raw_query: "dry_run=true",
@@ -134,7 +152,8 @@ fn printed_headers_verify_for_that_exact_body() {
 
 #[test]
 fn button_event_fixtures_are_signed_for_the_demo_tenant() {
-    // The fixtures are signed with key "demo-signing-key" at AT (see events/README.md).
+    // The fixtures are signed with key "demo-signing-key" at AT for the function each file is
+    // named after (see events/README.md).
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events");
     let mut checked = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
@@ -151,7 +170,9 @@ fn button_event_fixtures_are_signed_for_the_demo_tenant() {
                 HeaderValue::from_str(value.as_str().unwrap()).unwrap(),
             );
         }
+        let audience = path.file_stem().unwrap().to_str().unwrap();
         let call = CallToVerify {
+            audience,
             method: event["requestContext"]["http"]["method"].as_str().unwrap(),
             path: event["rawPath"].as_str().unwrap(),
             raw_query: event["rawQueryString"].as_str().unwrap(),

@@ -12,17 +12,29 @@ use crate::signing::{self, AuthError, CallToVerify};
 use crate::tenant::TenantId;
 use crate::web::ApiError;
 
-/// Verifies a signed call and returns the authenticated tenant.
+/// Verifies a call signed for the function `audience` and returns the authenticated tenant.
+/// A repeated query parameter is refused first (400 naming it): the query must be canonical.
 pub async fn authenticate(
     secrets: &dyn SecretSource,
     clock: &dyn Clock,
     window_secs: i64,
+    audience: &str,
     req: &Request,
 ) -> Result<TenantId, ApiError> {
+    let raw_query = req.uri().query().unwrap_or("");
+    if let Some(name) = signing::duplicate_parameter(raw_query) {
+        return Err(ApiError::bad_request(
+            "duplicate_parameter",
+            format!("{name} appears more than once in the query"),
+        )
+        .with_fix(format!("Send {name} once."))
+        .with_details(serde_json::json!({ "field": name })));
+    }
     let call = CallToVerify {
+        audience,
         method: req.method().as_str(),
         path: req.uri().path(),
-        raw_query: req.uri().query().unwrap_or(""),
+        raw_query,
         headers: req.headers(),
         body: req.body().as_ref(),
     };
@@ -60,6 +72,7 @@ mod tests {
     use crate::secrets::file::FileSecretSource;
 
     const NOW: i64 = 1_800_000_000;
+    const AUDIENCE: &str = "settings";
 
     async fn secrets(dir: &tempfile::TempDir) -> Arc<dyn SecretSource> {
         let s: Arc<dyn SecretSource> = Arc::new(FileSecretSource::new(dir.path().join("s.json")));
@@ -78,9 +91,16 @@ mod tests {
         let mut b = http::Request::builder()
             .method("PUT")
             .uri("https://x.lambda-url.eu-west-1.on.aws/?a=1");
-        for (name, value) in
-            signing::signed_headers(&SecretString::new(key), &t, "PUT", "/", "a=1", ts, body.as_bytes())
-        {
+        for (name, value) in signing::signed_headers(
+            &SecretString::new(key),
+            &t,
+            AUDIENCE,
+            "PUT",
+            "/",
+            "a=1",
+            ts,
+            body.as_bytes(),
+        ) {
             b = b.header(name, value);
         }
         b.body(Body::from(body)).unwrap()
@@ -90,7 +110,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = secrets(&dir).await;
         let clock = ManualClock::at(DateTime::from_timestamp(NOW, 0).unwrap());
-        authenticate(s.as_ref(), &clock, 300, req).await
+        authenticate(s.as_ref(), &clock, 300, AUDIENCE, req).await
     }
 
     #[tokio::test]
@@ -115,5 +135,22 @@ mod tests {
             assert_eq!(e, ApiError::unauthorized());
             assert_eq!(e.message, AuthError::PUBLIC_MESSAGE);
         }
+    }
+
+    #[tokio::test]
+    async fn a_repeated_parameter_is_refused_with_400_before_verification() {
+        // GIVEN a correctly signed call whose query then gains a second `a`
+        let mut req = signed("acme", "key-acme", NOW, "{}");
+        *req.uri_mut() = "https://x.lambda-url.eu-west-1.on.aws/?a=1&a=2".parse().unwrap();
+        // WHEN it is authenticated THEN the answer is 400 naming `a`, not 401
+        let e = check(&req).await.unwrap_err();
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        assert!(e.message.contains('a'), "{}", e.message);
+        // AND an unsigned call with a repeated `sig` is refused the same way
+        let unsigned = http::Request::builder()
+            .uri("https://x/?sig=v2%3D00&sig=v2%3D01")
+            .body(Body::Empty)
+            .unwrap();
+        assert_eq!(check(&unsigned).await.unwrap_err().status, StatusCode::BAD_REQUEST);
     }
 }

@@ -21,7 +21,10 @@ pub struct Call {
 /// Authenticates `req` and builds its tenant's context; the error is the answer to send.
 pub async fn open(app: &AppContext, req: &Request, function: &str) -> Result<Call, Response<Body>> {
     let format = Format::from_headers(req.headers());
-    let tenant = app.authenticate(req).await.map_err(|e| e.into_response(format))?;
+    let tenant = app
+        .authenticate(req, function)
+        .await
+        .map_err(|e| e.into_response(format))?;
     let deadline = crate::function_url::deadline(req, app.clock.now());
     let ctx = app
         .tenant(&tenant, deadline)

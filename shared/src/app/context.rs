@@ -114,12 +114,14 @@ impl AppContext {
         self
     }
 
-    /// Verifies the signed call and returns its tenant (see [`super::auth::authenticate`]).
-    pub async fn authenticate(&self, req: &Request) -> Result<TenantId, ApiError> {
+    /// Verifies a call signed for the function `audience` and returns its tenant
+    /// (see [`super::auth::authenticate`]).
+    pub async fn authenticate(&self, req: &Request, audience: &str) -> Result<TenantId, ApiError> {
         super::auth::authenticate(
             self.secrets.as_ref(),
             self.clock.as_ref(),
             self.config.signature_window_secs,
+            audience,
             req,
         )
         .await

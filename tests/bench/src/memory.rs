@@ -69,6 +69,7 @@ async fn export_document_peak(
     let body = serde_json::json!({ "document_number": number }).to_string();
     let now = chrono::Utc::now().timestamp();
     let ev = event(&EventSpec {
+        audience: "export-document",
         method: "POST",
         path: "/",
         query: "",

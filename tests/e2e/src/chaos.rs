@@ -546,6 +546,7 @@ impl ChaosStack {
         };
         let body = body.to_string();
         let spec = EventSpec {
+            audience: binary,
             method: "POST",
             path,
             query: "",

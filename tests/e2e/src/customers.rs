@@ -178,6 +178,7 @@ impl CustomerStack {
         headers: &[(&str, &str)],
     ) -> UrlResponse {
         let spec = EventSpec {
+            audience: binary,
             method,
             path,
             query,

@@ -657,6 +657,7 @@ async fn html_is_answered_when_asked_and_unsigned_calls_are_refused() {
     assert!(r.body.contains("Created the Autotask company"), "{}", r.body);
     // WHEN a call is not signed THEN 401, and nothing is exported
     let ev = testkit::function_url::event(&testkit::function_url::EventSpec {
+        audience: "import-customer",
         method: "POST",
         path: "/",
         query: "",

@@ -191,6 +191,7 @@ async fn export_document_binary_exports_a_quote_into_the_autotask_sandbox() {
     let ts = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
     let body = json!({ "document_number": "QB1" }).to_string();
     let spec = EventSpec {
+        audience: "export-document",
         method: "POST",
         path: "/",
         query: "",
@@ -198,7 +199,44 @@ async fn export_document_binary_exports_a_quote_into_the_autotask_sandbox() {
         signer: Some(("binary", "key-binary", ts)),
         headers: &[],
     };
-    // WHEN the binary handles the signed export call
+    // GIVEN the same call signed for query-opportunities (a read), WHEN export-document gets it
+    // THEN it is refused with the usual 401 and nothing is written anywhere
+    let before = (at.state().all("Opportunities").len(), at.state().all("Quotes").len());
+    let misused = event(&EventSpec {
+        audience: "query-opportunities",
+        ..spec
+    })
+    .to_string();
+    let (misuse_env, misuse_binary) = (env.clone(), binary.clone());
+    let refused = tokio::task::spawn_blocking(move || {
+        let env_refs: Vec<(&str, &str)> = misuse_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        invoke_binary(&misuse_binary, &misused, &env_refs, Duration::from_secs(60))
+    })
+    .await
+    .unwrap();
+    let Outcome::Response(envelope) = refused else {
+        panic!("no response: {refused:?}")
+    };
+    let refused = UrlResponse::from_envelope(&envelope);
+    assert_eq!(refused.status, 401, "{}", refused.body);
+    assert!(
+        refused.body.contains(shared::signing::AuthError::PUBLIC_MESSAGE),
+        "{}",
+        refused.body
+    );
+    assert_eq!(
+        (at.state().all("Opportunities").len(), at.state().all("Quotes").len()),
+        before
+    );
+    assert!(
+        store
+            .get_by_col(&tenant, MappingKind::Document, "QB1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // WHEN the binary handles the call signed for it
     let ev = event(&spec).to_string();
     let outcome = tokio::task::spawn_blocking(move || {
         let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();

@@ -61,6 +61,7 @@ async fn invoke(stack: &Stack, spec: EventSpec<'_>) -> UrlResponse {
 
 fn signed<'a>(method: &'a str, path: &'a str, body: &'a str, tenant: &'a str, key: &'a str, ts: i64) -> EventSpec<'a> {
     EventSpec {
+        audience: "settings",
         method,
         path,
         query: "",

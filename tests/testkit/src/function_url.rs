@@ -7,8 +7,10 @@ use shared::signing;
 use shared::tenant::TenantId;
 
 /// A request to put into an event. `signer` is `(tenant, key, unix timestamp)`, or `None` for
-/// an unsigned call.
+/// an unsigned call; `audience` is the function the call is signed for (the binary it is sent to,
+/// unless a test means to misuse a signature).
 pub struct EventSpec<'a> {
+    pub audience: &'a str,
     pub method: &'a str,
     pub path: &'a str,
     pub query: &'a str,
@@ -31,6 +33,7 @@ pub fn event(spec: &EventSpec<'_>) -> Value {
         let signed = signing::signed_headers(
             &SecretString::new(key),
             &tenant,
+            spec.audience,
             spec.method,
             spec.path,
             spec.query,

@@ -16,7 +16,7 @@ use shared::channelonline::types::{
     Address, AutotaskItemKind, AutotaskItemRef, CustomField, Document, DocumentContact, DocumentCustomer, DocumentLine,
     DocumentType, ProductType, SalesRep, Totals,
 };
-use shared::clock::ManualClock;
+use shared::clock::{Clock, ManualClock};
 use shared::domain::mapping::{Mapping, MappingKind};
 use shared::domain::settings::{CategoryMapping, OpportunityDefaults, SalesRepMapping, TenantSettings, ValueMapping};
 use shared::secret::SecretString;
@@ -1274,4 +1274,28 @@ async fn an_opportunity_left_unconfirmed_is_found_by_the_next_export_not_created
     let outcome = export(&env, &request(number)).await.unwrap();
     assert_eq!(outcome.opportunity_id, records(&env, "Opportunities")[0]["id"].as_i64());
     assert_exported_once(&env, number, &outcome, &["NEW-Q-LOST-1", "NEW-Q-LOST-2"]).await;
+}
+
+#[tokio::test]
+async fn an_export_killed_while_autotask_commits_the_opportunity_makes_one_opportunity() {
+    // GIVEN Autotask commits the opportunity, and the run dies before the answer arrives
+    // (a Lambda stopped mid-call: no error handling of this run runs)
+    let env = env_with(SHORT_READ_TIMEOUT).await;
+    let number = "Q-KILLED";
+    put(&env, document(number, 2, 2, true, &env));
+    fault_on_post(&env, "Opportunities", 1, FaultKind::LoseResponse { delay_ms: LOST });
+    let killed = tokio::time::timeout(Duration::from_millis(800), export(&env, &request(number))).await;
+    assert!(killed.is_err(), "the run was stopped while waiting for Autotask");
+    assert_eq!(records(&env, "Opportunities").len(), 1, "the create did land");
+    // WHEN the user exports again once the dead run's claim expired (a new invocation)
+    env.clock
+        .advance(shared::app::DEFAULT_BUDGET + shared::app::CLAIM_MARGIN + chrono::Duration::seconds(1));
+    let retry = TenantContext {
+        deadline: env.clock.now() + shared::app::DEFAULT_BUDGET,
+        ..env.ctx.clone()
+    };
+    let outcome = export_document(&retry, &request(number), None).await.unwrap();
+    // THEN the committed opportunity is found and finished, no second one is made
+    assert_eq!(outcome.opportunity_id, records(&env, "Opportunities")[0]["id"].as_i64());
+    assert_exported_once(&env, number, &outcome, &["NEW-Q-KILLED-1", "NEW-Q-KILLED-2"]).await;
 }

@@ -8,7 +8,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::Duration;
 use serde_json::json;
 
 use super::convert::{self, company_from_at, company_from_col, contact_from_at, contact_from_col};
@@ -26,8 +25,6 @@ use crate::store::{AuditOutcome, StoreError};
 use crate::sync::error::{SyncError, SyncResult};
 
 pub const ACTION: &str = "export-customer";
-/// How long one export may hold its customer (longer than a function run).
-const LEASE: Duration = Duration::seconds(120);
 
 /// Re-reads `customer_number` from ChannelOnline and exports it.
 pub async fn export_customer(ctx: &TenantContext, customer_number: &str) -> SyncResult<ExportOutcome> {
@@ -43,7 +40,7 @@ pub async fn export_loaded(ctx: &TenantContext, customer: &Customer) -> SyncResu
     let now = ctx.clock.now();
     match ctx
         .sync_state
-        .acquire_lease(&ctx.tenant, &lease_name, &owner, now, now + LEASE)
+        .acquire_lease(&ctx.tenant, &lease_name, &owner, now, ctx.claim_until())
         .await
     {
         Ok(_) => {}

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use chrono::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -21,7 +20,6 @@ use crate::store::{AuditOutcome, StoreError};
 use crate::sync::error::{SyncError, SyncResult};
 
 pub const ACTION: &str = "import-customer";
-const LEASE: Duration = Duration::seconds(120);
 /// How many close names a "not found" answer offers.
 const CLOSE_NAMES: usize = 10;
 
@@ -120,7 +118,7 @@ pub async fn import_customer(ctx: &TenantContext, req: &ImportRequest) -> SyncRe
     let now = ctx.clock.now();
     match ctx
         .sync_state
-        .acquire_lease(&ctx.tenant, &lease_name, &owner, now, now + LEASE)
+        .acquire_lease(&ctx.tenant, &lease_name, &owner, now, ctx.claim_until())
         .await
     {
         Ok(_) => {}

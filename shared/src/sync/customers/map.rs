@@ -34,8 +34,6 @@ const RUN_LEASE: &str = "map-customers.run";
 const SYNC_PROPOSALS: &str = "map-customers.sync-proposals";
 /// Writers of the sync proposals retry this often on a version conflict (two workers at once).
 const SYNC_PROPOSAL_WRITES: usize = 3;
-/// Longer than the function's timeout, so a crashed run frees the lease by itself.
-const RUN_LEASE_FOR: chrono::Duration = chrono::Duration::minutes(5);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProposedPair {
@@ -99,7 +97,7 @@ pub async fn propose_pairs(ctx: &TenantContext) -> SyncResult<ProposalRun> {
     let owner = format!("{:016x}", fastrand::u64(..));
     match ctx
         .sync_state
-        .acquire_lease(&ctx.tenant, RUN_LEASE, &owner, started_at, started_at + RUN_LEASE_FOR)
+        .acquire_lease(&ctx.tenant, RUN_LEASE, &owner, started_at, ctx.claim_until())
         .await
     {
         Ok(_) => {}

@@ -166,7 +166,8 @@ pub async fn export_document(
             previous = unconfirmed.adopt(ctx, &input, &ready, request).await?;
         }
         let plan = plan_against_autotask(ctx, &input, &ready, &settings, request, previous.as_ref()).await?;
-        let outcome = run_plan(ctx, &input, plan, previous, previous_mapping, &unconfirmed).await;
+        let mut unconfirmed = unconfirmed;
+        let outcome = run_plan(ctx, &input, plan, previous, previous_mapping, &mut unconfirmed).await;
         if outcome.is_ok() {
             unconfirmed.clear(ctx, number).await;
         }
@@ -566,7 +567,7 @@ async fn run_plan(
     plan: Plan,
     previous: Option<ExportRecord>,
     previous_mapping: Option<Mapping>,
-    unconfirmed: &Unconfirmed,
+    unconfirmed: &mut Unconfirmed,
 ) -> SyncResult<ExportOutcome> {
     let mut exec = Execution {
         ctx,
@@ -598,13 +599,18 @@ async fn run_plan(
     ]);
     // The new opportunity, then the new locations: none is made when the one before failed.
     let locations = of(&[StepKind::CreateOpportunity, StepKind::CreateLocation]);
+    if locations.iter().any(|s| s.kind == StepKind::CreateOpportunity) {
+        // Before the create is sent: a run killed after Autotask committed it must not lead
+        // the next export to create a second one.
+        unconfirmed.announce(ctx, &input.number, exec.reconcile.started).await?;
+    }
     let mut results = exec.run_parallel(&first, &locations).await;
     let header_failure = first
         .iter()
         .chain(&locations)
         .zip(0..)
         .find(|(s, i)| s.kind != StepKind::CreateProduct && results[*i].is_err())
-        .map(|(s, i)| (s.kind, results.swap_remove(i).unwrap_err()));
+        .map(|(_, i)| results.swap_remove(i).unwrap_err());
     let opportunity_id = plan.opportunity.resolve(&exec.ids).ok();
     let mut record = previous.clone().unwrap_or_default();
     let mut mapping = previous_mapping;
@@ -621,10 +627,7 @@ async fn run_plan(
         mapping = Some(save_record(ctx, &input.number, mapping, &record).await?);
     }
     // Told as it is: refused data names the record (422), Autotask unavailable is "try again" (503).
-    if let Some((kind, error)) = header_failure {
-        if kind == StepKind::CreateOpportunity && error.is_transient() {
-            unconfirmed.remember(ctx, &input.number, exec.reconcile.started).await;
-        }
+    if let Some(error) = header_failure {
         audit(ctx, input, &exec, AuditOutcome::Failed).await;
         return Err(error);
     }
@@ -736,9 +739,10 @@ async fn run_plan(
     })
 }
 
-/// An opportunity create of an earlier export that was never confirmed (the create and the
-/// look-up after it both failed). Remembered only after such a failure, so the next export looks
-/// for that opportunity by its natural key before creating one.
+/// An opportunity create of an earlier export that was never confirmed (the run was killed, or
+/// the create and the look-up after it both failed). Announced before the create is sent and
+/// cleared once an export succeeds, so the next export looks for that opportunity by its natural
+/// key before creating one.
 struct Unconfirmed {
     /// Version of the checkpoint (it stays, emptied, once resolved).
     version: Option<u64>,
@@ -798,18 +802,25 @@ impl Unconfirmed {
         }))
     }
 
-    async fn remember(&self, ctx: &TenantContext, number: &str, started: chrono::DateTime<chrono::Utc>) {
+    /// Records that an opportunity create is about to be sent (kept from the earliest attempt).
+    /// Nothing is created when this cannot be recorded.
+    async fn announce(
+        &mut self,
+        ctx: &TenantContext,
+        number: &str,
+        started: chrono::DateTime<chrono::Utc>,
+    ) -> SyncResult<()> {
         if self.since.is_some() {
-            return; // the earliest unconfirmed attempt is the one to look after
+            return Ok(()); // the earliest unconfirmed attempt is the one to look after
         }
         let doc = json!({ "since": started.to_rfc3339() });
-        if let Err(e) = ctx
+        let version = ctx
             .sync_state
             .put_checkpoint(&ctx.tenant, &Self::stream(number), &doc, self.version, ctx.clock.now())
-            .await
-        {
-            tracing::warn!(error = %e, "unconfirmed opportunity not remembered");
-        }
+            .await?;
+        self.version = Some(version);
+        self.since = Some(started);
+        Ok(())
     }
 
     async fn clear(&self, ctx: &TenantContext, number: &str) {

@@ -15,7 +15,8 @@ use shared::app::AppContext;
 use shared::app::call::{self, Call};
 use shared::idempotency::payload_hash;
 use shared::sync::SyncError;
-use shared::sync::customers::{export_loaded, idempotent};
+use shared::sync::customers::export_loaded;
+use shared::sync::idempotent;
 use shared::web::ApiError;
 
 pub const FUNCTION: &str = "export-customer";
@@ -72,5 +73,5 @@ async fn export(call: &Call, req: &Request, number: &str) -> Result<(serde_json:
     let key = call::idempotency_key(req).unwrap_or_else(|| format!("{number}#{source}"));
     let payload = json!({ "customer_number": number, "source": source });
     let guarded = idempotent(ctx, FUNCTION, &key, &payload, || export_loaded(ctx, &customer)).await?;
-    Ok((guarded.body, guarded.replayed))
+    Ok((guarded.answer, guarded.replayed))
 }

@@ -13,7 +13,8 @@ use shared::app::AppContext;
 use shared::app::call::{self, Call};
 use shared::idempotency::payload_hash;
 use shared::sync::SyncError;
-use shared::sync::customers::{ImportRequest, account_contacts, idempotent, import_customer};
+use shared::sync::customers::{ImportRequest, account_contacts, import_customer};
+use shared::sync::idempotent;
 use shared::web::ApiError;
 
 pub const FUNCTION: &str = "import-customer";
@@ -52,7 +53,7 @@ async fn import(call: &Call, req: &Request) -> Result<(serde_json::Value, bool),
         None => payload_hash(&body).map_err(SyncError::from)?,
     };
     let guarded = idempotent(ctx, FUNCTION, &key, &body, || import_customer(ctx, &body)).await?;
-    Ok((guarded.body, guarded.replayed))
+    Ok((guarded.answer, guarded.replayed))
 }
 
 async fn contacts(call: &Call, req: &Request) -> Result<(serde_json::Value, bool), ApiError> {

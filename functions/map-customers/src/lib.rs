@@ -14,7 +14,8 @@ use shared::app::AppContext;
 use shared::app::call::{self, Call};
 use shared::idempotency::payload_hash;
 use shared::sync::SyncError;
-use shared::sync::customers::{ConfirmRequest, confirm_pairs, idempotent, list_mappings, propose_pairs};
+use shared::sync::customers::{ConfirmRequest, confirm_pairs, list_mappings, propose_pairs};
+use shared::sync::idempotent;
 use shared::web::ApiError;
 
 pub const FUNCTION: &str = "map-customers";
@@ -80,5 +81,5 @@ async fn confirm(call: &Call, req: &Request) -> Result<(serde_json::Value, bool)
         }))
     })
     .await?;
-    Ok((guarded.body, guarded.replayed))
+    Ok((guarded.answer, guarded.replayed))
 }

@@ -5,5 +5,7 @@ pub mod bulk;
 pub mod customers;
 pub mod documents;
 pub mod error;
+pub mod once;
 
 pub use error::{SyncError, SyncResult};
+pub use once::{Busy, Once, Settled, idempotent, run_once};

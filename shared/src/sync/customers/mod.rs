@@ -4,14 +4,12 @@
 
 pub mod convert;
 pub mod export;
-pub mod guard;
 pub mod import;
 pub mod lookup;
 pub mod map;
 pub mod outcome;
 
 pub use export::{export_customer, export_loaded};
-pub use guard::{Guarded, idempotent};
 pub use import::{ImportRequest, account_contacts, import_customer};
 pub use map::{
     ConfirmRequest, ConfirmResult, MapView, PairChoice, ProposalRun, ProposedPair, confirm_pairs, list_mappings,

@@ -24,9 +24,8 @@ use crate::domain::document::{
     Unmet, check_preconditions, plan_export,
 };
 use crate::domain::mapping::{Mapping, MappingKind};
-use crate::idempotency::{ClaimOutcome, LINK_REPLAY_WINDOW};
 use crate::store::{AuditOutcome, StoreError};
-use crate::sync::{SyncError, SyncResult};
+use crate::sync::{Busy, Settled, SyncError, SyncResult, run_once};
 
 /// The function (and idempotency / audit) name.
 pub const FUNCTION: &str = "export-document";
@@ -124,72 +123,81 @@ pub async fn export_document(
 
     // One export per document at a time (lease), and identical repeats answered from the
     // first run (idempotency): concurrent clicks never create a second opportunity or quote.
-    let idempotency = ctx.idempotency(FUNCTION).with_expiry(LINK_REPLAY_WINDOW);
     let payload = json!({ "request": request, "document": input });
     let caller_key = format!("{number}#{}", hash_value(&payload));
-    let now = ctx.clock.now();
-    let claim = idempotency
-        .claim(&ctx.tenant, &caller_key, &payload, ctx.claim_until())
-        .await?;
-    match claim.outcome {
-        ClaimOutcome::Claimed => {}
-        ClaimOutcome::Replay(answer) => {
-            return serde_json::from_value(answer).map_err(|e| SyncError::Store(StoreError::Corrupt(e.to_string())));
-        }
-        ClaimOutcome::InProgress { .. } | ClaimOutcome::PayloadMismatch => return Err(busy(number)),
+    let once = run_once(ctx, FUNCTION, &caller_key, &payload, busy(number), || {
+        export_under_lease(ctx, &input, &ready, &settings, request)
+    })
+    .await?;
+    Ok(once.answer)
+}
+
+/// An export with lines left to fix is not final: the next click runs again for those lines.
+impl Settled for ExportOutcome {
+    fn is_final(&self) -> bool {
+        self.failed_lines == 0
     }
+}
+
+/// Runs the export holding the document's lease (until the invocation's claim ends).
+async fn export_under_lease(
+    ctx: &TenantContext,
+    input: &DocumentInput,
+    ready: &crate::domain::document::Ready,
+    settings: &crate::domain::document::DocumentSettings,
+    request: &ExportDocumentRequest,
+) -> SyncResult<ExportOutcome> {
+    let number = input.number.as_str();
     let lease = format!("{FUNCTION}#{number}");
-    let owner = claim.key.clone();
-    if let Err(e) = ctx
+    let owner = format!("{:016x}", fastrand::u64(..));
+    match ctx
         .sync_state
-        .acquire_lease(&ctx.tenant, &lease, &owner, now, ctx.claim_until())
+        .acquire_lease(&ctx.tenant, &lease, &owner, ctx.clock.now(), ctx.claim_until())
         .await
     {
-        idempotency.release(&claim.key).await.ok();
-        return Err(match e {
-            StoreError::LeaseHeld { .. } => busy(number),
-            other => other.into(),
-        });
+        Ok(_) => {}
+        Err(StoreError::LeaseHeld { until, .. }) => return Err(busy(number).into_error(Some(until))),
+        Err(e) => return Err(e.into()),
     }
-
-    let result = async {
-        // Re-read the mapping under the lease: a run that just finished may have written it.
-        let (previous_mapping, unconfirmed) = tokio::join!(
-            ctx.mappings.get_by_col(&ctx.tenant, MappingKind::Document, number),
-            Unconfirmed::read(ctx, number),
-        );
-        let (previous_mapping, unconfirmed) = (previous_mapping?, unconfirmed?);
-        let mut previous = previous_mapping
-            .as_ref()
-            .map(|m| ExportRecord::from_data(m.at_id, &m.data));
-        if previous.is_none() {
-            previous = unconfirmed.adopt(ctx, &input, &ready, request).await?;
-        }
-        let plan = plan_against_autotask(ctx, &input, &ready, &settings, request, previous.as_ref()).await?;
-        let mut unconfirmed = unconfirmed;
-        let outcome = run_plan(ctx, &input, plan, previous, previous_mapping, &mut unconfirmed).await;
-        if outcome.is_ok() {
-            unconfirmed.clear(ctx, number).await;
-        }
-        outcome
-    }
-    .await;
-
+    let result = export_leased(ctx, input, ready, settings, request).await;
     ctx.sync_state.release_lease(&ctx.tenant, &lease, &owner).await.ok();
-    match &result {
-        Ok(outcome) if outcome.failed_lines == 0 => idempotency.complete(&claim.key, outcome).await.ok(),
-        _ => idempotency.release(&claim.key).await.ok(),
-    };
     result
 }
 
-fn busy(number: &str) -> SyncError {
-    SyncError::Conflict {
+/// The export proper, under the lease.
+async fn export_leased(
+    ctx: &TenantContext,
+    input: &DocumentInput,
+    ready: &crate::domain::document::Ready,
+    settings: &crate::domain::document::DocumentSettings,
+    request: &ExportDocumentRequest,
+) -> SyncResult<ExportOutcome> {
+    let number = input.number.as_str();
+    // Re-read the mapping under the lease: a run that just finished may have written it.
+    let (previous_mapping, unconfirmed) = tokio::join!(
+        ctx.mappings.get_by_col(&ctx.tenant, MappingKind::Document, number),
+        Unconfirmed::read(ctx, number),
+    );
+    let (previous_mapping, mut unconfirmed) = (previous_mapping?, unconfirmed?);
+    let mut previous = previous_mapping
+        .as_ref()
+        .map(|m| ExportRecord::from_data(m.at_id, &m.data));
+    if previous.is_none() {
+        previous = unconfirmed.adopt(ctx, input, ready, request).await?;
+    }
+    let plan = plan_against_autotask(ctx, input, ready, settings, request, previous.as_ref()).await?;
+    let outcome = run_plan(ctx, input, plan, previous, previous_mapping, &mut unconfirmed).await;
+    if outcome.is_ok() {
+        unconfirmed.clear(ctx, number).await;
+    }
+    outcome
+}
+
+fn busy(number: &str) -> Busy {
+    Busy {
         code: "export_in_progress",
         message: format!("Document {number} is being exported right now."),
         fix: "Wait a few seconds and export again; the running export finishes the job.".into(),
-        details: Value::Null,
-        retryable: true,
     }
 }
 

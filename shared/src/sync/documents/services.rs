@@ -9,9 +9,8 @@ use serde_json::json;
 use crate::app::TenantContext;
 use crate::autotask::{EntityFields, Filter, Query, Role, Service, ServiceBundle};
 use crate::channelonline::types::{AddedLine, AutotaskItemKind, AutotaskItemRef, Document, DocumentLine, NewLine};
-use crate::idempotency::{ClaimOutcome, LINK_REPLAY_WINDOW};
-use crate::store::{AuditOutcome, StoreError};
-use crate::sync::{SyncError, SyncResult};
+use crate::store::AuditOutcome;
+use crate::sync::{Busy, Settled, SyncError, SyncResult, run_once};
 
 pub const FUNCTION: &str = "query-services";
 /// Most results per kind.
@@ -187,33 +186,20 @@ pub async fn add_service_line(ctx: &TenantContext, add: &AddServiceLine) -> Sync
             Some("quantity"),
         ));
     }
-    let idempotency = ctx.idempotency(FUNCTION).with_expiry(LINK_REPLAY_WINDOW);
     let caller_key = format!("{}#{:?}#{}#{}", add.document_number, add.kind, add.id, add.quantity);
-    let claim = idempotency
-        .claim(&ctx.tenant, &caller_key, add, ctx.claim_until())
-        .await?;
-    match claim.outcome {
-        ClaimOutcome::Claimed => {}
-        ClaimOutcome::Replay(v) => {
-            return serde_json::from_value(v).map_err(|e| SyncError::Store(StoreError::Corrupt(e.to_string())));
-        }
-        ClaimOutcome::InProgress { .. } | ClaimOutcome::PayloadMismatch => {
-            return Err(SyncError::Conflict {
-                code: "add_line_in_progress",
-                message: "This line is being added right now.".into(),
-                fix: "Wait a moment and refresh the document.".into(),
-                details: serde_json::Value::Null,
-                retryable: true,
-            });
-        }
-    }
-    let result = add_line(ctx, add, &caller_key).await;
-    match &result {
-        Ok(done) => idempotency.complete(&claim.key, done).await.ok(),
-        Err(_) => idempotency.release(&claim.key).await.ok(),
+    let busy = Busy {
+        code: "add_line_in_progress",
+        message: "This line is being added right now.".into(),
+        fix: "Wait a moment and refresh the document.".into(),
     };
-    result
+    let once = run_once(ctx, FUNCTION, &caller_key, add, busy, || {
+        add_line(ctx, add, &caller_key)
+    })
+    .await?;
+    Ok(once.answer)
 }
+
+impl Settled for AddedServiceLine {}
 
 async fn add_line(ctx: &TenantContext, add: &AddServiceLine, caller_key: &str) -> SyncResult<AddedServiceLine> {
     let at = &ctx.autotask;

@@ -44,6 +44,9 @@ impl ClaimOutcome {
 pub enum IdempotencyStatus {
     InProgress,
     Complete,
+    /// A used single-use key (`consume_once`) whose use has not stored an answer: never
+    /// released or taken over before it expires.
+    Consumed,
 }
 
 /// A stored idempotency record, as `IdempotencyStore::get` returns it.
@@ -106,6 +109,12 @@ pub trait IdempotencyStore: Send + Sync {
 
     /// The record if it is live at `now`.
     async fn get(&self, key: &str, now: DateTime<Utc>) -> StoreResult<Option<IdempotencyRecord>>;
+
+    /// Marks `key` used until `until` in one conditional write (TTL at `until`): `true` the
+    /// first time, `false` while an earlier use is not yet expired at `now`. Unlike a claim it
+    /// is never taken over before `until`, and `release` leaves it. The record reads back
+    /// (`get`) as `Consumed` until `complete` stores the answer of the use for replay.
+    async fn consume_once(&self, key: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> StoreResult<bool>;
 }
 
 /// Default time a completed response is kept for replay (covers double clicks and client retries).

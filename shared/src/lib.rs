@@ -9,6 +9,7 @@ pub mod autotask;
 pub mod channelonline;
 pub mod clock;
 pub mod config;
+pub mod confirmation;
 pub mod domain;
 pub mod function_url;
 pub mod http;

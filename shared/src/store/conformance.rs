@@ -67,6 +67,7 @@ macro_rules! store_conformance_tests {
             idempotency_expired_in_progress_is_taken_over
             idempotency_expired_completion_is_ignored
             idempotency_release_lets_a_retry_run
+            a_single_use_key_is_consumed_once
         );
     };
     (@cases $fixture:expr; $($case:ident)*) => {
@@ -890,4 +891,45 @@ pub async fn idempotency_release_lets_a_retry_run<S: TestStore>(store: Arc<S>) {
         Err(StoreError::NotFound)
     ));
     idem.release("fn#acme#never").await.unwrap();
+}
+
+pub async fn a_single_use_key_is_consumed_once<S: TestStore>(store: Arc<S>) {
+    // GIVEN 20 concurrent submissions of one confirmation (valid for 10 minutes)
+    let now = t0();
+    let until = now + Duration::minutes(10);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let store = store.clone();
+        tasks.spawn(async move { store.consume_once("confirmation#acme#n1", now, until).await });
+    }
+    let mut first = 0;
+    while let Some(joined) = tasks.join_next().await {
+        first += usize::from(joined.expect("task").unwrap());
+    }
+    // THEN exactly one consumed it
+    assert_eq!(first, 1);
+    // AND it stays used until its end, even long after any claim deadline, and is never released
+    store.release("confirmation#acme#n1").await.unwrap();
+    let late = now + Duration::minutes(9);
+    assert!(!store.consume_once("confirmation#acme#n1", late, late).await.unwrap());
+    // AND it reads back consumed until the use's answer is stored, then with that answer
+    let record = store.get("confirmation#acme#n1", late).await.unwrap().unwrap();
+    assert_eq!((record.status, record.response), (IdempotencyStatus::Consumed, None));
+    store
+        .complete("confirmation#acme#n1", &json!({"exported": 1}), until)
+        .await
+        .unwrap();
+    let record = store.get("confirmation#acme#n1", late).await.unwrap().unwrap();
+    assert_eq!(record.status, IdempotencyStatus::Complete);
+    assert_eq!(record.response, Some(json!({"exported": 1})));
+    assert!(!store.consume_once("confirmation#acme#n1", late, late).await.unwrap());
+    // AND another key is independent, and an expired use may be consumed again
+    assert!(store.consume_once("confirmation#acme#n2", now, until).await.unwrap());
+    let after = until + Duration::seconds(2);
+    assert!(
+        store
+            .consume_once("confirmation#acme#n1", after, after + Duration::minutes(10))
+            .await
+            .unwrap()
+    );
 }

@@ -54,6 +54,7 @@ pub mod attr {
 
 const STATUS_IN_PROGRESS: &str = "INPROGRESS";
 const STATUS_COMPLETE: &str = "COMPLETE";
+const STATUS_CONSUMED: &str = "CONSUMED";
 /// BatchGetItem accepts at most 100 keys per request.
 const BATCH_GET_MAX: usize = 100;
 /// Rounds of retrying `UnprocessedKeys` before reporting the store as unavailable.
@@ -889,6 +890,7 @@ fn idempotency_from_item(item: &Item) -> StoreResult<IdempotencyRecord> {
     let status = match get_s(item, attr::STATUS)? {
         STATUS_IN_PROGRESS => IdempotencyStatus::InProgress,
         STATUS_COMPLETE => IdempotencyStatus::Complete,
+        STATUS_CONSUMED => IdempotencyStatus::Consumed,
         other => return Err(StoreError::Corrupt(format!("unknown idempotency status {other:?}"))),
     };
     Ok(IdempotencyRecord {
@@ -1004,6 +1006,32 @@ impl IdempotencyStore for DynamoStore {
         };
         let record = idempotency_from_item(&item)?;
         Ok(record.is_live(now).then_some(record))
+    }
+
+    async fn consume_once(&self, key: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> StoreResult<bool> {
+        let item = HashMap::from([
+            (attr::ID.to_owned(), s(key)),
+            (attr::STATUS.to_owned(), s(STATUS_CONSUMED)),
+            (attr::EXPIRATION.to_owned(), n(keys::epoch_secs_ceil(until))),
+            (attr::IN_PROGRESS_EXPIRY.to_owned(), n(until.timestamp_millis())),
+            (attr::VALIDATION.to_owned(), s("")),
+        ]);
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.tables.idempotency)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#id) OR #exp < :now")
+            .expression_attribute_names("#id", attr::ID)
+            .expression_attribute_names("#exp", attr::EXPIRATION)
+            .expression_attribute_values(":now", n(now.timestamp()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if is_conditional_failure(&err) => Ok(false),
+            Err(err) => Err(sdk_error(err)),
+        }
     }
 }
 

@@ -26,9 +26,11 @@
 //! per tenant and Autotask endpoint. Audit and runs sort by time within their partition, so "newest first" is a reverse Query.
 //!
 //! Idempotency table (`IDEMPOTENCY_TABLE`): partition key `id` (S), TTL on `expiration`
-//! (epoch seconds); attributes `status` (`INPROGRESS` | `COMPLETE`), `in_progress_expiry`
+//! (epoch seconds); attributes `status` (`INPROGRESS` | `COMPLETE` | `CONSUMED`), `in_progress_expiry`
 //! (epoch ms), `validation` (payload hash), `data` (response JSON). The id is
-//! `<function>#<tenant>#<caller key>`.
+//! `<function>#<tenant>#<caller key>`. A used confirmation token (`consume_once`) is an item of
+//! the same shape with id `confirmation#<tenant>#<nonce>`, status `CONSUMED`, an empty `validation` and, once its
+//! write answered, that answer in `data`; its TTL is the token's end plus a margin.
 
 use chrono::{DateTime, Utc};
 

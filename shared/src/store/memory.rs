@@ -470,4 +470,30 @@ impl IdempotencyStore for MemoryStore {
     async fn get(&self, key: &str, now: DateTime<Utc>) -> StoreResult<Option<IdempotencyRecord>> {
         Ok(self.state().idempotency.get(key).filter(|r| r.is_live(now)).cloned())
     }
+
+    async fn consume_once(&self, key: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> StoreResult<bool> {
+        let mut state = self.state();
+        // The table's condition: absent, or its TTL (epoch seconds) before now.
+        if state
+            .idempotency
+            .get(key)
+            .is_some_and(|r| r.expires_at.timestamp() >= now.timestamp())
+        {
+            return Ok(false);
+        }
+        state.idempotency.insert(key.to_owned(), consumed_record(key, until));
+        Ok(true)
+    }
+}
+
+/// A used single-use key as the table holds it: consumed until `until`, no payload hash.
+fn consumed_record(key: &str, until: DateTime<Utc>) -> IdempotencyRecord {
+    IdempotencyRecord {
+        key: key.to_owned(),
+        status: IdempotencyStatus::Consumed,
+        payload_hash: String::new(),
+        expires_at: from_secs(keys::epoch_secs_ceil(until)),
+        in_progress_until: from_millis(until.timestamp_millis()),
+        response: None,
+    }
 }

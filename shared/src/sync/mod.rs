@@ -8,4 +8,4 @@ pub mod error;
 pub mod once;
 
 pub use error::{SyncError, SyncResult};
-pub use once::{Busy, Once, Settled, idempotent, run_once};
+pub use once::{Busy, Once, Settled, idempotent, run_once, with_lease};

@@ -133,3 +133,27 @@ where
     })
     .await
 }
+
+/// Runs `op` holding the lease `name` of the tenant until the invocation's claim ends (one run
+/// of a record at a time, and a crashed run frees it by itself); a held lease is told by `busy`.
+pub async fn with_lease<T, F, Fut>(ctx: &TenantContext, name: &str, busy: Busy, op: F) -> SyncResult<T>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = SyncResult<T>>,
+{
+    let owner = format!("{:016x}", fastrand::u64(..));
+    match ctx
+        .sync_state
+        .acquire_lease(&ctx.tenant, name, &owner, ctx.clock.now(), ctx.claim_until())
+        .await
+    {
+        Ok(_) => {}
+        Err(StoreError::LeaseHeld { until, .. }) => return Err(busy.into_error(Some(until))),
+        Err(e) => return Err(e.into()),
+    }
+    let result = op().await;
+    if let Err(e) = ctx.sync_state.release_lease(&ctx.tenant, name, &owner).await {
+        tracing::warn!(error = %e, "lease not released; it expires with the claim");
+    }
+    result
+}

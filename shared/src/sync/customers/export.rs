@@ -23,6 +23,7 @@ use crate::domain::customer::matching::{LINK_MIN_CONFIDENCE, MatchKeys, score};
 use crate::domain::mapping::{Mapping, MappingKind};
 use crate::store::{AuditOutcome, StoreError};
 use crate::sync::error::{SyncError, SyncResult};
+use crate::sync::{Busy, with_lease};
 
 pub const ACTION: &str = "export-customer";
 
@@ -36,30 +37,13 @@ pub async fn export_customer(ctx: &TenantContext, customer_number: &str) -> Sync
 pub async fn export_loaded(ctx: &TenantContext, customer: &Customer) -> SyncResult<ExportOutcome> {
     check_exportable(customer)?;
     let lease_name = format!("{ACTION}#{}", customer.number);
-    let owner = format!("{:016x}", fastrand::u64(..));
-    let now = ctx.clock.now();
-    match ctx
-        .sync_state
-        .acquire_lease(&ctx.tenant, &lease_name, &owner, now, ctx.claim_until())
-        .await
-    {
-        Ok(_) => {}
-        Err(StoreError::LeaseHeld { until, .. }) => {
-            return Err(SyncError::Conflict {
-                code: "export_in_progress",
-                message: format!("Customer {} is being exported right now.", customer.number),
-                fix: "Wait a few seconds and try again.".into(),
-                details: json!({ "until": until }),
-                retryable: true,
-            });
-        }
-        Err(e) => return Err(e.into()),
-    }
+    let busy = Busy {
+        code: "export_in_progress",
+        message: format!("Customer {} is being exported right now.", customer.number),
+        fix: "Wait a few seconds and try again.".into(),
+    };
     let mut run = Run::new(customer);
-    let result = run.export(ctx).await;
-    if let Err(e) = ctx.sync_state.release_lease(&ctx.tenant, &lease_name, &owner).await {
-        tracing::warn!(error = %e, "export lease not released; it expires by itself");
-    }
+    let result = with_lease(ctx, &lease_name, busy, || run.export(ctx)).await;
     let (outcome, changes) = match &result {
         Ok(o) => (AuditOutcome::Succeeded, serde_json::to_value(o).unwrap_or_default()),
         Err(e) => (

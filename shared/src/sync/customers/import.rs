@@ -18,6 +18,7 @@ use crate::domain::customer::contacts::match_contacts;
 use crate::domain::mapping::{Mapping, MappingKind};
 use crate::store::{AuditOutcome, StoreError};
 use crate::sync::error::{SyncError, SyncResult};
+use crate::sync::{Busy, with_lease};
 
 pub const ACTION: &str = "import-customer";
 /// How many close names a "not found" answer offers.
@@ -114,29 +115,12 @@ pub async fn import_customer(ctx: &TenantContext, req: &ImportRequest) -> SyncRe
     let company = resolve_company(ctx, req).await?;
     let company_id = company.id.unwrap_or_default();
     let lease_name = format!("{ACTION}#{company_id}");
-    let owner = format!("{:016x}", fastrand::u64(..));
-    let now = ctx.clock.now();
-    match ctx
-        .sync_state
-        .acquire_lease(&ctx.tenant, &lease_name, &owner, now, ctx.claim_until())
-        .await
-    {
-        Ok(_) => {}
-        Err(StoreError::LeaseHeld { .. }) => {
-            return Err(SyncError::Conflict {
-                code: "import_in_progress",
-                message: format!("Autotask company {company_id} is being imported right now."),
-                fix: "Wait a few seconds and try again.".into(),
-                details: json!({}),
-                retryable: true,
-            });
-        }
-        Err(e) => return Err(e.into()),
-    }
-    let result = import_resolved(ctx, req, &company).await;
-    if let Err(e) = ctx.sync_state.release_lease(&ctx.tenant, &lease_name, &owner).await {
-        tracing::warn!(error = %e, "import lease not released; it expires by itself");
-    }
+    let busy = Busy {
+        code: "import_in_progress",
+        message: format!("Autotask company {company_id} is being imported right now."),
+        fix: "Wait a few seconds and try again.".into(),
+    };
+    let result = with_lease(ctx, &lease_name, busy, || import_resolved(ctx, req, &company)).await;
     match &result {
         Ok(o) => {
             let col_ids = std::iter::once(o.customer_number.clone()).chain(o.contacts.iter().map(|c| c.col_id.clone()));

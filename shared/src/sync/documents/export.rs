@@ -25,7 +25,7 @@ use crate::domain::document::{
 };
 use crate::domain::mapping::{Mapping, MappingKind};
 use crate::store::{AuditOutcome, StoreError};
-use crate::sync::{Busy, Settled, SyncError, SyncResult, run_once};
+use crate::sync::{Busy, Settled, SyncError, SyncResult, run_once, with_lease};
 
 /// The function (and idempotency / audit) name.
 pub const FUNCTION: &str = "export-document";
@@ -125,8 +125,11 @@ pub async fn export_document(
     // first run (idempotency): concurrent clicks never create a second opportunity or quote.
     let payload = json!({ "request": request, "document": input });
     let caller_key = format!("{number}#{}", hash_value(&payload));
+    let lease = format!("{FUNCTION}#{number}");
     let once = run_once(ctx, FUNCTION, &caller_key, &payload, busy(number), || {
-        export_under_lease(ctx, &input, &ready, &settings, request)
+        with_lease(ctx, &lease, busy(number), || {
+            export_leased(ctx, &input, &ready, &settings, request)
+        })
     })
     .await?;
     Ok(once.answer)
@@ -137,31 +140,6 @@ impl Settled for ExportOutcome {
     fn is_final(&self) -> bool {
         self.failed_lines == 0
     }
-}
-
-/// Runs the export holding the document's lease (until the invocation's claim ends).
-async fn export_under_lease(
-    ctx: &TenantContext,
-    input: &DocumentInput,
-    ready: &crate::domain::document::Ready,
-    settings: &crate::domain::document::DocumentSettings,
-    request: &ExportDocumentRequest,
-) -> SyncResult<ExportOutcome> {
-    let number = input.number.as_str();
-    let lease = format!("{FUNCTION}#{number}");
-    let owner = format!("{:016x}", fastrand::u64(..));
-    match ctx
-        .sync_state
-        .acquire_lease(&ctx.tenant, &lease, &owner, ctx.clock.now(), ctx.claim_until())
-        .await
-    {
-        Ok(_) => {}
-        Err(StoreError::LeaseHeld { until, .. }) => return Err(busy(number).into_error(Some(until))),
-        Err(e) => return Err(e.into()),
-    }
-    let result = export_leased(ctx, input, ready, settings, request).await;
-    ctx.sync_state.release_lease(&ctx.tenant, &lease, &owner).await.ok();
-    result
 }
 
 /// The export proper, under the lease.

@@ -24,6 +24,7 @@ use crate::domain::customer::matching::{MatchKeys, MatchReason, PROPOSE_MIN_CONF
 use crate::domain::mapping::{Mapping, MappingKind};
 use crate::store::{AuditOutcome, RunRecord, StoreError};
 use crate::sync::error::{SyncError, SyncResult};
+use crate::sync::{Busy, with_lease};
 
 pub const ACTION: &str = "map-customers";
 /// The checkpoint stream that points at the latest proposal run.
@@ -94,29 +95,12 @@ async fn all_mapped(ctx: &TenantContext, kind: MappingKind) -> SyncResult<Vec<Ma
 /// Runs the proposal job and stores its result as the latest run. One run per tenant at a time.
 pub async fn propose_pairs(ctx: &TenantContext) -> SyncResult<ProposalRun> {
     let started_at = ctx.clock.now();
-    let owner = format!("{:016x}", fastrand::u64(..));
-    match ctx
-        .sync_state
-        .acquire_lease(&ctx.tenant, RUN_LEASE, &owner, started_at, ctx.claim_until())
-        .await
-    {
-        Ok(_) => {}
-        Err(StoreError::LeaseHeld { until, .. }) => {
-            return Err(SyncError::Conflict {
-                code: "proposal_run_in_progress",
-                message: "Map Customers is already reading both systems for this account.".into(),
-                fix: "Wait for it to finish, then list the proposals.".into(),
-                details: json!({ "until": until }),
-                retryable: true,
-            });
-        }
-        Err(e) => return Err(e.into()),
-    }
-    let result = run_proposals(ctx, started_at).await;
-    if let Err(e) = ctx.sync_state.release_lease(&ctx.tenant, RUN_LEASE, &owner).await {
-        tracing::warn!(error = %e, "proposal lease not released; it expires by itself");
-    }
-    result
+    let busy = Busy {
+        code: "proposal_run_in_progress",
+        message: "Map Customers is already reading both systems for this account.".into(),
+        fix: "Wait for it to finish, then list the proposals.".into(),
+    };
+    with_lease(ctx, RUN_LEASE, busy, || run_proposals(ctx, started_at)).await
 }
 
 async fn run_proposals(ctx: &TenantContext, started_at: DateTime<Utc>) -> SyncResult<ProposalRun> {

@@ -184,6 +184,34 @@ impl DynamoStore {
         Ok(out.item)
     }
 
+    /// Puts `item` unless a live one holds its key: no item there, or its `until_attr` is before
+    /// `now` (in the attribute's own unit). `false` when a live item won.
+    async fn put_unless_live(
+        &self,
+        table: &str,
+        item: Item,
+        key_attr: &str,
+        until_attr: &str,
+        now: AttributeValue,
+    ) -> StoreResult<bool> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#key) OR #until < :now")
+            .expression_attribute_names("#key", key_attr)
+            .expression_attribute_names("#until", until_attr)
+            .expression_attribute_values(":now", now)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if is_conditional_failure(&err) => Ok(false),
+            Err(err) => Err(sdk_error(err)),
+        }
+    }
+
     /// Conditional put of a versioned document (settings, checkpoints).
     async fn put_versioned(
         &self,
@@ -840,21 +868,14 @@ impl SlotStore for DynamoStore {
             (attr::OWNER.to_owned(), s(owner)),
             (attr::LEASE_UNTIL.to_owned(), n(until.timestamp_millis())),
         ]);
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.tables.mappings)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk) OR #lu < :now")
-            .expression_attribute_names("#lu", attr::LEASE_UNTIL)
-            .expression_attribute_values(":now", n(now.timestamp_millis()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if is_conditional_failure(&err) => Ok(false),
-            Err(err) => Err(sdk_error(err)),
-        }
+        self.put_unless_live(
+            &self.tables.mappings,
+            item,
+            PK,
+            attr::LEASE_UNTIL,
+            n(now.timestamp_millis()),
+        )
+        .await
     }
 
     async fn release_slot(&self, tenant: &TenantId, bucket: &str, slot: u32, owner: &str) -> StoreResult<()> {
@@ -1016,22 +1037,14 @@ impl IdempotencyStore for DynamoStore {
             (attr::IN_PROGRESS_EXPIRY.to_owned(), n(until.timestamp_millis())),
             (attr::VALIDATION.to_owned(), s("")),
         ]);
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.tables.idempotency)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#id) OR #exp < :now")
-            .expression_attribute_names("#id", attr::ID)
-            .expression_attribute_names("#exp", attr::EXPIRATION)
-            .expression_attribute_values(":now", n(now.timestamp()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if is_conditional_failure(&err) => Ok(false),
-            Err(err) => Err(sdk_error(err)),
-        }
+        self.put_unless_live(
+            &self.tables.idempotency,
+            item,
+            attr::ID,
+            attr::EXPIRATION,
+            n(now.timestamp()),
+        )
+        .await
     }
 }
 

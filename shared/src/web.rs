@@ -43,6 +43,9 @@ pub struct ApiError {
     pub details: Value,
     /// True when the same call may succeed if repeated later (in progress, throttled).
     pub retryable: bool,
+    /// The methods the address takes, sent as `Allow` with a 405.
+    #[serde(skip)]
+    pub allow: Option<String>,
 }
 
 impl ApiError {
@@ -54,7 +57,27 @@ impl ApiError {
             fix: None,
             details: Value::Null,
             retryable: false,
+            allow: None,
         }
+    }
+
+    /// 405 for `method` on an address that takes only `allow` (e.g. `"GET, POST"`); the answer
+    /// carries the `Allow` header. A write route says that its GET only shows what would change.
+    pub fn method_not_allowed(method: &http::Method, allow: &str) -> Self {
+        let fix = if allow.contains("POST") && allow.contains("GET") {
+            "Open the link from ChannelOnline (GET shows what would change) and confirm there, or send a signed POST."
+        } else {
+            "Send the request again with one of the allowed methods."
+        };
+        let mut e = Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("{method} is not accepted at this address; it takes {allow}."),
+        )
+        .with_fix(fix)
+        .with_details(json!({ "allow": allow }));
+        e.allow = Some(allow.to_owned());
+        e
     }
 
     pub fn with_fix(mut self, fix: impl Into<String>) -> Self {
@@ -104,8 +127,13 @@ impl ApiError {
 
     pub fn into_response(self, format: Format) -> Response<Body> {
         let status = self.status;
+        let allow = self.allow.clone();
         let body = json!({ "ok": false, "error": self });
-        respond(format, status, "Not done", &body)
+        let mut resp = respond(format, status, "Not done", &body);
+        if let Some(value) = allow.and_then(|a| http::HeaderValue::from_str(&a).ok()) {
+            resp.headers_mut().insert(header::ALLOW, value);
+        }
+        resp
     }
 }
 
@@ -202,6 +230,17 @@ mod tests {
         assert_eq!(v["ok"], false);
         assert_eq!(v["error"]["code"], "several_matches");
         assert_eq!(v["error"]["fix"], "Pick one in Map Customers");
+    }
+
+    #[test]
+    fn a_405_names_the_allowed_methods_in_the_header_and_the_body() {
+        let resp = ApiError::method_not_allowed(&http::Method::DELETE, "GET, POST").into_response(Format::Json);
+        assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(resp.headers()[header::ALLOW], "GET, POST");
+        let v: Value = serde_json::from_slice(resp.body().as_ref()).unwrap();
+        assert_eq!(v["error"]["code"], "method_not_allowed");
+        assert!(v["error"]["message"].as_str().unwrap().contains("DELETE"));
+        assert!(v["error"]["fix"].as_str().unwrap().contains("confirm"));
     }
 
     #[test]

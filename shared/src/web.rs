@@ -43,9 +43,6 @@ pub struct ApiError {
     pub details: Value,
     /// True when the same call may succeed if repeated later (in progress, throttled).
     pub retryable: bool,
-    /// The methods the address takes, sent as `Allow` with a 405.
-    #[serde(skip)]
-    pub allow: Option<String>,
 }
 
 impl ApiError {
@@ -57,27 +54,24 @@ impl ApiError {
             fix: None,
             details: Value::Null,
             retryable: false,
-            allow: None,
         }
     }
 
     /// 405 for `method` on an address that takes only `allow` (e.g. `"GET, POST"`); the answer
-    /// carries the `Allow` header. A write route says that its GET only shows what would change.
-    pub fn method_not_allowed(method: &http::Method, allow: &str) -> Self {
+    /// carries the `Allow` header (from `details.allow`, so the error stays small). A write route says that its GET only shows what would change.
+    pub fn method_not_allowed(method: &http::Method, allow: &'static str) -> Self {
         let fix = if allow.contains("POST") && allow.contains("GET") {
             "Open the link from ChannelOnline (GET shows what would change) and confirm there, or send a signed POST."
         } else {
             "Send the request again with one of the allowed methods."
         };
-        let mut e = Self::new(
+        Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
             format!("{method} is not accepted at this address; it takes {allow}."),
         )
         .with_fix(fix)
-        .with_details(json!({ "allow": allow }));
-        e.allow = Some(allow.to_owned());
-        e
+        .with_details(json!({ "allow": allow }))
     }
 
     pub fn with_fix(mut self, fix: impl Into<String>) -> Self {
@@ -127,10 +121,13 @@ impl ApiError {
 
     pub fn into_response(self, format: Format) -> Response<Body> {
         let status = self.status;
-        let allow = self.allow.clone();
+        let allow = (status == StatusCode::METHOD_NOT_ALLOWED)
+            .then(|| self.details.get("allow").and_then(Value::as_str))
+            .flatten()
+            .and_then(|a| http::HeaderValue::from_str(a).ok());
         let body = json!({ "ok": false, "error": self });
         let mut resp = respond(format, status, "Not done", &body);
-        if let Some(value) = allow.and_then(|a| http::HeaderValue::from_str(&a).ok()) {
+        if let Some(value) = allow {
             resp.headers_mut().insert(header::ALLOW, value);
         }
         resp

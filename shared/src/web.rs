@@ -57,6 +57,23 @@ impl ApiError {
         }
     }
 
+    /// 405 for `method` on an address that takes only `allow` (e.g. `"GET, POST"`); the answer
+    /// carries the `Allow` header (from `details.allow`, so the error stays small). A write route says that its GET only shows what would change.
+    pub fn method_not_allowed(method: &http::Method, allow: &'static str) -> Self {
+        let fix = if allow.contains("POST") && allow.contains("GET") {
+            "Open the link from ChannelOnline (GET shows what would change) and confirm there, or send a signed POST."
+        } else {
+            "Send the request again with one of the allowed methods."
+        };
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("{method} is not accepted at this address; it takes {allow}."),
+        )
+        .with_fix(fix)
+        .with_details(json!({ "allow": allow }))
+    }
+
     pub fn with_fix(mut self, fix: impl Into<String>) -> Self {
         self.fix = Some(fix.into());
         self
@@ -104,8 +121,16 @@ impl ApiError {
 
     pub fn into_response(self, format: Format) -> Response<Body> {
         let status = self.status;
+        let allow = (status == StatusCode::METHOD_NOT_ALLOWED)
+            .then(|| self.details.get("allow").and_then(Value::as_str))
+            .flatten()
+            .and_then(|a| http::HeaderValue::from_str(a).ok());
         let body = json!({ "ok": false, "error": self });
-        respond(format, status, "Not done", &body)
+        let mut resp = respond(format, status, "Not done", &body);
+        if let Some(value) = allow {
+            resp.headers_mut().insert(header::ALLOW, value);
+        }
+        resp
     }
 }
 
@@ -202,6 +227,17 @@ mod tests {
         assert_eq!(v["ok"], false);
         assert_eq!(v["error"]["code"], "several_matches");
         assert_eq!(v["error"]["fix"], "Pick one in Map Customers");
+    }
+
+    #[test]
+    fn a_405_names_the_allowed_methods_in_the_header_and_the_body() {
+        let resp = ApiError::method_not_allowed(&http::Method::DELETE, "GET, POST").into_response(Format::Json);
+        assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(resp.headers()[header::ALLOW], "GET, POST");
+        let v: Value = serde_json::from_slice(resp.body().as_ref()).unwrap();
+        assert_eq!(v["error"]["code"], "method_not_allowed");
+        assert!(v["error"]["message"].as_str().unwrap().contains("DELETE"));
+        assert!(v["error"]["fix"].as_str().unwrap().contains("confirm"));
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod answer;
 pub mod auth;
 pub mod call;
 pub mod clients;
+pub mod confirm;
 mod context;
 mod tenant;
 

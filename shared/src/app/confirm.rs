@@ -1,0 +1,375 @@
+//! The confirmation flow of the write routes: a GET never writes.
+//!
+//! A button's signed GET link to a write route answers a confirmation page (what would be
+//! written, read from the systems; [`offer`]) whose form POSTs a single-use token
+//! ([`crate::confirmation`]) and the same parameters back to the same function. That POST is
+//! authenticated by the token alone ([`open_write`]), which is consumed with one conditional
+//! write in the store before the write runs ([`run_once`]). A second POST of the same token
+//! answers the first one's stored answer (`Idempotent-Replay: true`), or 409
+//! `already_confirmed` when the first has not answered successfully. Server-to-server POSTs
+//! signed in the headers work as before.
+
+use std::collections::BTreeMap;
+
+use chrono::Duration;
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+
+use super::call::{self, Call};
+use super::{AppContext, TenantContext};
+use crate::confirmation::{self, Purpose, TokenError, Verified};
+use crate::idempotency::IdempotencyStatus;
+use crate::signing;
+use crate::web::{self, ApiError, Format, escape_html};
+
+/// A used token's record outlives the token by this much, so clock differences between
+/// instances cannot let it be consumed twice.
+const RECORD_MARGIN: Duration = Duration::minutes(5);
+
+/// A POST authenticated by a confirmation token: the token and the parameters it covers.
+#[derive(Clone, Debug)]
+pub struct Confirmed {
+    pub token: Verified,
+    /// The submitted parameters (the confirmation field removed), as the page offered them.
+    pub params: BTreeMap<String, String>,
+}
+
+/// Opens a call to the write `action` of `function`: a POST carrying a confirmation token is
+/// authenticated by it (the tenant comes from the verified token), anything else by its
+/// signature as [`call::open`] does. The error is the answer to send.
+pub async fn open_write(
+    app: &AppContext,
+    req: &Request,
+    function: &str,
+    action: &str,
+) -> Result<(Call, Option<Confirmed>), Response<Body>> {
+    let format = Format::from_headers(req.headers());
+    let submitted = submission(req).map_err(|e| e.into_response(format))?;
+    let Some(mut params) = submitted else {
+        return call::open(app, req, function).await.map(|c| (c, None));
+    };
+    let token = params.remove(confirmation::FIELD).unwrap_or_default();
+    let token = verify(app, &token, function, action, &params)
+        .await
+        .map_err(|e| e.into_response(format))?;
+    let deadline = crate::function_url::deadline(req, app.clock.now());
+    let ctx = app
+        .tenant(&token.tenant, deadline)
+        .await
+        .map_err(|e| e.into_response(format))?
+        .with_actor(function);
+    let call = Call { format, ctx, deadline };
+    Ok((call, Some(Confirmed { token, params })))
+}
+
+/// The parameters of a POST whose body carries the confirmation field (a form, or a JSON
+/// object), `None` for any other request. Such a POST takes no query: the form sends none.
+fn submission(req: &Request) -> Result<Option<BTreeMap<String, String>>, ApiError> {
+    if req.method() != http::Method::POST {
+        return Ok(None);
+    }
+    let body = req.body().as_ref();
+    let form = req
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    let params = if form {
+        form_fields(body)?
+    } else {
+        match serde_json::from_slice::<Value>(body) {
+            Ok(Value::Object(map)) if map.contains_key(confirmation::FIELD) => map
+                .into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| match v {
+                    Value::String(s) => (k, s),
+                    other => (k, other.to_string()),
+                })
+                .collect(),
+            _ => return Ok(None),
+        }
+    };
+    if !params.contains_key(confirmation::FIELD) {
+        return Ok(None);
+    }
+    if req.uri().query().is_some_and(|q| !q.is_empty()) {
+        return Err(ApiError::bad_request(
+            "unexpected_query",
+            "A confirmation is sent as the page's form, without a query string.",
+        )
+        .with_fix("Confirm on the page the link opened."));
+    }
+    Ok(Some(params))
+}
+
+fn form_fields(body: &[u8]) -> Result<BTreeMap<String, String>, ApiError> {
+    let raw = String::from_utf8_lossy(body);
+    if let Some(name) = signing::duplicate_parameter(&raw) {
+        return Err(ApiError::bad_request(
+            "duplicate_parameter",
+            format!("{name} appears more than once in the form"),
+        )
+        .with_fix(format!("Send {name} once."))
+        .with_details(json!({ "field": name })));
+    }
+    Ok(url::form_urlencoded::parse(raw.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect())
+}
+
+/// Checks the token with its tenant's keys for exactly this function, action and parameters.
+async fn verify(
+    app: &AppContext,
+    token: &str,
+    function: &str,
+    action: &str,
+    params: &BTreeMap<String, String>,
+) -> Result<Verified, ApiError> {
+    let Some(tenant) = confirmation::claimed_tenant(token) else {
+        return Err(refused(TokenError::Invalid));
+    };
+    let keys = match app.secrets.signing_keys(&tenant).await {
+        Ok(Some(keys)) => keys,
+        Ok(None) => return Err(refused(TokenError::Invalid)),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot load signing keys");
+            return Err(ApiError::internal());
+        }
+    };
+    let purpose = Purpose {
+        audience: function,
+        action,
+        params,
+    };
+    confirmation::verify(token, &keys, &purpose, app.clock.now()).map_err(refused)
+}
+
+fn refused(why: TokenError) -> ApiError {
+    tracing::warn!(reason = %why, "refused a confirmation");
+    match why {
+        TokenError::Invalid => ApiError::new(
+            http::StatusCode::UNAUTHORIZED,
+            "confirmation_invalid",
+            "This confirmation does not match this action: it was made for another page or \
+             other values, has been changed, or is not valid.",
+        ),
+        TokenError::Expired => ApiError::new(
+            http::StatusCode::GONE,
+            "confirmation_expired",
+            format!(
+                "This confirmation page has expired: it can be confirmed within {} minutes of opening it.",
+                confirmation::LIFETIME.num_minutes()
+            ),
+        ),
+    }
+    .with_fix("Open the link again from ChannelOnline and confirm on the page it shows.")
+}
+
+/// Consumes the token (one conditional write), then runs `write` once. A token used before
+/// answers the first use's stored answer, or 409 `already_confirmed` (not retryable) when the
+/// first use failed or has not answered yet; nothing runs a second time either way.
+pub async fn run_once<F, Fut>(ctx: &TenantContext, token: &Verified, write: F) -> Result<(Value, bool), ApiError>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<(Value, bool), ApiError>>,
+{
+    let key = format!("confirmation#{}#{}", token.tenant, token.nonce);
+    let until = token.expires_at + RECORD_MARGIN;
+    let store = &ctx.idempotency_store;
+    if !store.consume_once(&key, ctx.clock.now(), until).await? {
+        return match store.get(&key, ctx.clock.now()).await? {
+            Some(r) if r.status == IdempotencyStatus::Complete && r.response.is_some() => {
+                Ok((r.response.unwrap_or_default(), true))
+            }
+            _ => Err(already_confirmed()),
+        };
+    }
+    let result = write().await;
+    if let Ok((body, _)) = &result
+        && let Err(e) = store.complete(&key, body, until).await
+    {
+        tracing::warn!(error = %e, "confirmation answer not stored; a second submission answers 409");
+    }
+    result
+}
+
+fn already_confirmed() -> ApiError {
+    ApiError::conflict(
+        "already_confirmed",
+        "This confirmation was already submitted; it is not run a second time.",
+    )
+    .with_fix(
+        "Look at the first submission's answer. To do it again (for example after an error), \
+         open the link again from ChannelOnline and confirm on the new page.",
+    )
+}
+
+/// What a confirmation page shows: a question, what will happen, the chosen records as rows,
+/// and everything read (the dry run's plan, the records) as details.
+pub struct Page<'a> {
+    pub title: &'a str,
+    pub summary: String,
+    pub rows: Vec<(String, String)>,
+    pub button: &'a str,
+    pub preview: Value,
+}
+
+/// Answers a signed GET of the write `action` with its confirmation page: HTML with a form that
+/// POSTs `params` and a fresh token to the same address, or the same as JSON
+/// (`confirm.fields` is what to POST). Nothing is written.
+pub async fn offer(
+    app: &AppContext,
+    call: &Call,
+    req: &Request,
+    function: &str,
+    action: &str,
+    params: &BTreeMap<String, String>,
+    page: Page<'_>,
+) -> Response<Body> {
+    let tenant = &call.ctx.tenant;
+    let keys = match app.secrets.signing_keys(tenant).await {
+        Ok(Some(keys)) => keys,
+        _ => return ApiError::internal().into_response(call.format),
+    };
+    let purpose = Purpose {
+        audience: function,
+        action,
+        params,
+    };
+    let now = app.clock.now();
+    let token = confirmation::issue(&keys.current, tenant, &purpose, now);
+    let mut fields = params.clone();
+    fields.insert(confirmation::FIELD.into(), token);
+    let expires_at = now + confirmation::LIFETIME;
+    match call.format {
+        Format::Json => web::ok(
+            Format::Json,
+            page.title,
+            json!({
+                "confirm": { "method": "POST", "path": req.uri().path(), "fields": fields, "expires_at": expires_at },
+                "message": page.summary,
+                "rows": page.rows.iter().map(|(k, v)| json!({ "label": k, "value": v })).collect::<Vec<_>>(),
+                "preview": page.preview,
+            }),
+        ),
+        Format::Html => crate::function_url::html_response(page_html(&page, &form_action(req), &fields)),
+    }
+}
+
+/// The form's target: the address the page was opened at, relative (so a prefix the browser
+/// sees, such as the local gateway's `/<function>`, is kept) and without the query.
+fn form_action(req: &Request) -> String {
+    let path = req.uri().path();
+    if path.is_empty() || path.ends_with('/') {
+        "./".into()
+    } else {
+        path.rsplit('/').next().unwrap_or("").to_owned()
+    }
+}
+
+fn page_html(page: &Page<'_>, action: &str, fields: &BTreeMap<String, String>) -> String {
+    let rows: String = page
+        .rows
+        .iter()
+        .map(|(k, v)| format!("<tr><th>{}</th><td>{}</td></tr>", escape_html(k), escape_html(v)))
+        .collect();
+    let hidden: String = fields
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                escape_html(k),
+                escape_html(v)
+            )
+        })
+        .collect();
+    let details = serde_json::to_string_pretty(&page.preview).unwrap_or_default();
+    format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{t}</title>\
+         <style>body{{font-family:sans-serif;max-width:44em;margin:1.5em}}.fix{{background:#fff6d5;padding:.5em}}\
+         th,td{{text-align:left;padding:.2em .6em .2em 0;vertical-align:top}}button{{font-size:1.1em;padding:.4em 1em}}\
+         pre{{background:#f4f4f4;padding:.5em;overflow:auto}}</style></head><body><h1>{t}</h1>\
+         <p class=\"message\">{s}</p><table>{rows}</table>\
+         <form method=\"post\" action=\"{a}\">{hidden}<p><button type=\"submit\">{b}</button></p></form>\
+         <p class=\"fix\">Nothing has been written yet. This page can be confirmed once, within {m} minutes.</p>\
+         <details><summary>Details</summary><pre>{d}</pre></details></body></html>",
+        t = escape_html(page.title),
+        s = escape_html(&page.summary),
+        a = escape_html(action),
+        b = escape_html(page.button),
+        m = confirmation::LIFETIME.num_minutes(),
+        d = escape_html(&details),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn post(uri: &str, content_type: &str, body: &str) -> Request {
+        let req = http::Request::builder()
+            .method("POST")
+            .uri(uri)
+            .header(http::header::CONTENT_TYPE, content_type)
+            .body(Body::from(body))
+            .unwrap();
+        Request::from(req)
+    }
+
+    #[test]
+    fn a_form_or_json_with_the_token_is_a_submission_and_anything_else_is_not() {
+        let form = post(
+            "https://fn/",
+            "application/x-www-form-urlencoded",
+            "document_number=Q+1&confirmation=c1~t",
+        );
+        let p = submission(&form).unwrap().unwrap();
+        assert_eq!(
+            (p["document_number"].as_str(), p["confirmation"].as_str()),
+            ("Q 1", "c1~t")
+        );
+        let json = post("https://fn/", "application/json", r#"{"id":7,"confirmation":"c1~t"}"#);
+        assert_eq!(submission(&json).unwrap().unwrap()["id"], "7");
+        let signed = post("https://fn/", "application/json", r#"{"document_number":"Q1"}"#);
+        assert!(submission(&signed).unwrap().is_none());
+        let with_query = post(
+            "https://fn/?tenant=a",
+            "application/x-www-form-urlencoded",
+            "confirmation=c1",
+        );
+        assert_eq!(submission(&with_query).unwrap_err().code, "unexpected_query");
+        let twice = post(
+            "https://fn/",
+            "application/x-www-form-urlencoded",
+            "id=1&id=2&confirmation=c1",
+        );
+        assert_eq!(submission(&twice).unwrap_err().code, "duplicate_parameter");
+    }
+
+    #[test]
+    fn the_form_posts_to_the_address_it_was_opened_at_without_the_query() {
+        let get = |uri: &str| Request::from(http::Request::builder().uri(uri).body(Body::Empty).unwrap());
+        assert_eq!(form_action(&get("https://fn/?document_number=Q1")), "./");
+        assert_eq!(form_action(&get("http://127.0.0.1:9000/export-document/?a=1")), "./");
+        assert_eq!(form_action(&get("https://fn/attach?a=1")), "attach");
+    }
+
+    #[test]
+    fn the_page_escapes_values_and_carries_every_field_hidden() {
+        let page = Page {
+            title: "Export <Q1>?",
+            summary: "It will write".into(),
+            rows: vec![("Name".into(), "<b>Acme</b>".into())],
+            button: "Export",
+            preview: json!({ "x": "<script>" }),
+        };
+        let fields = BTreeMap::from([
+            ("confirmation".to_owned(), "c1~t".to_owned()),
+            ("custom_name".to_owned(), "\"quoted\"".to_owned()),
+        ]);
+        let html = page_html(&page, "./", &fields);
+        assert!(!html.contains("<b>Acme") && !html.contains("<script>"));
+        assert!(html.contains("name=\"custom_name\" value=\"&quot;quoted&quot;\""));
+        assert!(html.contains("<form method=\"post\" action=\"./\">"));
+    }
+}

@@ -6,6 +6,10 @@
 //! timestamp and body hash. Every function URL's path is `/`, so the audience is what makes a
 //! signature for one function useless at another. Two keys may be active at once for rotation.
 //!
+//! The headers that change what a call does (`Idempotency-Key`, `X-Col-User`, the actor written
+//! into the audit) are covered too, by their values when present: changing or adding one voids
+//! the signature.
+//!
 //! Two forms carry the same signature:
 //! - header form (server-to-server POST): `X-Col-Tenant`, `X-Col-Timestamp`, `X-Col-Signature`;
 //! - query form (a link opened in a new window): `tenant`, `ts`, `sig` query parameters.
@@ -26,9 +30,11 @@ pub const QUERY_TIMESTAMP: &str = "ts";
 pub const QUERY_SIGNATURE: &str = "sig";
 /// Default validity window either side of the signing time.
 pub const DEFAULT_WINDOW_SECS: i64 = 300;
-/// The scheme version, first line of the signed message and prefix of the signature (`v2=<hex>`).
-/// v2 added the audience; a v1 signature is refused.
-const SCHEME: &str = "v2";
+/// The scheme version, first line of the signed message and prefix of the signature (`v3=<hex>`).
+/// v2 added the audience, v3 the covered headers; an older signature is refused.
+const SCHEME: &str = "v3";
+/// Request headers whose values the signature covers: they change what a call does.
+pub const COVERED_HEADERS: [&str; 2] = ["idempotency-key", "x-col-user"];
 /// The latest timestamp accepted (9999-12-31T23:59:59Z); earlier than 0 is refused too.
 const MAX_TIMESTAMP: i64 = 253_402_300_799;
 
@@ -141,7 +147,7 @@ pub fn verify(
         call.raw_query,
         claim.timestamp,
         call.body,
-    );
+    ) + &covered_lines(call.headers);
     let candidates = std::iter::once(&keys.current).chain(keys.previous.as_ref());
     for key in candidates {
         let mut mac = HmacSha256::new_from_slice(key.expose().as_bytes()).expect("HMAC takes any key length");
@@ -173,6 +179,18 @@ pub fn canonical_message(
     )
 }
 
+/// The covered headers present in `headers`, one `\nname:value` line each (trimmed); empty
+/// when there are none, so a call without them signs exactly the canonical message.
+pub fn covered_lines(headers: &HeaderMap) -> String {
+    COVERED_HEADERS
+        .iter()
+        .filter_map(|name| {
+            let value = headers.get(*name)?;
+            Some(format!("\n{name}:{}", String::from_utf8_lossy(value.as_bytes()).trim()))
+        })
+        .collect()
+}
+
 fn canonical_query(raw_query: &str) -> String {
     let mut pairs: Vec<(String, String)> = url::form_urlencoded::parse(raw_query.as_bytes())
         .filter(|(k, _)| k != QUERY_SIGNATURE && k != QUERY_TIMESTAMP && k != QUERY_TENANT)
@@ -193,7 +211,7 @@ pub fn duplicate_parameter(raw_query: &str) -> Option<String> {
         .find(|k| !seen.insert(k.clone()))
 }
 
-/// Computes the `v2=<hex>` signature for a call to the function named `audience`.
+/// Computes the `v3=<hex>` signature for a call to the function named `audience`.
 #[allow(clippy::too_many_arguments)] // one argument per field of the signed message
 pub fn sign(
     key: &SecretString,
@@ -205,8 +223,36 @@ pub fn sign(
     timestamp: i64,
     body: &[u8],
 ) -> String {
+    sign_covering(
+        key,
+        tenant,
+        audience,
+        method,
+        path,
+        raw_query,
+        timestamp,
+        body,
+        &HeaderMap::new(),
+    )
+}
+
+/// [`sign`] for a call that also sends some of the [`COVERED_HEADERS`] (in `covered`).
+#[allow(clippy::too_many_arguments)] // one argument per field of the signed message
+pub fn sign_covering(
+    key: &SecretString,
+    tenant: &TenantId,
+    audience: &str,
+    method: &str,
+    path: &str,
+    raw_query: &str,
+    timestamp: i64,
+    body: &[u8],
+    covered: &HeaderMap,
+) -> String {
+    let message =
+        canonical_message(tenant, audience, method, path, raw_query, timestamp, body) + &covered_lines(covered);
     let mut mac = HmacSha256::new_from_slice(key.expose().as_bytes()).expect("HMAC takes any key length");
-    mac.update(canonical_message(tenant, audience, method, path, raw_query, timestamp, body).as_bytes());
+    mac.update(message.as_bytes());
     format!("{SCHEME}={}", hex::encode(mac.finalize().into_bytes()))
 }
 

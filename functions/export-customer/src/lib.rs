@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use shared::app::AppContext;
-use shared::app::call::Call;
+use shared::app::call::{self, Call};
 use shared::app::confirm::{self, Page, WriteRoute};
 use shared::function_url::required;
 use shared::idempotency::payload_hash;
@@ -45,11 +45,16 @@ pub async fn handle(app: &AppContext, req: Request) -> Result<Response<Body>, la
             .with_fix("Use /.")
             .into_response(Format::from_headers(req.headers())));
     }
-    let title = |r: &Result<(Value, bool), ApiError>| match r {
-        Ok(_) => "Exported to Autotask",
-        Err(_) => "Not exported",
+    Ok(confirm::serve(app, &req, &EXPORT, export_request, preview, export, reply).await)
+}
+
+fn reply(format: Format, result: Result<(Value, bool), ApiError>) -> Response<Body> {
+    let title = if result.is_ok() {
+        "Exported to Autotask"
+    } else {
+        "Not exported"
     };
-    Ok(confirm::serve(app, &req, &EXPORT, export_request, preview, export, title).await)
+    call::reply(format, title, result)
 }
 
 fn export_request(params: &BTreeMap<String, String>) -> Result<ExportBody, ApiError> {

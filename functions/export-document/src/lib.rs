@@ -19,9 +19,9 @@ use shared::app::AppContext;
 use shared::app::call::{self, Call};
 use shared::app::confirm::{self, Page, WriteRoute};
 use shared::domain::document::plan::OpportunitySource;
-use shared::function_url::{flag, parsed, required};
+use shared::function_url::{self, flag, parsed, required};
 use shared::sync::documents::{CustomerLink, ExportDocumentRequest, ExportOutcome, LineStatus, export_document};
-use shared::web::{ApiError, Format};
+use shared::web::{ApiError, Format, escape_html};
 
 pub const FUNCTION: &str = "export-document";
 /// The audience of the "export the customer first" links (export-customer's `FUNCTION`).
@@ -43,7 +43,24 @@ pub async fn handle(app: &AppContext, req: Request) -> Result<Response<Body>, la
     }
     let preview = async |call: &Call, r: &ExportDocumentRequest| preview(app, call, r).await;
     let export = async |call: &Call, r: ExportDocumentRequest| export(app, call, r).await;
-    Ok(confirm::serve(app, &req, &EXPORT, export_request, preview, export, title).await)
+    Ok(confirm::serve(app, &req, &EXPORT, export_request, preview, export, reply).await)
+}
+
+/// The export's answer: JSON, or the result page (what happened, a link to the opportunity in
+/// Autotask, and every line with its status and what to fix).
+fn reply(format: Format, result: Result<(Value, bool), ApiError>) -> Response<Body> {
+    let title = title(&result);
+    match (&result, format) {
+        (Ok((body, replayed)), Format::Html) => {
+            let mut resp = function_url::html_response(result_page(title, body));
+            if *replayed {
+                resp.headers_mut()
+                    .insert("idempotent-replay", http::HeaderValue::from_static("true"));
+            }
+            resp
+        }
+        _ => call::reply(format, title, result),
+    }
 }
 
 fn title(result: &Result<(Value, bool), ApiError>) -> &'static str {
@@ -72,7 +89,56 @@ async fn run(app: &AppContext, call: &Call, request: &ExportDocumentRequest) -> 
 
 async fn export(app: &AppContext, call: &Call, request: ExportDocumentRequest) -> Result<(Value, bool), ApiError> {
     let outcome = run(app, call, &request).await?;
-    Ok((serde_json::to_value(outcome).expect("outcome serialises"), false))
+    let page = match outcome.opportunity_id {
+        Some(id) => call.ctx.autotask.opportunity_page(id).await,
+        None => None,
+    };
+    let mut body = serde_json::to_value(outcome).expect("outcome serialises");
+    body["opportunity_url"] = page.into();
+    Ok((body, false))
+}
+
+/// The result page: the message, the opportunity (linked into Autotask when its address is
+/// known) and a table of the lines.
+fn result_page(title: &str, body: &Value) -> String {
+    let text = |v: &Value| escape_html(v.as_str().unwrap_or(""));
+    let opportunity = match (body["opportunity_id"].as_i64(), body["opportunity_url"].as_str()) {
+        (Some(id), Some(url)) => format!(
+            "<a href=\"{}\" target=\"_blank\" rel=\"noopener\">Open opportunity {id} in Autotask</a>",
+            escape_html(url)
+        ),
+        (Some(id), None) => format!("Autotask opportunity {id}"),
+        _ => String::new(),
+    };
+    let quote = body["quote_id"]
+        .as_i64()
+        .map(|q| format!(", quote {q}"))
+        .unwrap_or_default();
+    let lines = body["lines"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let rows: String = lines
+        .iter()
+        .map(|l| {
+            format!(
+                "<tr class=\"{status}\"><td>{}</td><td>{}</td><td>{status}</td><td>{}</td><td>{}</td></tr>",
+                text(&l["line_id"]),
+                text(&l["item_type"]),
+                l["item_id"].as_i64().map(|i| i.to_string()).unwrap_or_default(),
+                text(&l["error"]),
+                status = text(&l["status"]),
+            )
+        })
+        .collect();
+    format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{t}</title>\
+         <style>body{{font-family:sans-serif;margin:1em;max-width:60em}}table{{border-collapse:collapse;width:100%}}\
+         td,th{{border-bottom:1px solid #ddd;padding:.3em .5em;text-align:left;vertical-align:top}}\
+         tr.failed,tr.refused{{background:#fff6d5}}</style></head><body><h1>{t}</h1>\
+         <p class=\"message\">{m}</p><p>{opportunity}{quote}</p>\
+         <table><thead><tr><th>Line</th><th>Type</th><th>Status</th><th>Autotask item</th><th>What to fix</th></tr></thead>\
+         <tbody>{rows}</tbody></table></body></html>",
+        t = escape_html(title),
+        m = text(&body["message"]),
+    )
 }
 
 /// The confirmation page: the dry run, told as what will happen in Autotask.

@@ -39,12 +39,8 @@ const IMPORT: WriteRoute<'static> = WriteRoute {
 /// Handles one function-URL request. Never fails: every error becomes an answer.
 pub async fn handle(app: &AppContext, req: Request) -> Result<Response<Body>, lambda_http::Error> {
     let format = Format::from_headers(req.headers());
-    let title = |r: &Result<(Value, bool), ApiError>| match r {
-        Ok(_) => "Imported from Autotask",
-        Err(_) => "Not imported",
-    };
     Ok(match req.uri().path().trim_end_matches('/') {
-        "" => confirm::serve(app, &req, &IMPORT, import_request, preview, import, title).await,
+        "" => confirm::serve(app, &req, &IMPORT, import_request, preview, import, reply).await,
         "/contacts" if req.method() == http::Method::GET => match call::open(app, &req, FUNCTION).await {
             Ok(call) => call::reply(call.format, "Autotask contacts", contacts(&call, &req).await),
             Err(answer) => answer,
@@ -54,6 +50,15 @@ pub async fn handle(app: &AppContext, req: Request) -> Result<Response<Body>, la
             .with_fix("Use / to import and /contacts to list an account's contacts.")
             .into_response(format),
     })
+}
+
+fn reply(format: Format, result: Result<(Value, bool), ApiError>) -> Response<Body> {
+    let title = if result.is_ok() {
+        "Imported from Autotask"
+    } else {
+        "Not imported"
+    };
+    call::reply(format, title, result)
 }
 
 /// The parameters as an [`ImportRequest`]; `contact_ids` is a comma-separated list (a JSON

@@ -37,25 +37,20 @@ pub async fn handle(app: &AppContext, req: Request) -> Result<Response<Body>, la
     let route = req.uri().path().trim_end_matches('/').to_owned();
     Ok(match route.as_str() {
         "" => list_route(app, &req).await,
-        "/attach" => {
-            confirm::serve(
-                app,
-                &req,
-                &ATTACH,
-                attach_request,
-                preview_attach,
-                attach,
-                |r| match r {
-                    Ok(_) => "Opportunity attached",
-                    Err(_) => "Not attached",
-                },
-            )
-            .await
-        }
+        "/attach" => confirm::serve(app, &req, &ATTACH, attach_request, preview_attach, attach, reply).await,
         _ => ApiError::not_found("no_such_route", "There is nothing at this address")
             .with_fix("Use / to list opportunities and /attach to choose one.")
             .into_response(Format::from_headers(req.headers())),
     })
+}
+
+fn reply(format: Format, result: Result<(Value, bool), ApiError>) -> Response<Body> {
+    let title = if result.is_ok() {
+        "Opportunity attached"
+    } else {
+        "Not attached"
+    };
+    call::reply(format, title, result)
 }
 
 /// `GET /`: the list, as JSON or as the picker page (reads only).

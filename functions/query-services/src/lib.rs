@@ -38,13 +38,7 @@ pub async fn handle(app: &AppContext, req: Request) -> Result<Response<Body>, la
     let route = req.uri().path().trim_end_matches('/').to_owned();
     Ok(match route.as_str() {
         "" => search_route(app, &req).await,
-        "/add" => {
-            confirm::serve(app, &req, &ADD, add_request, preview_add, add, |r| match r {
-                Ok(_) => "Line added",
-                Err(_) => "Not added",
-            })
-            .await
-        }
+        "/add" => confirm::serve(app, &req, &ADD, add_request, preview_add, add, reply).await,
         _ => ApiError::not_found("no_such_route", "There is nothing at this address")
             .with_fix("Use / to search and /add to place an item on a document.")
             .into_response(Format::from_headers(req.headers())),
@@ -72,6 +66,11 @@ async fn search_route(app: &AppContext, req: &Request) -> Response<Body> {
         ),
         Err(e) => e.into_response(call.format),
     }
+}
+
+fn reply(format: Format, result: Result<(Value, bool), ApiError>) -> Response<Body> {
+    let title = if result.is_ok() { "Line added" } else { "Not added" };
+    call::reply(format, title, result)
 }
 
 fn kind(raw: &str) -> Result<ServiceKind, ApiError> {

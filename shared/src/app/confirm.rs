@@ -227,8 +227,8 @@ pub struct WriteRoute<'a> {
 
 /// Serves one request of a write route. `parse` turns the parameters (the page's query, its
 /// form, or a signed POST's query and JSON body scalars) into the request,
-/// `preview` reads what the write would do (and writes nothing), `write` does it; `title` names
-/// the answer from the write's result.
+/// `preview` reads what the write would do (and writes nothing), `write` does it; `reply`
+/// answers the write's result (usually [`call::reply`] with a title).
 pub async fn serve<R, P, W>(
     app: &AppContext,
     req: &Request,
@@ -236,7 +236,7 @@ pub async fn serve<R, P, W>(
     parse: fn(&BTreeMap<String, String>) -> Result<R, ApiError>,
     preview: P,
     write: W,
-    title: fn(&Result<(Value, bool), ApiError>) -> &'static str,
+    reply: fn(Format, Result<(Value, bool), ApiError>) -> Response<Body>,
 ) -> Response<Body>
 where
     P: AsyncFnOnce(&Call, &R) -> Result<Page, ApiError>,
@@ -267,7 +267,7 @@ where
             }
         }
     };
-    call::reply(call.format, title(&result), result)
+    reply(call.format, result)
 }
 
 async fn page_for<R, P>(

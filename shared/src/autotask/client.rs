@@ -263,18 +263,32 @@ impl TenantClient {
         if let Some(base) = &self.inner.config.base_url_override {
             return Ok(base.trim_end_matches('/').to_owned());
         }
+        Ok(self.zone().await?.rest_base())
+    }
+
+    /// The Autotask page of an opportunity, for result pages; `None` when the web address is
+    /// unknown (an override host that is not Autotask's, a failed zone lookup).
+    pub async fn opportunity_page(&self, opportunity_id: i64) -> Option<String> {
+        let web = match &self.inner.config.base_url_override {
+            Some(base) => super::zone::web_base_of(base)?,
+            None => self.zone().await.ok()?.web_base()?,
+        };
+        Some(super::zone::opportunity_page(&web, opportunity_id))
+    }
+
+    /// The tenant's zone, looked up once per tenant and API user (one lookup at a time).
+    async fn zone(&self) -> Result<ZoneInformation, AutotaskError> {
         let creds = self.creds();
-        if let Some(base) = self.inner.zones.get(&self.tenant, &creds.username) {
-            return Ok(base);
+        if let Some(zone) = self.inner.zones.get(&self.tenant, &creds.username) {
+            return Ok(zone);
         }
         let _one_lookup = self.inner.zone_lookup.lock().await;
-        if let Some(base) = self.inner.zones.get(&self.tenant, &creds.username) {
-            return Ok(base);
+        if let Some(zone) = self.inner.zones.get(&self.tenant, &creds.username) {
+            return Ok(zone);
         }
         let zone = self.zone_information().await?;
-        let base = zone.rest_base();
-        self.inner.zones.put(&self.tenant, &creds.username, base.clone());
-        Ok(base)
+        self.inner.zones.put(&self.tenant, &creds.username, zone.clone());
+        Ok(zone)
     }
 
     /// Asks the zone lookup host where this API user lives (no credentials are sent).

@@ -237,6 +237,7 @@ async fn export_document_binary_exports_a_quote_into_the_autotask_sandbox() {
     );
 
     // WHEN the binary handles the call signed for it
+    let (page_env, page_binary) = (env.clone(), binary.clone());
     let ev = event(&spec).to_string();
     let outcome = tokio::task::spawn_blocking(move || {
         let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -271,4 +272,64 @@ async fn export_document_binary_exports_a_quote_into_the_autotask_sandbox() {
         .unwrap()
         .unwrap();
     assert_eq!(mapping.at_id, opportunity);
+
+    // GIVEN a new line on the document, WHEN the button's link is opened THEN the confirmation
+    // page is the dry run: one new line, and nothing is written
+    let first = col.state().document("QB1").unwrap().clone();
+    col.state().insert_document(Document {
+        revision: 2,
+        lines: (1..=4).map(|n| line(n, &format!("BIN-{n}"))).collect(),
+        ..first
+    });
+    let send = |ev: Value| {
+        let (env, binary) = (page_env.clone(), page_binary.clone());
+        async move {
+            let out = tokio::task::spawn_blocking(move || {
+                let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                invoke_binary(&binary, &ev.to_string(), &env_refs, Duration::from_secs(60))
+            })
+            .await
+            .unwrap();
+            let Outcome::Response(envelope) = out else {
+                panic!("no response: {out:?}")
+            };
+            UrlResponse::from_envelope(&envelope)
+        }
+    };
+    let items_of_quote = || {
+        at.state()
+            .all("QuoteItems")
+            .into_iter()
+            .filter(|i| i["quoteID"].as_i64() == Some(quote))
+            .count()
+    };
+    let page = send(event(&EventSpec {
+        method: "GET",
+        query: "document_number=QB1",
+        body: "",
+        headers: &[("accept", "text/html")],
+        ..spec
+    }))
+    .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Export QB1 to Autotask?"), "{}", page.body);
+    assert!(page.body.contains("1 new, 0 changed, 3 unchanged"), "{}", page.body);
+    assert_eq!(items_of_quote(), 3, "the page wrote nothing");
+    // WHEN its form is posted THEN the line is exported, and the result page links the
+    // opportunity in Autotask and lists every line
+    let fields = testkit::function_url::form_fields(&page.body);
+    let done = send(testkit::function_url::form_post("/", &fields)).await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert_eq!(items_of_quote(), 4);
+    assert!(
+        done.body.contains(&format!("OpportunityID={opportunity}")),
+        "{}",
+        done.body
+    );
+    assert_eq!(done.body.matches("<tr class=").count(), 4, "{}", done.body);
+    // WHEN the form is posted again THEN the first answer is shown again, nothing is written
+    let again = send(testkit::function_url::form_post("/", &fields)).await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(again.headers["idempotent-replay"], "true");
+    assert_eq!(items_of_quote(), 4);
 }

@@ -374,6 +374,13 @@ async fn no_view_returns_the_autotask_integration_code() {
     )
     .await
     .unwrap();
+    // (an HTML answer carries the browser headers)
+    let csp = html.headers()["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.starts_with("default-src 'none'") && csp.contains("frame-ancestors"),
+        "{csp}"
+    );
+    assert_eq!(html.headers()["referrer-policy"], "no-referrer");
     let html = std::str::from_utf8(html.body().as_ref()).unwrap().to_owned();
     // THEN none of them carries either code
     for text in [

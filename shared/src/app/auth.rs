@@ -218,6 +218,9 @@ mod tests {
         b.body(Body::from(body)).unwrap()
     }
 
+    /// A kind of bad call: its name, how to make the i-th one, and the secret reads it may cost.
+    type Flood = (&'static str, fn(usize) -> Request, usize);
+
     fn assert_public_401(e: &ApiError) {
         assert_eq!(e.status, StatusCode::UNAUTHORIZED);
         assert_eq!(*e, ApiError::unauthorized());
@@ -252,41 +255,36 @@ mod tests {
     #[tokio::test]
     async fn a_flood_of_cheaply_refused_calls_reads_no_secret() {
         let h = Harness::new().await;
-        let good_hex = "0".repeat(64);
         // GIVEN 1,000 each of unsigned, expired, malformed-signature and unknown-tenant calls
-        let floods: [(&str, Box<dyn Fn(usize) -> Request>, usize); 4] = [
+        let floods: [Flood; 4] = [
             (
                 "unsigned",
-                Box::new(|i| {
+                |i| {
                     http::Request::builder()
                         .uri(format!("https://x/?tenant=acme&ts={NOW}&n={i}"))
                         .body(Body::Empty)
                         .unwrap()
-                }),
+                },
                 0,
             ),
-            (
-                "expired",
-                Box::new(|i| signed("acme", KEY_ACME, NOW - 301 - i as i64, "{}")),
-                0,
-            ),
+            ("expired", |i| signed("acme", KEY_ACME, NOW - 301 - i as i64, "{}"), 0),
             (
                 "malformed",
-                Box::new(|i| {
+                |i| {
+                    let hex = "0".repeat(64);
                     let sig = [
-                        "v2%3D00".to_owned(),
-                        format!("v1%3D{good_hex}"),
-                        format!("v2%3D{good_hex}zz"),
-                    ][i % 3]
-                        .clone();
+                        format!("v2%3D{}", &hex[..2]),
+                        format!("v1%3D{hex}"),
+                        format!("v2%3D{hex}zz"),
+                    ];
                     http::Request::builder()
-                        .uri(format!("https://x/?tenant=acme&ts={NOW}&sig={sig}"))
+                        .uri(format!("https://x/?tenant=acme&ts={NOW}&sig={}", sig[i % 3]))
                         .body(Body::Empty)
                         .unwrap()
-                }),
+                },
                 0,
             ),
-            ("unknown tenant", Box::new(|_| signed("nobody", KEY_ACME, NOW, "{}")), 1),
+            ("unknown tenant", |_| signed("nobody", KEY_ACME, NOW, "{}"), 1),
         ];
         for (name, make, max_reads) in floods {
             // WHEN they are authenticated

@@ -143,7 +143,8 @@ pub fn button_concurrency_is_bounded(t: &Template) -> Vec<Violation> {
             }
             None => (as_u64(reserved), as_u64(reserved)),
         };
-        if !max.is_some_and(|m| m <= BUTTON_MAX_RESERVED) || !min.is_some_and(|m| m >= 1) {
+        let bounded = max.is_some_and(|m| m <= BUTTON_MAX_RESERVED) && min.is_some_and(|m| m >= 1);
+        if !bounded {
             out.push(violation(format!(
                 "{}: ReservedConcurrentExecutions must be 1 to {BUTTON_MAX_RESERVED} (a parameter needs MinValue >= 1 and MaxValue <= {BUTTON_MAX_RESERVED})",
                 f.logical_id

@@ -8,10 +8,7 @@ use std::collections::BTreeMap;
 use lambda_http::{Request, RequestExt};
 use serde_json::Value;
 
-use crate::clock::Clock;
-use crate::secrets::SecretSource;
 use crate::signing;
-use crate::tenant::TenantId;
 use crate::web::ApiError;
 
 /// Query parameters merged with the top-level scalars of a JSON object body (body wins). A name
@@ -102,36 +99,6 @@ pub fn deadline(req: &Request, now: DateTime<Utc>) -> DateTime<Utc> {
         .and_then(|c| DateTime::<Utc>::from_timestamp_millis(c.deadline as i64))
         .filter(|d| *d > now)
         .unwrap_or(now + crate::app::DEFAULT_BUDGET)
-}
-
-/// `https://<host>` of the function URL that received `req` (`http://` for local hosts).
-pub fn own_base_url(req: &Request) -> Option<String> {
-    let host = req.headers().get(http::header::HOST)?.to_str().ok()?;
-    let local = host.starts_with("127.0.0.1") || host.starts_with("localhost");
-    Some(format!("{}://{host}", if local { "http" } else { "https" }))
-}
-
-/// Signs a GET link to the function `audience` for `tenant` with its current key; `None` when
-/// the tenant has no key.
-pub async fn signed_link(
-    secrets: &dyn SecretSource,
-    clock: &dyn Clock,
-    tenant: &TenantId,
-    audience: &str,
-    base_url: &str,
-    path: &str,
-    params: &[(String, String)],
-) -> Option<String> {
-    let keys = secrets.signing_keys(tenant).await.ok()??;
-    Some(signing::signed_url(
-        &keys.current,
-        tenant,
-        audience,
-        base_url,
-        path,
-        params,
-        clock.now().timestamp(),
-    ))
 }
 
 /// A full HTML page (pickers, confirmation pages) with the same browser headers as every other

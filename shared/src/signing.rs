@@ -6,6 +6,10 @@
 //! timestamp and body hash. Every function URL's path is `/`, so the audience is what makes a
 //! signature for one function useless at another. Two keys may be active at once for rotation.
 //!
+//! The headers that change what a call does (`Idempotency-Key`, `X-Col-User`, the actor written
+//! into the audit) are covered too, by their values when present: changing or adding one voids
+//! the signature.
+//!
 //! Two forms carry the same signature:
 //! - header form (server-to-server POST): `X-Col-Tenant`, `X-Col-Timestamp`, `X-Col-Signature`;
 //! - query form (a link opened in a new window): `tenant`, `ts`, `sig` query parameters.
@@ -21,7 +25,7 @@ use crate::tenant::TenantId;
 /// The shortest signing key accepted, in bytes: a key is as strong as HMAC-SHA256's output only
 /// from 32 bytes on. Shorter keys are refused when loaded and when written (`shared::secrets`).
 pub const MIN_KEY_BYTES: usize = 32;
-/// Length of the hex part of a `v2=` signature (HMAC-SHA256 is 32 bytes).
+/// Length of the hex part of a `v3=` signature (HMAC-SHA256 is 32 bytes).
 const SIGNATURE_HEX_LEN: usize = 64;
 
 pub const HEADER_TENANT: &str = "x-col-tenant";
@@ -32,9 +36,11 @@ pub const QUERY_TIMESTAMP: &str = "ts";
 pub const QUERY_SIGNATURE: &str = "sig";
 /// Default validity window either side of the signing time.
 pub const DEFAULT_WINDOW_SECS: i64 = 300;
-/// The scheme version, first line of the signed message and prefix of the signature (`v2=<hex>`).
-/// v2 added the audience; a v1 signature is refused.
-const SCHEME: &str = "v2";
+/// The scheme version, first line of the signed message and prefix of the signature (`v3=<hex>`).
+/// v2 added the audience, v3 the covered headers; an older signature is refused.
+const SCHEME: &str = "v3";
+/// Request headers whose values the signature covers: they change what a call does.
+pub const COVERED_HEADERS: [&str; 2] = ["idempotency-key", "x-col-user"];
 /// The latest timestamp accepted (9999-12-31T23:59:59Z); earlier than 0 is refused too.
 const MAX_TIMESTAMP: i64 = 253_402_300_799;
 
@@ -88,7 +94,7 @@ pub enum AuthError {
     BadTimestamp,
     #[error("the signature has expired or is not yet valid")]
     Expired,
-    #[error("the signature is not of the form v2=<64 hex digits>")]
+    #[error("the signature is not of the form v3=<64 hex digits>")]
     Malformed,
     #[error("the signature does not match")]
     Mismatch,
@@ -110,7 +116,7 @@ pub struct SignatureClaim {
 }
 
 /// Reads the tenant, timestamp and signature from the headers, or else from the query, and
-/// checks the signature's form (`v2=` and 64 hex digits). Nothing here needs a key, so a caller
+/// checks the signature's form (`v3=` and 64 hex digits). Nothing here needs a key, so a caller
 /// refuses a malformed call before any secret is read. The tenant is only a claim until
 /// [`verify`] has checked the signature with that tenant's key.
 pub fn read_claim(call: &CallToVerify<'_>) -> Result<SignatureClaim, AuthError> {
@@ -138,7 +144,7 @@ pub fn read_claim(call: &CallToVerify<'_>) -> Result<SignatureClaim, AuthError> 
     Ok(SignatureClaim { tenant, timestamp, mac })
 }
 
-/// The MAC of a `v2=<64 hex digits>` signature; `None` for any other scheme or form.
+/// The MAC of a `v3=<64 hex digits>` signature; `None` for any other scheme or form.
 fn signature_bytes(signature: &str) -> Option<Vec<u8>> {
     let hex_part = signature.strip_prefix(SCHEME)?.strip_prefix('=')?;
     (hex_part.len() == SIGNATURE_HEX_LEN)
@@ -175,7 +181,7 @@ pub fn verify(
         call.raw_query,
         claim.timestamp,
         call.body,
-    );
+    ) + &covered_lines(call.headers);
     for key in keys.active(now) {
         let mut mac = HmacSha256::new_from_slice(key.expose().as_bytes()).expect("HMAC takes any key length");
         mac.update(message.as_bytes());
@@ -206,6 +212,18 @@ pub fn canonical_message(
     )
 }
 
+/// The covered headers present in `headers`, one `\nname:value` line each (trimmed); empty
+/// when there are none, so a call without them signs exactly the canonical message.
+pub fn covered_lines(headers: &HeaderMap) -> String {
+    COVERED_HEADERS
+        .iter()
+        .filter_map(|name| {
+            let value = headers.get(*name)?;
+            Some(format!("\n{name}:{}", String::from_utf8_lossy(value.as_bytes()).trim()))
+        })
+        .collect()
+}
+
 fn canonical_query(raw_query: &str) -> String {
     let mut pairs: Vec<(String, String)> = url::form_urlencoded::parse(raw_query.as_bytes())
         .filter(|(k, _)| k != QUERY_SIGNATURE && k != QUERY_TIMESTAMP && k != QUERY_TENANT)
@@ -226,7 +244,7 @@ pub fn duplicate_parameter(raw_query: &str) -> Option<String> {
         .find(|k| !seen.insert(k.clone()))
 }
 
-/// Computes the `v2=<hex>` signature for a call to the function named `audience`.
+/// Computes the `v3=<hex>` signature for a call to the function named `audience`.
 #[allow(clippy::too_many_arguments)] // one argument per field of the signed message
 pub fn sign(
     key: &SecretString,
@@ -238,8 +256,36 @@ pub fn sign(
     timestamp: i64,
     body: &[u8],
 ) -> String {
+    sign_covering(
+        key,
+        tenant,
+        audience,
+        method,
+        path,
+        raw_query,
+        timestamp,
+        body,
+        &HeaderMap::new(),
+    )
+}
+
+/// [`sign`] for a call that also sends some of the [`COVERED_HEADERS`] (in `covered`).
+#[allow(clippy::too_many_arguments)] // one argument per field of the signed message
+pub fn sign_covering(
+    key: &SecretString,
+    tenant: &TenantId,
+    audience: &str,
+    method: &str,
+    path: &str,
+    raw_query: &str,
+    timestamp: i64,
+    body: &[u8],
+    covered: &HeaderMap,
+) -> String {
+    let message =
+        canonical_message(tenant, audience, method, path, raw_query, timestamp, body) + &covered_lines(covered);
     let mut mac = HmacSha256::new_from_slice(key.expose().as_bytes()).expect("HMAC takes any key length");
-    mac.update(canonical_message(tenant, audience, method, path, raw_query, timestamp, body).as_bytes());
+    mac.update(message.as_bytes());
     format!("{SCHEME}={}", hex::encode(mac.finalize().into_bytes()))
 }
 
@@ -480,12 +526,12 @@ mod tests {
         let good = "0".repeat(64);
         let h = HeaderMap::new();
         for sig in [
-            format!("v2%3D{}", &good[..62]),
-            format!("v2%3D{good}00"),
-            format!("v2%3D{}zz", &good[..62]),
-            format!("v3%3D{good}"),
+            format!("v3%3D{}", &good[..62]),
+            format!("v3%3D{good}00"),
+            format!("v3%3D{}zz", &good[..62]),
+            format!("v2%3D{good}"),
             good.clone(),
-            "v2%3D".into(),
+            "v3%3D".into(),
         ] {
             let query = format!("tenant=acme&ts=1000&sig={sig}");
             let call = CallToVerify {
@@ -496,7 +542,7 @@ mod tests {
             assert_eq!(read_claim(&call), Err(AuthError::Malformed), "{sig}");
         }
         // AND the right form is accepted as a claim (it only fails later, against a key)
-        let query = format!("tenant=acme&ts=1000&sig=v2%3D{good}");
+        let query = format!("tenant=acme&ts=1000&sig=v3%3D{good}");
         let call = CallToVerify {
             raw_query: &query,
             ..header_call(&h, b"", "")

@@ -1,66 +1,114 @@
 //! The `export-customer` function ("Export to Autotask" on a ChannelOnline customer page).
 //!
-//! `POST /` with `{"customer_number": "C-1001"}`, or `GET /?customer_number=C-1001` from a
-//! signed link. Only the number is taken from the request: the customer and its contacts are
-//! re-read from ChannelOnline. The answer says what was created, linked or updated and which
-//! records got the default phone. Idempotent: an `Idempotency-Key` header, else the customer
-//! number plus a hash of the ChannelOnline data, keys the stored answer (replays carry
-//! `Idempotent-Replay: true`; a duplicate in flight gets 409 + `Retry-After`).
+//! - `GET /?customer_number=C-1001` (the button's signed link): the confirmation page — the
+//!   customer and contacts as ChannelOnline has them now and the Autotask company they go to.
+//!   Nothing is written.
+//! - `POST /`: the export, from the page's form (its single-use token) or signed in the headers
+//!   with `{"customer_number": "C-1001"}`. Only the number is taken from the request: the
+//!   customer and its contacts are re-read from ChannelOnline. The answer says what was
+//!   created, linked or updated and which records got the default phone. Idempotent: a signed
+//!   `Idempotency-Key` header, else the customer number plus a hash of the ChannelOnline data,
+//!   keys the stored answer (replays carry `Idempotent-Replay: true`; a duplicate in flight
+//!   gets 409 + `Retry-After`). Any other method is 405.
 
-use http::{Method, StatusCode};
+use std::collections::BTreeMap;
+
 use lambda_http::{Body, Request, Response};
-use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 use shared::app::AppContext;
-use shared::app::call::{self, Call};
+use shared::app::call::Call;
+use shared::app::confirm::{self, Page, WriteRoute};
+use shared::function_url::required;
 use shared::idempotency::payload_hash;
 use shared::sync::SyncError;
-use shared::sync::customers::export_loaded;
+use shared::sync::customers::{export_loaded, preview_export};
 use shared::sync::idempotent;
-use shared::web::ApiError;
+use shared::web::{ApiError, Format};
 
 pub const FUNCTION: &str = "export-customer";
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+const EXPORT: WriteRoute<'static> = WriteRoute {
+    function: FUNCTION,
+    action: "export",
+    params: &["customer_number"],
+    signed_only: &[],
+};
+
 struct ExportBody {
     customer_number: String,
 }
 
 /// Handles one function-URL request. Never fails: every error becomes an answer.
 pub async fn handle(app: &AppContext, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    let call = match call::open(app, &req, FUNCTION).await {
-        Ok(call) => call,
-        Err(answer) => return Ok(answer),
+    if !req.uri().path().trim_end_matches('/').is_empty() {
+        return Ok(ApiError::not_found("no_such_route", "There is nothing at this address")
+            .with_fix("Use /.")
+            .into_response(Format::from_headers(req.headers())));
+    }
+    let title = |r: &Result<(Value, bool), ApiError>| match r {
+        Ok(_) => "Exported to Autotask",
+        Err(_) => "Not exported",
     };
-    let route = req.uri().path().trim_end_matches('/');
-    let result = match (req.method(), route) {
-        (&Method::POST, "") => match shared::app::json_body::<ExportBody>(req.body().as_ref()) {
-            Ok(b) => export(&call, &req, &b.customer_number).await,
-            Err(e) => Err(e),
-        },
-        (&Method::GET, "") => {
-            match shared::function_url::params(&req, &["customer_number"]).map(|mut p| p.remove("customer_number")) {
-                Err(e) => Err(e),
-                Ok(Some(n)) => export(&call, &req, &n).await,
-                Ok(None) => Err(
-                    ApiError::bad_request("customer_number_missing", "Say which customer to export.")
-                        .with_fix("Add ?customer_number=<ChannelOnline customer number> to the link."),
-                ),
-            }
-        }
-        (_, "") => Err(ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "Use POST (or GET from a link).",
-        )),
-        _ => Err(ApiError::not_found("no_such_route", "There is nothing at this address").with_fix("Use /.")),
-    };
-    Ok(call::reply(call.format, "Export to Autotask", result))
+    Ok(confirm::serve(app, &req, &EXPORT, export_request, preview, export, title).await)
 }
 
-async fn export(call: &Call, req: &Request, number: &str) -> Result<(serde_json::Value, bool), ApiError> {
-    let number = number.trim();
+fn export_request(params: &BTreeMap<String, String>) -> Result<ExportBody, ApiError> {
+    let customer_number = required(params, "customer_number")
+        .map_err(|e| e.with_fix("Add ?customer_number=<ChannelOnline customer number> to the link."))?;
+    Ok(ExportBody { customer_number })
+}
+
+/// The confirmation page: what will be written to Autotask, read now.
+async fn preview(call: &Call, body: &ExportBody) -> Result<Page, ApiError> {
+    let p = preview_export(&call.ctx, body.customer_number.trim()).await?;
+    let c = &p.customer;
+    let target = match p.company_id {
+        Some(id) => format!("Autotask company {id} (mapped) is updated where ChannelOnline differs"),
+        None => "no Autotask company is mapped yet: one with the same number or a close match is linked, \
+                 otherwise a new company is created"
+            .to_owned(),
+    };
+    let address = c.address.as_ref().map(|a| serde_json::to_value(a).unwrap_or_default());
+    let mut rows = vec![
+        ("Customer".to_owned(), format!("{} ({})", c.company_name, c.number)),
+        (
+            "Phone".into(),
+            c.phone
+                .clone()
+                .unwrap_or_else(|| "none (the default phone is used)".into()),
+        ),
+        ("Autotask".into(), target.clone()),
+        (
+            "Contacts".into(),
+            format!("{} ({} mapped already)", c.contacts.len(), p.mapped_contacts),
+        ),
+    ];
+    rows.extend(c.contacts.iter().map(|k| {
+        let name = format!("{} {}", k.first_name, k.last_name);
+        (name, k.email.clone().unwrap_or_default())
+    }));
+    Ok(Page {
+        title: format!("Export customer {} to Autotask?", c.number),
+        summary: format!(
+            "{} and its {} contact(s) are written to Autotask: {target}.",
+            c.company_name,
+            c.contacts.len()
+        ),
+        rows,
+        button: "Export to Autotask",
+        preview: json!({
+            "customer_number": c.number,
+            "company_name": c.company_name,
+            "address": address,
+            "company_id": p.company_id,
+            "contacts": c.contacts.len(),
+            "mapped_contacts": p.mapped_contacts,
+        }),
+    })
+}
+
+async fn export(call: &Call, body: ExportBody) -> Result<(Value, bool), ApiError> {
+    let number = body.customer_number.trim();
     if number.is_empty() {
         return Err(ApiError::bad_request(
             "customer_number_missing",
@@ -70,7 +118,10 @@ async fn export(call: &Call, req: &Request, number: &str) -> Result<(serde_json:
     let ctx = &call.ctx;
     let customer = ctx.channelonline.get_customer(number).await.map_err(SyncError::from)?;
     let source = payload_hash(&customer).map_err(SyncError::from)?;
-    let key = call::idempotency_key(req).unwrap_or_else(|| format!("{number}#{source}"));
+    let key = call
+        .idempotency_key
+        .clone()
+        .unwrap_or_else(|| format!("{number}#{source}"));
     let payload = json!({ "customer_number": number, "source": source });
     let guarded = idempotent(ctx, FUNCTION, &key, &payload, || export_loaded(ctx, &customer)).await?;
     Ok((guarded.answer, guarded.replayed))

@@ -4,10 +4,10 @@
 //!   pairs with a confidence and reasons; answers the run.
 //! - `POST /confirm` with `{"pairs": [{"col_id": "C-1", "at_id": 123}], "match_contacts": true,
 //!   "create_missing_contacts": false}`: writes the chosen pairs (each refusal says why) and
-//!   matches their contacts by e-mail. Idempotent (`Idempotency-Key` header, else the body).
+//!   matches their contacts by e-mail. Idempotent (a signed `Idempotency-Key` header, else the body).
 //! - `GET /`: what is mapped, proposed and unmatched.
 
-use http::{Method, StatusCode};
+use http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use shared::app::AppContext;
@@ -31,14 +31,8 @@ pub async fn handle(app: &AppContext, req: Request) -> Result<Response<Body>, la
         (&Method::GET, "") => ("Map Customers", list(&call).await),
         (&Method::POST, "/run") => ("Map Customers: proposals", run(&call).await),
         (&Method::POST, "/confirm") => ("Map Customers: confirmed", confirm(&call, &req).await),
-        (_, "" | "/run" | "/confirm") => (
-            "Not done",
-            Err(ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "Use GET /, POST /run or POST /confirm.",
-            )),
-        ),
+        (method, "") => ("Not done", Err(ApiError::method_not_allowed(method, "GET"))),
+        (method, "/run" | "/confirm") => ("Not done", Err(ApiError::method_not_allowed(method, "POST"))),
         _ => (
             "Not found",
             Err(ApiError::not_found("no_such_route", "There is nothing at this address")),
@@ -68,8 +62,8 @@ async fn run(call: &Call) -> Result<(serde_json::Value, bool), ApiError> {
 async fn confirm(call: &Call, req: &Request) -> Result<(serde_json::Value, bool), ApiError> {
     let body: ConfirmRequest = shared::app::json_body(req.body().as_ref())?;
     let ctx = &call.ctx;
-    let key = match call::idempotency_key(req) {
-        Some(k) => k,
+    let key = match &call.idempotency_key {
+        Some(k) => k.clone(),
         None => payload_hash(&body).map_err(SyncError::from)?,
     };
     let guarded = idempotent(ctx, FUNCTION, &key, &body, || async {

@@ -4,54 +4,84 @@
 //! Routes (signed; the tenant comes from the signature only):
 //! - `GET /?document_number=…|customer_number=…&search=…&page=…&page_size=…` → an
 //!   [`OpportunityPage`] as JSON, or the picker page (the guide's "new window") whose
-//!   "Choose" links are signed calls of `/attach`;
-//! - `GET|POST /attach` with `document_number`, `opportunity_id` → an [`AttachOutcome`]: the
-//!   opportunity is written to the document's custom field in ChannelOnline and to our mapping.
+//!   "Choose" links open `/attach`'s confirmation page (links derived from a link keep its
+//!   signing time, so they expire with it);
+//! - `GET /attach?document_number=…&opportunity_id=…` → the confirmation page (the chosen
+//!   opportunity, the custom field and value that will be written; nothing is written);
+//! - `POST /attach` (the page's form with its single-use token, or signed in the headers with a
+//!   JSON body) → an [`AttachOutcome`](shared::sync::documents::AttachOutcome): the opportunity
+//!   is written to the document's custom field in ChannelOnline and to our mapping. Any other
+//!   method is 405.
+
+use std::collections::BTreeMap;
 
 use lambda_http::{Body, Request, Response};
-use shared::app::{AppContext, answer};
+use serde_json::{Value, json};
+use shared::app::AppContext;
+use shared::app::call::{self, Call};
+use shared::app::confirm::{self, Page, WriteRoute};
 use shared::function_url::{self, parsed, required};
-use shared::sync::documents::{OpportunityPage, OpportunityQuery, attach_opportunity, list_opportunities};
-use shared::tenant::TenantId;
+use shared::sync::documents::{OpportunityPage, OpportunityQuery, attach_opportunity, list_opportunities, plan_attach};
 use shared::web::{ApiError, Format, escape_html};
 
 pub const FUNCTION: &str = "query-opportunities";
 
-pub async fn handle(ctx: &AppContext, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    let format = Format::from_headers(req.headers());
-    let tenant = match ctx.authenticate(&req, FUNCTION).await {
-        Ok(tenant) => tenant,
-        Err(e) => return Ok(e.into_response(format)),
-    };
+const ATTACH: WriteRoute<'static> = WriteRoute {
+    function: FUNCTION,
+    action: "attach",
+    params: &["document_number", "opportunity_id"],
+    signed_only: &[],
+};
+
+pub async fn handle(app: &AppContext, req: Request) -> Result<Response<Body>, lambda_http::Error> {
     let route = req.uri().path().trim_end_matches('/').to_owned();
     Ok(match route.as_str() {
-        "" => match list(ctx, &tenant, &req).await {
-            Ok(page) if format == Format::Html => function_url::html_response(picker(ctx, &tenant, &req, &page).await),
-            Ok(page) => answer(
-                format,
-                "Opportunities",
-                Ok(serde_json::to_value(page).expect("page serialises")),
-            ),
-            Err(e) => e.into_response(format),
-        },
-        "/attach" => answer(format, "Opportunity attached", attach(ctx, &tenant, &req).await),
+        "" => list_route(app, &req).await,
+        "/attach" => {
+            confirm::serve(
+                app,
+                &req,
+                &ATTACH,
+                attach_request,
+                preview_attach,
+                attach,
+                |r| match r {
+                    Ok(_) => "Opportunity attached",
+                    Err(_) => "Not attached",
+                },
+            )
+            .await
+        }
         _ => ApiError::not_found("no_such_route", "There is nothing at this address")
             .with_fix("Use / to list opportunities and /attach to choose one.")
-            .into_response(format),
+            .into_response(Format::from_headers(req.headers())),
     })
 }
 
-async fn tenant_context(
-    ctx: &AppContext,
-    tenant: &TenantId,
-    req: &Request,
-) -> Result<shared::app::TenantContext, ApiError> {
-    let deadline = function_url::deadline(req, ctx.clock.now());
-    let tctx = ctx.tenant(tenant, deadline).await?.with_actor(FUNCTION);
-    Ok(tctx)
+/// `GET /`: the list, as JSON or as the picker page (reads only).
+async fn list_route(app: &AppContext, req: &Request) -> Response<Body> {
+    if req.method() != http::Method::GET {
+        return ApiError::method_not_allowed(req.method(), "GET").into_response(Format::from_headers(req.headers()));
+    }
+    let call = match call::open(app, req, FUNCTION).await {
+        Ok(call) => call,
+        Err(answer) => return answer,
+    };
+    match list(&call, req).await {
+        Ok(page) if call.format == Format::Html => {
+            let sign = call::link_signer(app, &call, FUNCTION, None).await;
+            function_url::html_response(render_picker(&page, &sign))
+        }
+        Ok(page) => call::reply(
+            call.format,
+            "Opportunities",
+            Ok((serde_json::to_value(page).expect("page serialises"), false)),
+        ),
+        Err(e) => e.into_response(call.format),
+    }
 }
 
-async fn list(ctx: &AppContext, tenant: &TenantId, req: &Request) -> Result<OpportunityPage, ApiError> {
+async fn list(call: &Call, req: &Request) -> Result<OpportunityPage, ApiError> {
     let params = function_url::params(
         req,
         &["document_number", "customer_number", "search", "page", "page_size"],
@@ -63,41 +93,56 @@ async fn list(ctx: &AppContext, tenant: &TenantId, req: &Request) -> Result<Oppo
         page: parsed(&params, "page")?,
         page_size: parsed(&params, "page_size")?,
     };
-    let tctx = tenant_context(ctx, tenant, req).await?;
-    Ok(list_opportunities(&tctx, &query).await?)
+    Ok(list_opportunities(&call.ctx, &query).await?)
 }
 
-async fn attach(ctx: &AppContext, tenant: &TenantId, req: &Request) -> Result<serde_json::Value, ApiError> {
-    let params = function_url::params(req, &["document_number", "opportunity_id"])?;
-    let number = required(&params, "document_number")?;
-    let id: i64 = parsed(&params, "opportunity_id")?.ok_or_else(|| {
-        ApiError::bad_request("missing_parameter", "opportunity_id is required")
-            .with_fix("Choose an opportunity from the list.")
-    })?;
-    let tctx = tenant_context(ctx, tenant, req).await?;
-    let outcome = attach_opportunity(&tctx, &number, id).await?;
-    Ok(serde_json::to_value(outcome).expect("outcome serialises"))
+/// Which opportunity to attach to which document.
+struct AttachRequest {
+    document_number: String,
+    opportunity_id: i64,
 }
 
-/// Signs picker links with the tenant's current key; `None` when it has none (no links).
-async fn link_signer(
-    ctx: &AppContext,
-    tenant: &TenantId,
-    req: &Request,
-) -> Option<impl Fn(&str, &[(String, String)]) -> String> {
-    let keys = ctx.secrets.signing_keys(tenant).await.ok()??;
-    let base = function_url::own_base_url(req)?;
-    let (tenant, now) = (tenant.clone(), ctx.clock.now().timestamp());
-    Some(move |path: &str, params: &[(String, String)]| {
-        shared::signing::signed_url(&keys.current, &tenant, FUNCTION, &base, path, params, now)
+fn attach_request(params: &BTreeMap<String, String>) -> Result<AttachRequest, ApiError> {
+    Ok(AttachRequest {
+        document_number: required(params, "document_number")?,
+        opportunity_id: parsed(params, "opportunity_id")?.ok_or_else(|| {
+            ApiError::bad_request("missing_parameter", "opportunity_id is required")
+                .with_fix("Choose an opportunity from the list.")
+                .with_details(json!({ "field": "opportunity_id" }))
+        })?,
     })
 }
 
-async fn picker(ctx: &AppContext, tenant: &TenantId, req: &Request, page: &OpportunityPage) -> String {
-    match link_signer(ctx, tenant, req).await {
-        Some(sign) => render_picker(page, &sign),
-        None => render_picker(page, &|_: &str, _: &[(String, String)]| String::new()),
-    }
+/// The confirmation page of an attachment: the chosen opportunity and what will be written.
+async fn preview_attach(call: &Call, r: &AttachRequest) -> Result<Page, ApiError> {
+    let plan = plan_attach(&call.ctx, &r.document_number, r.opportunity_id).await?;
+    Ok(Page {
+        title: format!("Attach document {} to this opportunity?", plan.document_number),
+        summary: format!(
+            "The document's custom field \"{}\" will be set to \"{}\", and the next export of the \
+             document will write its quote to this opportunity.",
+            plan.custom_field, plan.custom_field_value
+        ),
+        rows: vec![
+            ("Document".into(), plan.document_number.clone()),
+            ("Customer".into(), plan.customer_number.clone()),
+            ("Autotask opportunity".into(), plan.opportunity_id.to_string()),
+            ("Title".into(), plan.title.clone()),
+            ("Status".into(), plan.status.clone().unwrap_or_default()),
+        ],
+        button: "Attach",
+        preview: json!({
+            "document_number": plan.document_number,
+            "opportunity_id": plan.opportunity_id,
+            "custom_field": plan.custom_field,
+            "custom_field_value": plan.custom_field_value,
+        }),
+    })
+}
+
+async fn attach(call: &Call, r: AttachRequest) -> Result<(Value, bool), ApiError> {
+    let outcome = attach_opportunity(&call.ctx, &r.document_number, r.opportunity_id).await?;
+    Ok((serde_json::to_value(outcome).expect("outcome serialises"), false))
 }
 
 /// The picker: one row per opportunity, a signed "Choose" link on those that can take the
@@ -131,7 +176,7 @@ pub fn render_picker(page: &OpportunityPage, link: function_url::LinkSigner<'_>)
             escape_html(
                 o.projected_close_date
                     .as_deref()
-                    .map(|d| &d[..d.len().min(10)])
+                    .map(|d| d.get(..10).unwrap_or(d))
                     .unwrap_or("")
             ),
             choose,

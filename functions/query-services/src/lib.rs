@@ -6,42 +6,72 @@
 //! - `GET /?document_number=…&search=…&kinds=service,service_bundle,labor` → the choices
 //!   (kind, id, name, price, period) as JSON, or the picker page whose "Add" links are signed
 //!   calls of `/add`;
-//! - `GET|POST /add` with `document_number`, `kind`, `id`, optional `quantity` → the added line.
+//! - `GET /add?document_number=…&kind=…&id=…&quantity=…` → the confirmation page (the item as
+//!   Autotask has it now; nothing is written);
+//! - `POST /add` (the page's form with its single-use token, or signed in the headers with a
+//!   JSON body) → the added line. Any other method is 405.
+
+use std::collections::BTreeMap;
 
 use lambda_http::{Body, Request, Response};
-use serde_json::json;
-use shared::app::{AppContext, answer};
+use serde_json::{Value, json};
+use shared::app::AppContext;
+use shared::app::call::{self, Call};
+use shared::app::confirm::{self, Page, WriteRoute};
 use shared::function_url::{self, parsed, required};
-use shared::sync::documents::{AddServiceLine, ServiceChoice, ServiceKind, add_service_line, search_services};
-use shared::tenant::TenantId;
+use shared::sync::SyncError;
+use shared::sync::documents::{
+    AddServiceLine, ServiceChoice, ServiceKind, add_service_line, chosen_item, search_services,
+};
 use shared::web::{ApiError, Format, escape_html};
 
 pub const FUNCTION: &str = "query-services";
 
-pub async fn handle(ctx: &AppContext, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    let format = Format::from_headers(req.headers());
-    let tenant = match ctx.authenticate(&req, FUNCTION).await {
-        Ok(tenant) => tenant,
-        Err(e) => return Ok(e.into_response(format)),
-    };
+const ADD: WriteRoute<'static> = WriteRoute {
+    function: FUNCTION,
+    action: "add",
+    params: &["document_number", "kind", "id", "quantity"],
+    signed_only: &[],
+};
+
+pub async fn handle(app: &AppContext, req: Request) -> Result<Response<Body>, lambda_http::Error> {
     let route = req.uri().path().trim_end_matches('/').to_owned();
     Ok(match route.as_str() {
-        "" => match search(ctx, &tenant, &req).await {
-            Ok((document, choices)) if format == Format::Html => {
-                function_url::html_response(picker(ctx, &tenant, &req, document.as_deref(), &choices).await)
-            }
-            Ok((document, choices)) => answer(
-                format,
-                "Autotask services",
-                Ok(json!({ "document_number": document, "items": choices })),
-            ),
-            Err(e) => e.into_response(format),
-        },
-        "/add" => answer(format, "Line added", add(ctx, &tenant, &req).await),
+        "" => search_route(app, &req).await,
+        "/add" => {
+            confirm::serve(app, &req, &ADD, add_request, preview_add, add, |r| match r {
+                Ok(_) => "Line added",
+                Err(_) => "Not added",
+            })
+            .await
+        }
         _ => ApiError::not_found("no_such_route", "There is nothing at this address")
             .with_fix("Use / to search and /add to place an item on a document.")
-            .into_response(format),
+            .into_response(Format::from_headers(req.headers())),
     })
+}
+
+/// `GET /`: the choices, as JSON or as the picker page (reads only).
+async fn search_route(app: &AppContext, req: &Request) -> Response<Body> {
+    if req.method() != http::Method::GET {
+        return ApiError::method_not_allowed(req.method(), "GET").into_response(Format::from_headers(req.headers()));
+    }
+    let call = match call::open(app, req, FUNCTION).await {
+        Ok(call) => call,
+        Err(answer) => return answer,
+    };
+    match search(&call, req).await {
+        Ok((document, choices)) if call.format == Format::Html => {
+            let sign = call::link_signer(app, &call, FUNCTION, None).await;
+            function_url::html_response(render_picker(document.as_deref(), &choices, &sign))
+        }
+        Ok((document, choices)) => call::reply(
+            call.format,
+            "Autotask services",
+            Ok((json!({ "document_number": document, "items": choices }), false)),
+        ),
+        Err(e) => e.into_response(call.format),
+    }
 }
 
 fn kind(raw: &str) -> Result<ServiceKind, ApiError> {
@@ -54,62 +84,69 @@ fn kind(raw: &str) -> Result<ServiceKind, ApiError> {
     })
 }
 
-async fn tenant_context(
-    ctx: &AppContext,
-    tenant: &TenantId,
-    req: &Request,
-) -> Result<shared::app::TenantContext, ApiError> {
-    let deadline = function_url::deadline(req, ctx.clock.now());
-    let tctx = ctx.tenant(tenant, deadline).await?.with_actor(FUNCTION);
-    Ok(tctx)
-}
-
-async fn search(
-    ctx: &AppContext,
-    tenant: &TenantId,
-    req: &Request,
-) -> Result<(Option<String>, Vec<ServiceChoice>), ApiError> {
+async fn search(call: &Call, req: &Request) -> Result<(Option<String>, Vec<ServiceChoice>), ApiError> {
     let params = function_url::params(req, &["document_number", "search", "kinds"])?;
     let kinds = match params.get("kinds").map(|k| k.trim()).filter(|k| !k.is_empty()) {
         Some(list) => list.split(',').map(kind).collect::<Result<Vec<_>, _>>()?,
         None => vec![],
     };
-    let tctx = tenant_context(ctx, tenant, req).await?;
     let search = params.get("search").map(String::as_str).unwrap_or("");
-    let choices = search_services(&tctx, search, &kinds).await?;
+    let choices = search_services(&call.ctx, search, &kinds).await?;
     Ok((
         params.get("document_number").cloned().filter(|d| !d.trim().is_empty()),
         choices,
     ))
 }
 
-async fn add(ctx: &AppContext, tenant: &TenantId, req: &Request) -> Result<serde_json::Value, ApiError> {
-    let params = function_url::params(req, &["document_number", "kind", "id", "quantity"])?;
-    let add = AddServiceLine {
-        document_number: required(&params, "document_number")?,
-        kind: kind(&required(&params, "kind")?)?,
-        id: parsed(&params, "id")?.ok_or_else(|| ApiError::bad_request("missing_parameter", "id is required"))?,
-        quantity: parsed(&params, "quantity")?.unwrap_or(1.0),
-    };
-    let tctx = tenant_context(ctx, tenant, req).await?;
-    Ok(serde_json::to_value(add_service_line(&tctx, &add).await?).expect("line serialises"))
+fn add_request(params: &BTreeMap<String, String>) -> Result<AddServiceLine, ApiError> {
+    Ok(AddServiceLine {
+        document_number: required(params, "document_number")?,
+        kind: kind(&required(params, "kind")?)?,
+        id: parsed(params, "id")?.ok_or_else(|| {
+            ApiError::bad_request("missing_parameter", "id is required").with_details(json!({ "field": "id" }))
+        })?,
+        quantity: parsed(params, "quantity")?.unwrap_or(1.0),
+    })
 }
 
-async fn picker(
-    ctx: &AppContext,
-    tenant: &TenantId,
-    req: &Request,
-    document: Option<&str>,
-    choices: &[ServiceChoice],
-) -> String {
-    let keys = ctx.secrets.signing_keys(tenant).await.ok().flatten();
-    let base = function_url::own_base_url(req).unwrap_or_default();
-    let now = ctx.clock.now().timestamp();
-    let sign = |path: &str, params: &[(String, String)]| match &keys {
-        Some(keys) => shared::signing::signed_url(&keys.current, tenant, FUNCTION, &base, path, params, now),
-        None => String::new(),
-    };
-    render_picker(document, choices, &sign)
+/// The confirmation page of an added line: the chosen item as Autotask has it now.
+async fn preview_add(call: &Call, add: &AddServiceLine) -> Result<Page, ApiError> {
+    let document = call
+        .ctx
+        .channelonline
+        .get_document(add.document_number.trim())
+        .await
+        .map_err(SyncError::from)?;
+    let choice = chosen_item(&call.ctx, add.kind, add.id).await?;
+    Ok(Page {
+        title: format!("Add {} to document {}?", choice.name, document.number),
+        summary: format!(
+            "One line is added to ChannelOnline document {}: {} × {} at {:.2}, kept linked to Autotask {} {} \
+             (never added to the product catalog).",
+            document.number,
+            add.quantity,
+            choice.name,
+            choice.unit_price,
+            choice.kind.label().to_lowercase(),
+            choice.id
+        ),
+        rows: vec![
+            ("Document".into(), document.number.clone()),
+            ("Kind".into(), choice.kind.label().into()),
+            ("Name".into(), choice.name.clone()),
+            ("Description".into(), choice.description.clone().unwrap_or_default()),
+            ("Unit price".into(), format!("{:.2}", choice.unit_price)),
+            ("Period".into(), choice.period.clone()),
+            ("Quantity".into(), add.quantity.to_string()),
+        ],
+        button: "Add the line",
+        preview: json!({ "document_number": document.number, "quantity": add.quantity, "item": choice }),
+    })
+}
+
+async fn add(call: &Call, add: AddServiceLine) -> Result<(Value, bool), ApiError> {
+    let added = add_service_line(&call.ctx, &add).await?;
+    Ok((serde_json::to_value(added).expect("line serialises"), false))
 }
 
 /// The picker: one row per item; with a document, a signed "Add" link per row.

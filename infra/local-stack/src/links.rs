@@ -1,6 +1,7 @@
 //! Freshly signed links to every screen and button of the demo tenant, so a newcomer can open
 //! them in a browser straight away. Links are signed like the ones ChannelOnline's buttons open
 //! (query form) and live for the signature window (5 minutes): `local-stack links` prints new ones.
+//! A button's link never writes: it opens a confirmation page whose button does.
 
 use shared::secret::SecretString;
 use shared::signing;
@@ -28,7 +29,7 @@ const SCREENS: &[Screen] = &[
     ("Settings (admin)", "settings", "/", &[]),
     ("Map Customers", "map-customers", "/", &[]),
     (
-        "Export customer AC1001",
+        "Export customer AC1001 (shows what will be written; confirm to write)",
         "export-customer",
         "/",
         &[("customer_number", DEMO_CUSTOMER)],
@@ -40,13 +41,7 @@ const SCREENS: &[Screen] = &[
         &[("customer_number", DEMO_CUSTOMER)],
     ),
     (
-        "Export quote Q100045, dry run (writes nothing)",
-        "export-document",
-        "/",
-        &[("document_number", DEMO_QUOTE), ("dry_run", "true")],
-    ),
-    (
-        "Export quote Q100045",
+        "Export quote Q100045 (the dry run; confirm to write)",
         "export-document",
         "/",
         &[("document_number", DEMO_QUOTE)],

@@ -1,7 +1,7 @@
 //! Authentication of function-URL calls: the tenant comes from the signature only.
 //!
 //! Cheap refusals come first, so a flood of bad calls costs no secret read: the claim's form
-//! (tenant, timestamp, `v2=` and 64 hex digits) and its timestamp window are checked before the
+//! (tenant, timestamp, `v3=` and 64 hex digits) and its timestamp window are checked before the
 //! tenant's keys are loaded, and a tenant the secret store does not know is remembered for
 //! [`UNKNOWN_TENANT_TTL_SECS`]. Then the keys are loaded and the signature verified. Every
 //! failure (unsigned, malformed, expired, unknown tenant, tampered, cross-tenant) gets the same
@@ -273,9 +273,9 @@ mod tests {
                 |i| {
                     let hex = "0".repeat(64);
                     let sig = [
-                        format!("v2%3D{}", &hex[..2]),
+                        format!("v3%3D{}", &hex[..2]),
                         format!("v1%3D{hex}"),
-                        format!("v2%3D{hex}zz"),
+                        format!("v3%3D{hex}zz"),
                     ];
                     http::Request::builder()
                         .uri(format!("https://x/?tenant=acme&ts={NOW}&sig={}", sig[i % 3]))

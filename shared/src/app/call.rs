@@ -16,6 +16,11 @@ pub struct Call {
     pub ctx: TenantContext,
     /// When the invocation must have answered (the Lambda deadline).
     pub deadline: DateTime<Utc>,
+    /// The timestamp the call was signed with: links derived from this call (paging, Choose,
+    /// Add, "export the customer first") are signed with it, so they expire with the original.
+    pub signed_at: i64,
+    /// The caller's `Idempotency-Key` (covered by the signature), if any.
+    pub idempotency_key: Option<String>,
 }
 
 /// Authenticates `req` and builds its tenant's context; the error is the answer to send.
@@ -31,10 +36,51 @@ pub async fn open(app: &AppContext, req: &Request, function: &str) -> Result<Cal
         .await
         .map_err(|e| e.into_response(format))?;
     let ctx = ctx.with_actor(actor(req, function));
-    Ok(Call { format, ctx, deadline })
+    let signed_at = signed_at(req).unwrap_or_else(|| app.clock.now().timestamp());
+    Ok(Call {
+        format,
+        ctx,
+        deadline,
+        signed_at,
+        idempotency_key: idempotency_key(req),
+    })
 }
 
-/// The acting user when ChannelOnline passes one (`X-Col-User`, part of the signed call), else the function.
+/// The signing timestamp of an authenticated call.
+fn signed_at(req: &Request) -> Option<i64> {
+    let call = crate::signing::CallToVerify {
+        audience: "",
+        method: req.method().as_str(),
+        path: req.uri().path(),
+        raw_query: req.uri().query().unwrap_or(""),
+        headers: req.headers(),
+        body: req.body().as_ref(),
+    };
+    crate::signing::read_claim(&call).ok().map(|c| c.timestamp)
+}
+
+/// Signs GET links for this call's tenant with this call's signing time, so a derived link
+/// never outlives its origin. Without `base_url` the links are to this function and relative
+/// (`./attach?…`): no address is taken from the request's Host header, and a prefix the browser
+/// sees (the local gateway's `/<function>/`) is kept. Links are empty when the tenant has no key.
+pub async fn link_signer(
+    app: &AppContext,
+    call: &Call,
+    audience: &'static str,
+    base_url: Option<String>,
+) -> impl Fn(&str, &[(String, String)]) -> String + Send + Sync + use<> {
+    let keys = app.secrets.signing_keys(&call.ctx.tenant).await.ok().flatten();
+    let (tenant, ts) = (call.ctx.tenant.clone(), call.signed_at);
+    move |path: &str, params: &[(String, String)]| {
+        let Some(keys) = &keys else { return String::new() };
+        let base = base_url.as_deref().unwrap_or("");
+        let url = crate::signing::signed_url(&keys.current, &tenant, audience, base, path, params, ts);
+        if base_url.is_some() { url } else { format!(".{url}") }
+    }
+}
+
+/// The acting user when ChannelOnline passes one (`X-Col-User`, covered by the signature), else
+/// the function: the audit names whom the signature vouched for.
 fn actor(req: &Request, function: &str) -> String {
     req.headers()
         .get("x-col-user")
@@ -44,8 +90,8 @@ fn actor(req: &Request, function: &str) -> String {
         .map_or_else(|| function.to_owned(), |u| u.chars().take(120).collect())
 }
 
-/// A client-chosen idempotency key (`Idempotency-Key` header), if any.
-pub fn idempotency_key(req: &Request) -> Option<String> {
+/// A client-chosen idempotency key (`Idempotency-Key` header, covered by the signature), if any.
+fn idempotency_key(req: &Request) -> Option<String> {
     req.headers()
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())

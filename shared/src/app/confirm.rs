@@ -58,7 +58,15 @@ pub async fn open_write(
         .await
         .map_err(|e| e.into_response(format))?
         .with_actor(function);
-    let call = Call { format, ctx, deadline };
+    // Links on the answer expire with the confirmation they came from.
+    let signed_at = (token.expires_at - confirmation::LIFETIME).timestamp();
+    let call = Call {
+        format,
+        ctx,
+        deadline,
+        signed_at,
+        idempotency_key: None,
+    };
     Ok((call, Some(Confirmed { token, params })))
 }
 
@@ -204,13 +212,102 @@ fn already_confirmed() -> ApiError {
     )
 }
 
+/// A write route of a function: its signed GET answers the confirmation page (nothing is
+/// written), its POST writes: with the page's token (once per token) or signed in the headers
+/// (server-to-server, as a JSON body). Any other method is 405 with `Allow: GET, POST`.
+pub struct WriteRoute<'a> {
+    pub function: &'a str,
+    /// The write's name in the token (`export`, `import`, `attach`, `add`).
+    pub action: &'a str,
+    /// The parameters the page and its form take; any other name is refused (400).
+    pub params: &'a [&'a str],
+    /// Parameters only a server-to-server POST may add (e.g. `dry_run`).
+    pub signed_only: &'a [&'a str],
+}
+
+/// Serves one request of a write route. `parse` turns the parameters (the page's query, its
+/// form, or a signed POST's query and JSON body scalars) into the request,
+/// `preview` reads what the write would do (and writes nothing), `write` does it; `title` names
+/// the answer from the write's result.
+pub async fn serve<R, P, W>(
+    app: &AppContext,
+    req: &Request,
+    route: &WriteRoute<'_>,
+    parse: fn(&BTreeMap<String, String>) -> Result<R, ApiError>,
+    preview: P,
+    write: W,
+    title: fn(&Result<(Value, bool), ApiError>) -> &'static str,
+) -> Response<Body>
+where
+    P: AsyncFnOnce(&Call, &R) -> Result<Page, ApiError>,
+    W: AsyncFnOnce(&Call, R) -> Result<(Value, bool), ApiError>,
+{
+    let allowed = matches!(*req.method(), http::Method::GET | http::Method::POST);
+    if !allowed {
+        return ApiError::method_not_allowed(req.method(), "GET, POST")
+            .into_response(Format::from_headers(req.headers()));
+    }
+    let (call, confirmed) = match open_write(app, req, route.function, route.action).await {
+        Ok(opened) => opened,
+        Err(answer) => return answer,
+    };
+    if req.method() == http::Method::GET {
+        return match page_for(req, route, parse, preview, &call).await {
+            Ok((params, page)) => offer(app, &call, req, route.function, route.action, &params, page).await,
+            Err(e) => e.into_response(call.format),
+        };
+    }
+    let result = match confirmed {
+        Some(confirmed) => write_confirmed(route, parse, write, &call, confirmed).await,
+        None => {
+            let allowed = [route.params, route.signed_only].concat();
+            match crate::function_url::params(req, &allowed).and_then(|p| parse(&p)) {
+                Ok(request) => write(&call, request).await,
+                Err(e) => Err(e),
+            }
+        }
+    };
+    call::reply(call.format, title(&result), result)
+}
+
+async fn page_for<R, P>(
+    req: &Request,
+    route: &WriteRoute<'_>,
+    parse: fn(&BTreeMap<String, String>) -> Result<R, ApiError>,
+    preview: P,
+    call: &Call,
+) -> Result<(BTreeMap<String, String>, Page), ApiError>
+where
+    P: AsyncFnOnce(&Call, &R) -> Result<Page, ApiError>,
+{
+    let params = crate::function_url::params(req, route.params)?;
+    let request = parse(&params)?;
+    let page = preview(call, &request).await?;
+    Ok((params, page))
+}
+
+async fn write_confirmed<R, W>(
+    route: &WriteRoute<'_>,
+    parse: fn(&BTreeMap<String, String>) -> Result<R, ApiError>,
+    write: W,
+    call: &Call,
+    confirmed: Confirmed,
+) -> Result<(Value, bool), ApiError>
+where
+    W: AsyncFnOnce(&Call, R) -> Result<(Value, bool), ApiError>,
+{
+    crate::function_url::known_only(confirmed.params.keys().map(String::as_str), route.params)?;
+    let request = parse(&confirmed.params)?;
+    run_once(&call.ctx, &confirmed.token, || write(call, request)).await
+}
+
 /// What a confirmation page shows: a question, what will happen, the chosen records as rows,
 /// and everything read (the dry run's plan, the records) as details.
-pub struct Page<'a> {
-    pub title: &'a str,
+pub struct Page {
+    pub title: String,
     pub summary: String,
     pub rows: Vec<(String, String)>,
-    pub button: &'a str,
+    pub button: &'static str,
     pub preview: Value,
 }
 
@@ -224,7 +321,7 @@ pub async fn offer(
     function: &str,
     action: &str,
     params: &BTreeMap<String, String>,
-    page: Page<'_>,
+    page: Page,
 ) -> Response<Body> {
     let tenant = &call.ctx.tenant;
     let keys = match app.secrets.signing_keys(tenant).await {
@@ -244,7 +341,7 @@ pub async fn offer(
     match call.format {
         Format::Json => web::ok(
             Format::Json,
-            page.title,
+            &page.title,
             json!({
                 "confirm": { "method": "POST", "path": req.uri().path(), "fields": fields, "expires_at": expires_at },
                 "message": page.summary,
@@ -267,7 +364,7 @@ fn form_action(req: &Request) -> String {
     }
 }
 
-fn page_html(page: &Page<'_>, action: &str, fields: &BTreeMap<String, String>) -> String {
+fn page_html(page: &Page, action: &str, fields: &BTreeMap<String, String>) -> String {
     let rows: String = page
         .rows
         .iter()
@@ -293,7 +390,7 @@ fn page_html(page: &Page<'_>, action: &str, fields: &BTreeMap<String, String>) -
          <form method=\"post\" action=\"{a}\">{hidden}<p><button type=\"submit\">{b}</button></p></form>\
          <p class=\"fix\">Nothing has been written yet. This page can be confirmed once, within {m} minutes.</p>\
          <details><summary>Details</summary><pre>{d}</pre></details></body></html>",
-        t = escape_html(page.title),
+        t = escape_html(&page.title),
         s = escape_html(&page.summary),
         a = escape_html(action),
         b = escape_html(page.button),
@@ -357,7 +454,7 @@ mod tests {
     #[test]
     fn the_page_escapes_values_and_carries_every_field_hidden() {
         let page = Page {
-            title: "Export <Q1>?",
+            title: "Export <Q1>?".into(),
             summary: "It will write".into(),
             rows: vec![("Name".into(), "<b>Acme</b>".into())],
             button: "Export",

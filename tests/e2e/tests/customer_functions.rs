@@ -651,9 +651,17 @@ async fn html_is_answered_when_asked_and_unsigned_calls_are_refused() {
             &[("accept", "text/html")],
         )
         .await;
-    // THEN a small HTML page carries the same message
+    // THEN an HTML confirmation page answers, and nothing is exported before it is confirmed
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.headers["content-type"].as_str().unwrap().starts_with("text/html"));
+    assert!(r.body.contains("Export customer C-950 to Autotask?"), "{}", r.body);
+    assert!(s.companies_named("Alpine Ski House").is_empty());
+    // WHEN it is confirmed THEN the result page carries the export's message
+    let fields = testkit::function_url::form_fields(&r.body);
+    let r = s
+        .invoke("export-customer", testkit::function_url::form_post("/", &fields))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body.contains("Created the Autotask company"), "{}", r.body);
     // WHEN a call is not signed THEN 401, and nothing is exported
     let ev = testkit::function_url::event(&testkit::function_url::EventSpec {

@@ -30,7 +30,17 @@ pub fn event(spec: &EventSpec<'_>) -> Value {
     });
     if let Some((tenant, key, ts)) = spec.signer {
         let tenant = TenantId::parse(tenant).expect("test tenant id");
-        let signed = signing::signed_headers(
+        // An honest caller signs the covered headers it sends (`Idempotency-Key`, `X-Col-User`).
+        let mut covered = http::HeaderMap::new();
+        for (name, value) in spec.headers {
+            if let (Ok(n), Ok(v)) = (
+                http::HeaderName::from_bytes(name.as_bytes()),
+                http::HeaderValue::from_str(value),
+            ) {
+                covered.insert(n, v);
+            }
+        }
+        let signature = signing::sign_covering(
             &SecretString::new(key),
             &tenant,
             spec.audience,
@@ -39,10 +49,11 @@ pub fn event(spec: &EventSpec<'_>) -> Value {
             spec.query,
             ts,
             spec.body.as_bytes(),
+            &covered,
         );
-        for (name, value) in signed {
-            headers[name] = json!(value);
-        }
+        headers[signing::HEADER_TENANT] = json!(tenant.as_str());
+        headers[signing::HEADER_TIMESTAMP] = json!(ts.to_string());
+        headers[signing::HEADER_SIGNATURE] = json!(signature);
     }
     for (name, value) in spec.headers {
         headers[*name] = json!(value);
@@ -98,4 +109,49 @@ impl UrlResponse {
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or(Value::Null)
     }
+}
+
+/// The hidden fields of the confirmation form in `html` (HTML-unescaped), in page order.
+pub fn form_fields(html: &str) -> Vec<(String, String)> {
+    let attr = |tag: &str, name: &str| {
+        let start = tag.find(&format!("{name}=\""))? + name.len() + 2;
+        let end = start + tag[start..].find('"')?;
+        Some(unescape(&tag[start..end]))
+    };
+    html.split("<input ")
+        .skip(1)
+        .filter_map(|tag| {
+            let tag = &tag[..tag.find('>')?];
+            tag.contains("type=\"hidden\"")
+                .then(|| Some((attr(tag, "name")?, attr(tag, "value")?)))
+                .flatten()
+        })
+        .collect()
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// An unsigned form POST of `fields` to `path`, as a browser submits the confirmation page.
+pub fn form_post(path: &str, fields: &[(String, String)]) -> Value {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .finish();
+    event(&EventSpec {
+        audience: "",
+        method: "POST",
+        path,
+        query: "",
+        body: &body,
+        signer: None,
+        headers: &[
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("accept", "text/html"),
+        ],
+    })
 }

@@ -60,6 +60,35 @@ pub async fn export_loaded(ctx: &TenantContext, customer: &Customer) -> SyncResu
     result
 }
 
+/// What an export of a customer would write, read without writing: the customer as
+/// ChannelOnline has it now, and the Autotask company it is mapped to (`None`: the export
+/// links a company with the same number or a close match, or creates one).
+#[derive(Clone, Debug)]
+pub struct ExportPreview {
+    pub customer: Customer,
+    pub company_id: Option<i64>,
+    /// How many of the customer's contacts are mapped already (updated, not created).
+    pub mapped_contacts: usize,
+}
+
+/// Reads what [`export_loaded`] would export and refuses, before anything is confirmed, the
+/// data Autotask would refuse.
+pub async fn preview_export(ctx: &TenantContext, customer_number: &str) -> SyncResult<ExportPreview> {
+    let customer = ctx.channelonline.get_customer(customer_number).await?;
+    check_exportable(&customer)?;
+    let ids: Vec<String> = customer.contacts.iter().map(|c| c.id.clone()).collect();
+    let (company, contacts) = tokio::join!(
+        ctx.mappings
+            .get_by_col(&ctx.tenant, MappingKind::Customer, &customer.number),
+        ctx.mappings.batch_get_by_col(&ctx.tenant, MappingKind::Contact, &ids),
+    );
+    Ok(ExportPreview {
+        company_id: company?.map(|m| m.at_id),
+        mapped_contacts: contacts?.len(),
+        customer,
+    })
+}
+
 /// Data Autotask would refuse, found before anything is written.
 fn check_exportable(c: &Customer) -> SyncResult<()> {
     if c.company_name.trim().is_empty() {

@@ -111,6 +111,35 @@ pub async fn resolve_company(ctx: &TenantContext, req: &ImportRequest) -> SyncRe
 }
 
 /// Imports (creates or updates) the ChannelOnline customer and the chosen contacts.
+/// What an import would write, read without writing: the company, the contacts that would be
+/// imported, and the ChannelOnline customer it is mapped to already (`None`: one is created).
+#[derive(Clone, Debug)]
+pub struct ImportPreview {
+    pub company: Company,
+    pub contacts: Vec<AtContact>,
+    pub mapped_to: Option<String>,
+}
+
+/// Reads what [`import_customer`] would import (the same 404 / 409 for an unknown or ambiguous
+/// name), writing nothing.
+pub async fn preview_import(ctx: &TenantContext, req: &ImportRequest) -> SyncResult<ImportPreview> {
+    let company = resolve_company(ctx, req).await?;
+    let company_id = company.id.unwrap_or_default();
+    let (contacts, mapping) = tokio::join!(
+        lookup::company_contacts(&ctx.autotask, company_id),
+        ctx.mappings.get_by_at(&ctx.tenant, MappingKind::Customer, company_id),
+    );
+    let contacts = contacts?
+        .into_iter()
+        .filter(|c| req.import_all_contacts || c.id.is_some_and(|id| req.contact_ids.contains(&id)))
+        .collect();
+    Ok(ImportPreview {
+        company,
+        contacts,
+        mapped_to: mapping?.map(|m| m.col_id),
+    })
+}
+
 pub async fn import_customer(ctx: &TenantContext, req: &ImportRequest) -> SyncResult<ImportOutcome> {
     let company = resolve_company(ctx, req).await?;
     let company_id = company.id.unwrap_or_default();

@@ -9,8 +9,8 @@ pub mod lookup;
 pub mod map;
 pub mod outcome;
 
-pub use export::{export_customer, export_loaded};
-pub use import::{ImportRequest, account_contacts, import_customer};
+pub use export::{ExportPreview, export_customer, export_loaded, preview_export};
+pub use import::{ImportPreview, ImportRequest, account_contacts, import_customer, preview_import};
 pub use map::{
     ConfirmRequest, ConfirmResult, MapView, PairChoice, ProposalRun, ProposedPair, confirm_pairs, list_mappings,
     propose_for_customer, propose_pairs,

@@ -13,6 +13,9 @@ pub mod opportunities;
 pub mod services;
 
 pub use opportunities::{
-    AttachOutcome, OpportunityPage, OpportunityQuery, OpportunityView, attach_opportunity, list_opportunities,
+    AttachOutcome, AttachPlan, OpportunityPage, OpportunityQuery, OpportunityView, attach_opportunity,
+    list_opportunities, plan_attach,
 };
-pub use services::{AddServiceLine, AddedServiceLine, ServiceChoice, ServiceKind, add_service_line, search_services};
+pub use services::{
+    AddServiceLine, AddedServiceLine, ServiceChoice, ServiceKind, add_service_line, chosen_item, search_services,
+};

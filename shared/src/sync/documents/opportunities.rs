@@ -190,13 +190,24 @@ pub struct AttachOutcome {
     pub message: String,
 }
 
-/// Records the chosen opportunity for the document: in its ChannelOnline custom field and in
-/// our document mapping. Checks the company and the one-quote rule first.
-pub async fn attach_opportunity(
-    ctx: &TenantContext,
-    document_number: &str,
-    opportunity_id: i64,
-) -> SyncResult<AttachOutcome> {
+/// What attaching would write, read and checked (the company, the one-quote rule) without
+/// writing anything: the confirmation page shows it, [`attach_opportunity`] writes it.
+#[derive(Clone, Debug)]
+pub struct AttachPlan {
+    pub document_number: String,
+    pub customer_number: String,
+    pub opportunity_id: i64,
+    pub title: String,
+    pub status: Option<String>,
+    /// The ChannelOnline document custom field that will hold the opportunity, and its value.
+    pub custom_field: String,
+    pub custom_field_value: String,
+    mapping: Option<crate::domain::mapping::Mapping>,
+    our_quote: Option<i64>,
+}
+
+/// Reads and checks an attachment of `opportunity_id` to the document; writes nothing.
+pub async fn plan_attach(ctx: &TenantContext, document_number: &str, opportunity_id: i64) -> SyncResult<AttachPlan> {
     let field = ctx.settings.opportunity_custom_field.clone().filter(|f| !f.trim().is_empty()).ok_or_else(|| {
         SyncError::precondition(
             "opportunity_field_not_set",
@@ -245,34 +256,59 @@ pub async fn attach_opportunity(
         ));
     }
     let title = opportunity.title.clone().unwrap_or_default();
-    let value = opportunity_field_value(opportunity_id, &title);
+    Ok(AttachPlan {
+        document_number: doc.number.clone(),
+        customer_number: doc.customer.number.clone(),
+        opportunity_id,
+        custom_field_value: opportunity_field_value(opportunity_id, &title),
+        title,
+        status: opportunity.status.map(|s| s.to_string()),
+        custom_field: field,
+        our_quote: quotes.iter().find_map(id_of),
+        mapping,
+    })
+}
+
+/// Records the chosen opportunity for the document: in its ChannelOnline custom field and in
+/// our document mapping, after [`plan_attach`]'s checks.
+pub async fn attach_opportunity(
+    ctx: &TenantContext,
+    document_number: &str,
+    opportunity_id: i64,
+) -> SyncResult<AttachOutcome> {
+    let plan = plan_attach(ctx, document_number, opportunity_id).await?;
+    let AttachPlan {
+        document_number: number,
+        title,
+        custom_field: field,
+        custom_field_value: value,
+        mapping,
+        our_quote,
+        ..
+    } = plan;
     ctx.channelonline
-        .set_document_custom_field(&doc.number, &field, &value)
+        .set_document_custom_field(&number, &field, &value)
         .await?;
     if mapping.as_ref().map(|m| m.at_id) != Some(opportunity_id) {
-        let ours = quotes.iter().find_map(id_of);
         let record = ExportRecord {
             opportunity_id,
-            quote_id: ours,
+            quote_id: our_quote,
             ..ExportRecord::default()
         };
-        save_record(ctx, &doc.number, mapping, &record).await?;
+        save_record(ctx, &number, mapping, &record).await?;
     }
     ctx.record(
         ATTACH_ACTION,
-        vec![doc.number.clone()],
+        vec![number.clone()],
         vec![opportunity_id],
         json!({ "custom_field": field, "value": value, "via": EXPORT_FUNCTION }),
         AuditOutcome::Succeeded,
     )
     .await;
     Ok(AttachOutcome {
-        document_number: doc.number.clone(),
+        document_number: number.clone(),
         opportunity_id,
-        message: format!(
-            "Document {} is attached to Autotask opportunity {opportunity_id} \"{title}\".",
-            doc.number
-        ),
+        message: format!("Document {number} is attached to Autotask opportunity {opportunity_id} \"{title}\"."),
         title,
         custom_field: field,
         custom_field_value: value,

@@ -156,6 +156,7 @@ fn period_label(fields: &EntityFields, period_type: Option<i64>) -> String {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AddServiceLine {
     pub document_number: String,
     pub kind: ServiceKind,
@@ -201,21 +202,22 @@ pub async fn add_service_line(ctx: &TenantContext, add: &AddServiceLine) -> Sync
 
 impl Settled for AddedServiceLine {}
 
-async fn add_line(ctx: &TenantContext, add: &AddServiceLine, caller_key: &str) -> SyncResult<AddedServiceLine> {
+/// The chosen Autotask item as it is now (name, price), re-read by id; 404 when it is gone.
+pub async fn chosen_item(ctx: &TenantContext, kind: ServiceKind, id: i64) -> SyncResult<ServiceChoice> {
     let at = &ctx.autotask;
     let missing = || {
         SyncError::not_found(
             "autotask_item_not_found",
-            format!("Autotask has no {} {}.", add.kind.label().to_lowercase(), add.id),
+            format!("Autotask has no {} {}.", kind.label().to_lowercase(), id),
             "Search again and choose an item from the list.",
         )
     };
-    let choice = match add.kind {
+    let choice = match kind {
         ServiceKind::Service => {
-            let s = at.get::<Service>(add.id).await?.ok_or_else(missing)?;
+            let s = at.get::<Service>(id).await?.ok_or_else(missing)?;
             ServiceChoice {
-                kind: add.kind,
-                id: add.id,
+                kind,
+                id,
                 name: s.name.unwrap_or_default(),
                 description: s.description,
                 unit_price: s.unit_price.unwrap_or_default(),
@@ -224,10 +226,10 @@ async fn add_line(ctx: &TenantContext, add: &AddServiceLine, caller_key: &str) -
             }
         }
         ServiceKind::ServiceBundle => {
-            let s = at.get::<ServiceBundle>(add.id).await?.ok_or_else(missing)?;
+            let s = at.get::<ServiceBundle>(id).await?.ok_or_else(missing)?;
             ServiceChoice {
-                kind: add.kind,
-                id: add.id,
+                kind,
+                id,
                 name: s.name.unwrap_or_default(),
                 description: s.description,
                 unit_price: s.unit_price.unwrap_or_default(),
@@ -236,10 +238,10 @@ async fn add_line(ctx: &TenantContext, add: &AddServiceLine, caller_key: &str) -
             }
         }
         ServiceKind::Labor => {
-            let r = at.get::<Role>(add.id).await?.ok_or_else(missing)?;
+            let r = at.get::<Role>(id).await?.ok_or_else(missing)?;
             ServiceChoice {
-                kind: add.kind,
-                id: add.id,
+                kind,
+                id,
                 name: r.name.unwrap_or_default(),
                 description: r.description,
                 unit_price: r.hourly_rate.unwrap_or_default(),
@@ -248,6 +250,11 @@ async fn add_line(ctx: &TenantContext, add: &AddServiceLine, caller_key: &str) -
             }
         }
     };
+    Ok(choice)
+}
+
+async fn add_line(ctx: &TenantContext, add: &AddServiceLine, caller_key: &str) -> SyncResult<AddedServiceLine> {
+    let choice = chosen_item(ctx, add.kind, add.id).await?;
     let decimal = |v: f64| Decimal::from_f64(v).unwrap_or_default().round_dp(4);
     let line = NewLine {
         autotask: AutotaskItemRef {

@@ -443,7 +443,19 @@ pub fn buttons_have_reserved_concurrency(t: &Template) -> Vec<Violation> {
         .collect()
 }
 
-/// Function URLs: signed calls (AuthType NONE), CORS from the origins parameter, GET/POST only.
+/// The headers a cross-origin signed POST sends: the signature and the headers it covers.
+const CORS_HEADERS: [&str; 6] = [
+    "content-type",
+    "x-col-tenant",
+    "x-col-timestamp",
+    "x-col-signature",
+    "idempotency-key",
+    "x-col-user",
+];
+
+/// Function URLs: signed calls (AuthType NONE), CORS from the origins parameter, POST only (a
+/// GET never writes, and a button's GET link is a navigation that needs no CORS), with the
+/// signature's headers allowed.
 pub fn function_urls_are_restricted(t: &Template) -> Vec<Violation> {
     let mut out = Vec::new();
     for f in t.functions() {
@@ -463,8 +475,14 @@ pub fn function_urls_are_restricted(t: &Template) -> Vec<Violation> {
             )));
         }
         let methods = as_list(&url["Cors"]["AllowMethods"]);
-        if methods.is_empty() || methods.iter().any(|m| !matches!(m.as_str(), Some("GET" | "POST"))) {
-            out.push(violation(format!("{id}: Cors.AllowMethods must be GET and/or POST")));
+        if methods.len() != 1 || methods[0].as_str() != Some("POST") {
+            out.push(violation(format!("{id}: Cors.AllowMethods must be [POST] only")));
+        }
+        let headers = as_list(&url["Cors"]["AllowHeaders"]);
+        for needed in CORS_HEADERS {
+            if !headers.iter().any(|h| h.as_str() == Some(needed)) {
+                out.push(violation(format!("{id}: Cors.AllowHeaders must include {needed}")));
+            }
         }
         if url["Cors"]["AllowCredentials"].as_bool() == Some(true) {
             out.push(violation(format!("{id}: Cors.AllowCredentials must be false")));

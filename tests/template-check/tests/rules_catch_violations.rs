@@ -31,7 +31,10 @@ Resources:
       ReservedConcurrentExecutions: !Ref ButtonReservedConcurrency
       FunctionUrlConfig:
         AuthType: NONE
-        Cors: { AllowOrigins: !Ref AllowedOrigins, AllowMethods: [GET, POST] }
+        Cors:
+          AllowOrigins: !Ref AllowedOrigins
+          AllowMethods: [POST]
+          AllowHeaders: [content-type, x-col-tenant, x-col-timestamp, x-col-signature, idempotency-key, x-col-user]
       Policies:
         - Statement:
             - Effect: Allow
@@ -230,9 +233,10 @@ fn open_function_urls_are_reported() {
         "AllowOrigins",
     );
     assert_reports(
-        &with("AllowMethods: [GET, POST]", "AllowMethods: [GET, POST, DELETE]"),
+        &with("AllowMethods: [POST]", "AllowMethods: [GET, POST]"),
         "AllowMethods",
     );
+    assert_reports(&with(", idempotency-key, x-col-user]", "]"), "idempotency-key");
     assert_reports(&with("AuthType: NONE", "AuthType: AWS_IAM"), "AuthType");
 }
 

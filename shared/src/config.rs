@@ -63,6 +63,45 @@ impl Config {
     }
 }
 
+/// The ChannelOnline browser origins (`ALLOWED_ORIGINS`, comma-separated; the template passes
+/// its `AllowedOrigins` parameter): the only pages that may frame this integration's HTML.
+/// Entries that are not a bare `http(s)://host[:port]` origin are dropped with a warning, so a
+/// typo can never widen or break the Content-Security-Policy built from them. Read once per
+/// instance, by `web` (see `web::content_security_policy`).
+pub fn allowed_origins() -> Vec<String> {
+    parse_origins(&optional("ALLOWED_ORIGINS").unwrap_or_default())
+}
+
+pub fn parse_origins(raw: &str) -> Vec<String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .filter(|o| {
+            let ok = is_origin(o);
+            if !ok {
+                tracing::warn!(origin = %o, "ALLOWED_ORIGINS entry is not an origin; ignored");
+            }
+            ok
+        })
+        .map(|o| o.trim_end_matches('/').to_owned())
+        .collect()
+}
+
+/// `https://host[:port]` (or `http://`), host of letters, digits, dots and dashes, nothing after.
+fn is_origin(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://")) else {
+        return false;
+    };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    let (host, port) = rest.split_once(':').unwrap_or((rest, "1"));
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    let port_ok = !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit());
+    host_ok && port_ok
+}
+
 pub fn required(name: &'static str) -> Result<String, ConfigError> {
     optional(name).ok_or(ConfigError::Missing(name))
 }
@@ -79,5 +118,29 @@ pub fn parsed_or<T: std::str::FromStr>(name: &'static str, default: T) -> Result
             value,
             why: "not a number",
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_bare_origins_are_kept() {
+        assert_eq!(
+            parse_origins(" https://www.channelonline.com, https://acme.channelonline.com:8443/ ,"),
+            ["https://www.channelonline.com", "https://acme.channelonline.com:8443"]
+        );
+        for bad in [
+            "www.channelonline.com",
+            "https://x.com/path",
+            "https://x.com; script-src *",
+            "https://x.com 'unsafe-inline'",
+            "ftp://x.com",
+            "https://",
+            "https://x.com:port",
+        ] {
+            assert!(parse_origins(bad).is_empty(), "{bad}");
+        }
     }
 }

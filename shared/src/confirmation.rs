@@ -74,8 +74,8 @@ pub fn issue(key: &SecretString, tenant: &TenantId, purpose: &Purpose<'_>, now: 
     format!("{SCHEME}{SEP}{tenant}{SEP}{expires}{SEP}{nonce}{SEP}{mac}")
 }
 
-/// Checks `token` against the tenant's keys (current or previous, as signed calls are) for
-/// `purpose`. The MAC is checked before the expiry, so a changed expiry is `Invalid`.
+/// Checks `token` against the tenant's keys active at `now` (current, or previous before its
+/// expiry, as signed calls are) for `purpose`. The MAC is checked before the expiry, so a changed expiry is `Invalid`.
 pub fn verify(
     token: &str,
     keys: &SigningKeys,
@@ -94,7 +94,7 @@ pub fn verify(
         return Err(TokenError::Invalid);
     }
     let message = message(&tenant, purpose, expires, nonce);
-    let matches = std::iter::once(&keys.current).chain(keys.previous.as_ref()).any(|key| {
+    let matches = keys.active(now).any(|key| {
         let mut m = HmacSha256::new_from_slice(key.expose().as_bytes()).expect("HMAC takes any key length");
         m.update(message.as_bytes());
         m.verify_slice(&given).is_ok()
@@ -139,15 +139,20 @@ fn mac_hex(key: &SecretString, tenant: &TenantId, purpose: &Purpose<'_>, expires
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signing::PreviousKey;
 
     fn tenant() -> TenantId {
         TenantId::parse("acme.reseller").unwrap()
     }
 
+    /// Keys whose previous one (if any) expires a day after `NOW`.
     fn keys(current: &str, previous: Option<&str>) -> SigningKeys {
         SigningKeys {
             current: current.into(),
-            previous: previous.map(SecretString::from),
+            previous: previous.map(|k| PreviousKey {
+                key: k.into(),
+                expires_at: at(NOW + 86_400),
+            }),
         }
     }
 
@@ -186,6 +191,27 @@ mod tests {
         );
         // AND the previous key still verifies during rotation
         assert!(verify(&token, &keys("k2", Some("k1")), &export(&p), at(NOW)).is_ok());
+    }
+
+    #[test]
+    fn a_token_of_the_previous_key_is_invalid_once_that_key_expired() {
+        // GIVEN a token made with k1, and k1 now the previous key expiring 60 s after NOW
+        let p = params(&[("document_number", "Q1")]);
+        let token = issue(&"k1".into(), &tenant(), &export(&p), at(NOW));
+        let rotating = SigningKeys {
+            current: "k2".into(),
+            previous: Some(PreviousKey {
+                key: "k1".into(),
+                expires_at: at(NOW + 60),
+            }),
+        };
+        // WHEN it is verified before and after that expiry (the token itself lives 10 minutes)
+        assert!(verify(&token, &rotating, &export(&p), at(NOW + 59)).is_ok());
+        // THEN after it, it is invalid
+        assert_eq!(
+            verify(&token, &rotating, &export(&p), at(NOW + 60)),
+            Err(TokenError::Invalid)
+        );
     }
 
     #[test]

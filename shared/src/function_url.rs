@@ -101,15 +101,10 @@ pub fn deadline(req: &Request, now: DateTime<Utc>) -> DateTime<Utc> {
         .unwrap_or(now + crate::app::DEFAULT_BUDGET)
 }
 
-/// A full HTML page (pickers) with the same safety headers as every other answer.
+/// A full HTML page (pickers, confirmation pages) with the same browser headers as every other
+/// HTML answer ([`crate::web::html`]).
 pub fn html_response(html: String) -> lambda_http::Response<lambda_http::Body> {
-    lambda_http::Response::builder()
-        .status(http::StatusCode::OK)
-        .header(http::header::CONTENT_TYPE, "text/html; charset=utf-8")
-        .header(http::header::CACHE_CONTROL, "no-store")
-        .header("x-content-type-options", "nosniff")
-        .body(lambda_http::Body::from(html))
-        .expect("static response parts are valid")
+    crate::web::html(http::StatusCode::OK, html)
 }
 
 /// The shell of a picker page: a title, a filter box that narrows the rows as one types, and

@@ -22,6 +22,12 @@ use sha2::{Digest, Sha256};
 use crate::secret::SecretString;
 use crate::tenant::TenantId;
 
+/// The shortest signing key accepted, in bytes: a key is as strong as HMAC-SHA256's output only
+/// from 32 bytes on. Shorter keys are refused when loaded and when written (`shared::secrets`).
+pub const MIN_KEY_BYTES: usize = 32;
+/// Length of the hex part of a `v3=` signature (HMAC-SHA256 is 32 bytes).
+const SIGNATURE_HEX_LEN: usize = 64;
+
 pub const HEADER_TENANT: &str = "x-col-tenant";
 pub const HEADER_TIMESTAMP: &str = "x-col-timestamp";
 pub const HEADER_SIGNATURE: &str = "x-col-signature";
@@ -44,7 +50,23 @@ type HmacSha256 = Hmac<Sha256>;
 #[derive(Clone, Debug)]
 pub struct SigningKeys {
     pub current: SecretString,
-    pub previous: Option<SecretString>,
+    pub previous: Option<PreviousKey>,
+}
+
+/// The key being rotated out: accepted only until `expires_at`, so a leaked old key stops
+/// working on a known date even if nobody removes it from the document.
+#[derive(Clone, Debug)]
+pub struct PreviousKey {
+    pub key: SecretString,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl SigningKeys {
+    /// The keys that verify at `now`: the current one, and the previous one before its expiry.
+    pub fn active(&self, now: DateTime<Utc>) -> impl Iterator<Item = &SecretString> {
+        let previous = self.previous.as_ref().filter(|p| now < p.expires_at).map(|p| &p.key);
+        std::iter::once(&self.current).chain(previous)
+    }
 }
 
 /// What the verifier needs of a request, independent of the HTTP framework.
@@ -72,6 +94,8 @@ pub enum AuthError {
     BadTimestamp,
     #[error("the signature has expired or is not yet valid")]
     Expired,
+    #[error("the signature is not of the form v3=<64 hex digits>")]
+    Malformed,
     #[error("the signature does not match")]
     Mismatch,
 }
@@ -82,16 +106,19 @@ impl AuthError {
         "This link or request is not valid or has expired. Open it again from ChannelOnline.";
 }
 
-/// The signature fields found in a call, before the key is known.
+/// The signature fields found in a call, before the key is known: the signature is already
+/// known to be of the right scheme and form.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignatureClaim {
     pub tenant: TenantId,
     pub timestamp: i64,
-    signature: String,
+    mac: Vec<u8>,
 }
 
-/// Reads the tenant, timestamp and signature from the headers, or else from the query.
-/// The tenant is only a claim until [`verify`] has checked the signature with that tenant's key.
+/// Reads the tenant, timestamp and signature from the headers, or else from the query, and
+/// checks the signature's form (`v3=` and 64 hex digits). Nothing here needs a key, so a caller
+/// refuses a malformed call before any secret is read. The tenant is only a claim until
+/// [`verify`] has checked the signature with that tenant's key.
 pub fn read_claim(call: &CallToVerify<'_>) -> Result<SignatureClaim, AuthError> {
     let header = |name: &str| call.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let (tenant, ts, sig) = match header(HEADER_SIGNATURE) {
@@ -113,15 +140,31 @@ pub fn read_claim(call: &CallToVerify<'_>) -> Result<SignatureClaim, AuthError> 
         .and_then(|t| t.parse::<i64>().ok())
         .filter(|t| (0..=MAX_TIMESTAMP).contains(t))
         .ok_or(AuthError::BadTimestamp)?;
-    Ok(SignatureClaim {
-        tenant,
-        timestamp,
-        signature,
-    })
+    let mac = signature_bytes(&signature).ok_or(AuthError::Malformed)?;
+    Ok(SignatureClaim { tenant, timestamp, mac })
 }
 
-/// Checks a claim against the tenant's keys: within the window, and matching either active key
-/// (compared in constant time by `hmac`'s `verify_slice`).
+/// The MAC of a `v3=<64 hex digits>` signature; `None` for any other scheme or form.
+fn signature_bytes(signature: &str) -> Option<Vec<u8>> {
+    let hex_part = signature.strip_prefix(SCHEME)?.strip_prefix('=')?;
+    (hex_part.len() == SIGNATURE_HEX_LEN)
+        .then(|| hex::decode(hex_part).ok())
+        .flatten()
+}
+
+/// Whether the claim's timestamp is within `window_secs` of `now`: a cheap check that needs no
+/// key, made before the tenant's keys are loaded (and again by [`verify`]).
+pub fn check_fresh(claim: &SignatureClaim, now: DateTime<Utc>, window_secs: i64) -> Result<(), AuthError> {
+    // `abs_diff` cannot overflow, whatever timestamp a caller sends.
+    if now.timestamp().abs_diff(claim.timestamp) > window_secs.max(0).unsigned_abs() {
+        return Err(AuthError::Expired);
+    }
+    Ok(())
+}
+
+/// Checks a claim against the tenant's keys: within the window, and matching a key active at
+/// `now` (the previous one only before its expiry), compared in constant time by `hmac`'s
+/// `verify_slice`.
 pub fn verify(
     call: &CallToVerify<'_>,
     claim: &SignatureClaim,
@@ -129,16 +172,7 @@ pub fn verify(
     now: DateTime<Utc>,
     window_secs: i64,
 ) -> Result<(), AuthError> {
-    // `abs_diff` cannot overflow, whatever timestamp a caller sends.
-    if now.timestamp().abs_diff(claim.timestamp) > window_secs.max(0).unsigned_abs() {
-        return Err(AuthError::Expired);
-    }
-    let given = claim
-        .signature
-        .strip_prefix(SCHEME)
-        .and_then(|s| s.strip_prefix('='))
-        .ok_or(AuthError::Mismatch)?;
-    let given = hex::decode(given).map_err(|_| AuthError::Mismatch)?;
+    check_fresh(claim, now, window_secs)?;
     let message = canonical_message(
         &claim.tenant,
         call.audience,
@@ -148,11 +182,10 @@ pub fn verify(
         claim.timestamp,
         call.body,
     ) + &covered_lines(call.headers);
-    let candidates = std::iter::once(&keys.current).chain(keys.previous.as_ref());
-    for key in candidates {
+    for key in keys.active(now) {
         let mut mac = HmacSha256::new_from_slice(key.expose().as_bytes()).expect("HMAC takes any key length");
         mac.update(message.as_bytes());
-        if mac.verify_slice(&given).is_ok() {
+        if mac.verify_slice(&claim.mac).is_ok() {
             return Ok(());
         }
     }
@@ -314,10 +347,14 @@ mod tests {
         DateTime::from_timestamp(ts, 0).unwrap()
     }
 
+    /// Keys whose previous one (if any) expires long after every test's `now`.
     fn keys(current: &str, previous: Option<&str>) -> SigningKeys {
         SigningKeys {
             current: current.into(),
-            previous: previous.map(SecretString::from),
+            previous: previous.map(|k| PreviousKey {
+                key: k.into(),
+                expires_at: at(MAX_TIMESTAMP),
+            }),
         }
     }
 
@@ -480,7 +517,68 @@ mod tests {
             raw_query: "tenant=acme&ts=1000&sig=v2%3Dzz",
             ..call
         };
-        assert_eq!(check(&call, &keys("k1", None), 1_000), Err(AuthError::Mismatch));
+        assert_eq!(read_claim(&call), Err(AuthError::Malformed));
+    }
+
+    #[test]
+    fn a_signature_of_the_wrong_form_is_refused_before_any_key_is_needed() {
+        // GIVEN signatures with the wrong prefix, length or digits
+        let good = "0".repeat(64);
+        let h = HeaderMap::new();
+        for sig in [
+            format!("v3%3D{}", &good[..62]),
+            format!("v3%3D{good}00"),
+            format!("v3%3D{}zz", &good[..62]),
+            format!("v2%3D{good}"),
+            good.clone(),
+            "v3%3D".into(),
+        ] {
+            let query = format!("tenant=acme&ts=1000&sig={sig}");
+            let call = CallToVerify {
+                raw_query: &query,
+                ..header_call(&h, b"", "")
+            };
+            // WHEN the claim is read THEN it is malformed (no key was consulted)
+            assert_eq!(read_claim(&call), Err(AuthError::Malformed), "{sig}");
+        }
+        // AND the right form is accepted as a claim (it only fails later, against a key)
+        let query = format!("tenant=acme&ts=1000&sig=v3%3D{good}");
+        let call = CallToVerify {
+            raw_query: &query,
+            ..header_call(&h, b"", "")
+        };
+        let claim = read_claim(&call).unwrap();
+        assert_eq!(
+            check_fresh(&claim, at(1_301), DEFAULT_WINDOW_SECS),
+            Err(AuthError::Expired)
+        );
+        assert_eq!(
+            verify(&call, &claim, &keys("k1", None), at(1_000), DEFAULT_WINDOW_SECS),
+            Err(AuthError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn the_previous_key_is_refused_from_its_expiry_on() {
+        // GIVEN a call signed with the previous key, which expires at 2_000
+        let h = signed_header_map("old", "acme", 1_990, "", b"");
+        let rotating = SigningKeys {
+            current: "new".into(),
+            previous: Some(PreviousKey {
+                key: "old".into(),
+                expires_at: at(2_000),
+            }),
+        };
+        // WHEN it is verified before the expiry THEN it is accepted
+        assert!(check(&header_call(&h, b"", ""), &rotating, 1_999).is_ok());
+        // WHEN it is verified at or after the expiry (still inside the signature window) THEN refused
+        assert_eq!(
+            check(&header_call(&h, b"", ""), &rotating, 2_000),
+            Err(AuthError::Mismatch)
+        );
+        // AND the current key keeps working after the previous one expired
+        let h = signed_header_map("new", "acme", 2_100, "", b"");
+        assert!(check(&header_call(&h, b"", ""), &rotating, 2_100).is_ok());
     }
 
     #[test]
@@ -526,13 +624,13 @@ mod tests {
         // WHEN it is verified THEN it is refused, as is the same hex without any version prefix
         assert_eq!(
             check(&header_call(&h, b"", ""), &keys("k1", None), 1_000),
-            Err(AuthError::Mismatch)
+            Err(AuthError::Malformed)
         );
         let bare = v1.trim_start_matches("v1=").to_owned();
         h.insert(HEADER_SIGNATURE, HeaderValue::from_str(&bare).unwrap());
         assert_eq!(
             check(&header_call(&h, b"", ""), &keys("k1", None), 1_000),
-            Err(AuthError::Mismatch)
+            Err(AuthError::Malformed)
         );
     }
 
@@ -556,7 +654,7 @@ mod tests {
         let claim = SignatureClaim {
             tenant: tenant("acme"),
             timestamp: i64::MIN,
-            signature: "v2=00".into(),
+            mac: vec![0; 32],
         };
         let call = header_call(&h, b"", "");
         // (the distance from 1000 to i64::MIN exceeds even the widest window)

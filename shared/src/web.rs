@@ -145,17 +145,111 @@ pub fn ok(format: Format, title: &str, body: Value) -> Response<Body> {
 
 /// Renders `body` as JSON, or as a minimal HTML page that shows `message`, `fix` and the rest.
 pub fn respond(format: Format, status: StatusCode, title: &str, body: &Value) -> Response<Body> {
-    let (content_type, text) = match format {
-        Format::Json => ("application/json", body.to_string()),
-        Format::Html => ("text/html; charset=utf-8", html_page(title, body)),
-    };
-    Response::builder()
+    match format {
+        Format::Json => Response::builder()
+            .status(status)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::CACHE_CONTROL, "no-store")
+            .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+            .body(Body::from(body.to_string()))
+            .expect("static response parts are valid"),
+        Format::Html => html(status, html_page(title, body)),
+    }
+}
+
+/// The one way an HTML page is answered (this module's pages, the pickers, the confirmation
+/// pages): with the browser headers of [`HTML_HEADERS`].
+pub fn html(status: StatusCode, page: String) -> Response<Body> {
+    let mut resp = Response::builder()
         .status(status)
-        .header(header::CONTENT_TYPE, content_type)
-        .header(header::CACHE_CONTROL, "no-store")
-        .header("x-content-type-options", "nosniff")
-        .body(Body::from(text))
-        .expect("static response parts are valid")
+        .body(Body::from(page))
+        .expect("static response parts are valid");
+    let headers = resp.headers_mut();
+    for (name, value) in html_headers() {
+        headers.insert(name, value);
+    }
+    resp
+}
+
+/// What every HTML answer carries, besides its content type: no caching, no sniffing, no
+/// referrer (links carry signatures), and a policy that allows no script but the pickers'
+/// filter box, no loads at all, forms to this function only, and framing by ChannelOnline only.
+pub const HTML_HEADERS: [&str; 5] = [
+    "content-type",
+    "cache-control",
+    "x-content-type-options",
+    "referrer-policy",
+    "content-security-policy",
+];
+
+fn html_headers() -> [(header::HeaderName, header::HeaderValue); 5] {
+    let csp = header::HeaderValue::from_str(csp()).expect("the policy is built from checked origins");
+    [
+        (
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("text/html; charset=utf-8"),
+        ),
+        (header::CACHE_CONTROL, header::HeaderValue::from_static("no-store")),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            header::HeaderValue::from_static("nosniff"),
+        ),
+        (header::REFERRER_POLICY, header::HeaderValue::from_static("no-referrer")),
+        (header::CONTENT_SECURITY_POLICY, csp),
+    ]
+}
+
+/// The policy of this instance, built once from `ALLOWED_ORIGINS` ([`crate::config::allowed_origins`]).
+fn csp() -> &'static str {
+    static CSP: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    CSP.get_or_init(|| content_security_policy(&crate::config::allowed_origins()))
+}
+
+/// The inline `oninput` handler of the pickers' filter box (`function_url::picker_page`), the
+/// only script any page runs; the policy allows exactly this text by its hash.
+pub const PICKER_FILTER_HANDLER: &str = "for(const r of document.querySelectorAll('tbody tr'))r.hidden=!r.textContent.toLowerCase().includes(this.value.toLowerCase())";
+
+/// `Content-Security-Policy` for pages framed by `frame_origins` (none: `'none'`, no framing).
+/// Styles are inline `<style>` blocks, hence `'unsafe-inline'` for styles only; scripts are
+/// limited to the hash of [`PICKER_FILTER_HANDLER`] (`'unsafe-hashes'` lets a hash match an
+/// event-handler attribute, and nothing else).
+pub fn content_security_policy(frame_origins: &[String]) -> String {
+    let ancestors = if frame_origins.is_empty() {
+        "'none'".to_owned()
+    } else {
+        frame_origins.join(" ")
+    };
+    format!(
+        "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-hashes' '{}'; \
+         form-action 'self'; base-uri 'none'; frame-ancestors {ancestors}",
+        script_hash(PICKER_FILTER_HANDLER)
+    )
+}
+
+/// A CSP hash source: `sha256-` and the base64 of the SHA-256 of `script`.
+pub fn script_hash(script: &str) -> String {
+    use sha2::{Digest, Sha256};
+    format!("sha256-{}", base64(&Sha256::digest(script.as_bytes())))
+}
+
+/// Standard base64 with padding (RFC 4648), for the one hash above.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 fn html_page(title: &str, body: &Value) -> String {
@@ -247,5 +341,104 @@ mod tests {
         assert!(text.contains("&lt;script&gt;"));
         assert!(!text.contains("<script>"));
         assert_eq!(resp.headers()[header::CONTENT_TYPE], "text/html; charset=utf-8");
+    }
+
+    /// Asserts the browser headers of an HTML answer.
+    pub(crate) fn assert_html_headers(resp: &Response<Body>) {
+        let h = resp.headers();
+        assert_eq!(h[header::CONTENT_TYPE], "text/html; charset=utf-8");
+        assert_eq!(h[header::CACHE_CONTROL], "no-store");
+        assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(h[header::REFERRER_POLICY], "no-referrer");
+        let csp = h[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(csp.starts_with("default-src 'none';"), "{csp}");
+        assert!(csp.contains("frame-ancestors "), "{csp}");
+        assert!(
+            !csp.contains("script-src 'unsafe-inline'") && !csp.contains('*'),
+            "{csp}"
+        );
+        for name in HTML_HEADERS {
+            assert!(h.contains_key(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn every_html_answer_carries_the_browser_headers() {
+        // GIVEN an HTML error, an HTML success, a 405 and a page answered directly
+        let answers = [
+            ApiError::bad_request("bad", "no").into_response(Format::Html),
+            ApiError::method_not_allowed(&http::Method::PUT, "GET").into_response(Format::Html),
+            ApiError::unauthorized().into_response(Format::Html),
+            ok(Format::Html, "Done", json!({ "message": "fine" })),
+            html(StatusCode::OK, "<p>x</p>".into()),
+            crate::function_url::html_response("<p>picker</p>".into()),
+        ];
+        // THEN each carries them
+        for resp in &answers {
+            assert_html_headers(resp);
+        }
+        // AND a JSON answer does not carry a page policy
+        let json = ok(Format::Json, "Done", json!({}));
+        assert!(!json.headers().contains_key(header::CONTENT_SECURITY_POLICY));
+        assert_eq!(json.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    }
+
+    #[test]
+    fn the_policy_frames_only_the_configured_origins_and_runs_no_inline_script() {
+        let origins = crate::config::parse_origins("https://www.channelonline.com,https://acme.example:8443");
+        let csp = content_security_policy(&origins);
+        assert!(
+            csp.ends_with("frame-ancestors https://www.channelonline.com https://acme.example:8443"),
+            "{csp}"
+        );
+        assert!(content_security_policy(&[]).ends_with("frame-ancestors 'none'"));
+        for directive in [
+            "default-src 'none'",
+            "style-src 'unsafe-inline'",
+            "form-action 'self'",
+            "base-uri 'none'",
+        ] {
+            assert!(csp.contains(directive), "{directive} in {csp}");
+        }
+        let script = csp.split(';').find(|d| d.trim().starts_with("script-src")).unwrap();
+        assert_eq!(
+            script.trim(),
+            format!("script-src 'unsafe-hashes' '{}'", script_hash(PICKER_FILTER_HANDLER))
+        );
+    }
+
+    #[test]
+    fn the_script_hash_is_the_base64_sha256_csp_expects() {
+        // Known answers: RFC 4648 vectors, and sha256("") in base64.
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+        assert_eq!(script_hash(""), "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=");
+    }
+
+    #[test]
+    fn the_hashed_handler_is_exactly_the_pickers_and_no_page_has_other_script() {
+        // GIVEN a picker page
+        let page = crate::function_url::picker_page("T", "I", "<th>a</th>", "<tr><td>b</td></tr>", "");
+        // THEN its one inline handler is the hashed text, and it has no <script> element
+        let handlers: Vec<&str> = page
+            .split(" oninput=\"")
+            .skip(1)
+            .map(|rest| rest.split('"').next().unwrap())
+            .collect();
+        assert_eq!(handlers, [PICKER_FILTER_HANDLER]);
+        assert!(!page.contains("<script"));
+        for attr in ["onclick=", "onload=", "onchange=", "onsubmit=", "javascript:"] {
+            assert!(!page.contains(attr), "{attr}");
+        }
+        // AND the error and success pages of this module have no script at all
+        let err = ApiError::bad_request("bad", "no").into_response(Format::Html);
+        let text = std::str::from_utf8(err.body().as_ref()).unwrap();
+        assert!(!text.contains("<script"), "{text}");
+        for attr in ["oninput=", "onclick=", "onload=", "javascript:"] {
+            assert!(!text.contains(attr), "{attr}");
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! Write-only credentials. The secret goes to the secrets port; the non-secret parts (user
-//! name, tracking identifier, shortcut, email) are copied into the settings document so the
+//! name, impersonated resource, shortcut, email) are copied into the settings document so the
 //! read view can show them. Nothing secret is ever returned or audited.
 
 use lambda_http::Request;
@@ -25,14 +25,12 @@ pub async fn put_autotask(ctx: &AppContext, tenant: &TenantId, req: &Request) ->
         ));
     }
     ctx.secrets.store(tenant, &creds).await?;
-    let (username, code, resource) = (
-        creds.username.trim().to_owned(),
-        creds.integration_code.expose().trim().to_owned(),
-        creds.impersonation_resource_id,
-    );
+    let (username, resource) = (creds.username.trim().to_owned(), creds.impersonation_resource_id);
+    // The integration code stays in the secret only: settings are shown to every caller of the
+    // read view, and a stale copy from before is dropped.
     update_settings(ctx, tenant, |s| {
         s.autotask.username = Some(username.clone());
-        s.autotask.tracking_identifier = Some(code.clone());
+        s.autotask.tracking_identifier = None;
         s.autotask.impersonation_resource_id = resource;
     })
     .await?;

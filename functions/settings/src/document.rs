@@ -87,8 +87,8 @@ pub async fn write(ctx: &AppContext, tenant: &TenantId, req: &Request, mode: Mod
         at_ids: vec![],
         changes: json!({
             "version": { "before": stored.as_ref().map(|d| d.version), "after": version },
-            "before": current,
-            "after": next,
+            "before": current.as_ref().map(view::visible),
+            "after": view::visible(&next),
         }),
         outcome: AuditOutcome::Succeeded,
     };

@@ -29,11 +29,11 @@ async fn harness() -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("secrets.json");
     let secrets: Arc<dyn SecretSource> = Arc::new(FileSecretSource::new(&path));
-    for (t, k) in [("acme", "key-acme"), ("other", "key-other")] {
-        let keys = SigningKeysDocument {
-            current: k.into(),
-            previous: None,
-        };
+    for (t, k) in [
+        ("acme", "key-acme-0123456789abcdef01234567"),
+        ("other", "key-other-0123456789abcdef0123456"),
+    ] {
+        let keys = SigningKeysDocument::current_only(k);
         secrets.store(&TenantId::parse(t).unwrap(), &keys).await.unwrap();
     }
     let config = Config {
@@ -92,7 +92,7 @@ fn event(
 }
 
 fn acme(method: &str, path: &str, body: &str) -> lambda_http::Request {
-    event(method, path, "", body, "acme", "key-acme", &[])
+    event(method, path, "", body, "acme", "key-acme-0123456789abcdef01234567", &[])
 }
 
 async fn call(h: &Harness, req: lambda_http::Request) -> (u16, Value) {
@@ -164,7 +164,7 @@ async fn stale_version_loses_with_409_and_changes_nothing() {
             "",
             r#"{"opportunity_custom_field":"first"}"#,
             "acme",
-            "key-acme",
+            "key-acme-0123456789abcdef01234567",
             &[("if-match", "\"1\"")],
         ),
     )
@@ -179,7 +179,7 @@ async fn stale_version_loses_with_409_and_changes_nothing() {
             "",
             r#"{"opportunity_custom_field":"second"}"#,
             "acme",
-            "key-acme",
+            "key-acme-0123456789abcdef01234567",
             &[("if-match", "\"1\"")],
         ),
     )
@@ -266,12 +266,20 @@ async fn tenant_comes_from_the_signature_only() {
     let h = harness().await;
     call(&h, acme("PUT", "/", &settings_body().to_string())).await;
     // WHEN "other" reads with its own valid signature THEN it sees its own (empty) settings
-    let (status, body) = call(&h, event("GET", "/", "", "", "other", "key-other", &[])).await;
+    let (status, body) = call(
+        &h,
+        event("GET", "/", "", "", "other", "key-other-0123456789abcdef0123456", &[]),
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(body["tenant"], "other");
     assert_eq!(body["version"], Value::Null);
     // WHEN "other" signs a call claiming acme THEN 401
-    let (status, body) = call(&h, event("GET", "/", "", "", "acme", "key-other", &[])).await;
+    let (status, body) = call(
+        &h,
+        event("GET", "/", "", "", "acme", "key-other-0123456789abcdef0123456", &[]),
+    )
+    .await;
     assert_eq!(status, 401);
     assert_eq!(body["error"]["message"], shared::signing::AuthError::PUBLIC_MESSAGE);
 }
@@ -282,7 +290,15 @@ async fn html_view_and_paging_and_unknown_routes() {
     call(&h, acme("PUT", "/", &settings_body().to_string())).await;
     let resp = handle(
         &h.ctx,
-        event("GET", "/", "", "", "acme", "key-acme", &[("accept", "text/html")]),
+        event(
+            "GET",
+            "/",
+            "",
+            "",
+            "acme",
+            "key-acme-0123456789abcdef01234567",
+            &[("accept", "text/html")],
+        ),
     )
     .await
     .unwrap();
@@ -291,13 +307,99 @@ async fn html_view_and_paging_and_unknown_routes() {
     assert!(html.contains("Settings version 1."), "{html}");
     assert!(html.contains("AT Opportunity"));
 
-    let (status, body) = call(&h, event("GET", "/runs", "limit=5", "", "acme", "key-acme", &[])).await;
+    let (status, body) = call(
+        &h,
+        event(
+            "GET",
+            "/runs",
+            "limit=5",
+            "",
+            "acme",
+            "key-acme-0123456789abcdef01234567",
+            &[],
+        ),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["items"], json!([]));
-    let (status, _) = call(&h, event("GET", "/audit", "limit=0", "", "acme", "key-acme", &[])).await;
+    let (status, _) = call(
+        &h,
+        event(
+            "GET",
+            "/audit",
+            "limit=0",
+            "",
+            "acme",
+            "key-acme-0123456789abcdef01234567",
+            &[],
+        ),
+    )
+    .await;
     assert_eq!(status, 400);
     let (status, _) = call(&h, acme("DELETE", "/", "")).await;
     assert_eq!(status, 405);
     let (status, _) = call(&h, acme("GET", "/nope", "")).await;
     assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn no_view_returns_the_autotask_integration_code() {
+    // GIVEN Autotask credentials with integration code TRACK-1, and settings that were sent with
+    // TRACK-2 as their tracking identifier (as documents of older versions held it)
+    let h = harness().await;
+    let mut settings = settings_body();
+    settings["autotask"] = json!({ "tracking_identifier": "TRACK-2" });
+    let (status, put_settings) = call(&h, acme("PUT", "/", &settings.to_string())).await;
+    assert_eq!(status, 200, "{put_settings}");
+    let at = json!({ "username": "api@acme.example", "secret": "AT-SECRET-1", "integration_code": "TRACK-1" });
+    let (status, put_creds) = call(&h, acme("PUT", "/autotask-credentials", &at.to_string())).await;
+    assert_eq!(status, 200, "{put_creds}");
+    let patch = json!({ "version": 2, "opportunity_custom_field": "AT Opp" });
+    let (status, patched) = call(&h, acme("PATCH", "/", &patch.to_string())).await;
+    assert_eq!(status, 200, "{patched}");
+    // WHEN every view is read (JSON and HTML)
+    let (_, read) = call(&h, acme("GET", "/", "")).await;
+    let (_, audit) = call(&h, acme("GET", "/audit", "")).await;
+    let html = handle(
+        &h.ctx,
+        event(
+            "GET",
+            "/",
+            "",
+            "",
+            "acme",
+            "key-acme-0123456789abcdef01234567",
+            &[("accept", "text/html")],
+        ),
+    )
+    .await
+    .unwrap();
+    // (an HTML answer carries the browser headers)
+    let csp = html.headers()["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.starts_with("default-src 'none'") && csp.contains("frame-ancestors"),
+        "{csp}"
+    );
+    assert_eq!(html.headers()["referrer-policy"], "no-referrer");
+    let html = std::str::from_utf8(html.body().as_ref()).unwrap().to_owned();
+    // THEN none of them carries either code
+    for text in [
+        put_settings.to_string(),
+        put_creds.to_string(),
+        patched.to_string(),
+        read.to_string(),
+        audit.to_string(),
+        html,
+    ] {
+        assert!(!text.contains("TRACK-1") && !text.contains("TRACK-2"), "{text}");
+    }
+    // AND the code is still in the secret, where the Autotask client reads it
+    let stored = h
+        .ctx
+        .secrets
+        .autotask(&TenantId::parse("acme").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.integration_code.expose(), "TRACK-1");
 }

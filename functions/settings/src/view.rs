@@ -1,4 +1,5 @@
-//! The read view: settings, version, and which credentials are set. Secrets never appear.
+//! The read view: settings, version, and which credentials are set. Secrets, and the Autotask
+//! integration code, never appear.
 
 use serde_json::{Value, json};
 use shared::app::AppContext;
@@ -38,9 +39,32 @@ pub async fn render(ctx: &AppContext, tenant: &TenantId, stored: Option<&Version
             "autotask": said(secrets.autotask),
             "channelonline": said(secrets.channelonline),
         },
-        "settings": settings,
+        "settings": visible(&settings),
         "message": message,
     }))
+}
+
+/// Fields that hold the Autotask integration code: they never leave the function, whatever
+/// document (settings, audit record) they appear in.
+const HIDDEN_FIELDS: &[&str] = &["tracking_identifier", "integration_code"];
+
+/// The settings as a view may show them (without the integration code).
+pub fn visible(settings: &TenantSettings) -> Value {
+    let mut value = serde_json::to_value(settings).expect("settings serialise");
+    hide(&mut value);
+    value
+}
+
+/// Removes every [`HIDDEN_FIELDS`] member at any depth of `value`.
+pub fn hide(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|k, _| !HIDDEN_FIELDS.contains(&k.as_str()));
+            map.values_mut().for_each(hide);
+        }
+        Value::Array(items) => items.iter_mut().for_each(hide),
+        _ => {}
+    }
 }
 
 /// Stored settings are re-validated on read: a document written by an older version that no

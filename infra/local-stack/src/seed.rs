@@ -29,10 +29,7 @@ pub async fn secrets(file: &Path) -> Result<(Arc<dyn SecretSource>, bool), Secre
     let seeded = if file.exists() {
         false
     } else {
-        let keys = SigningKeysDocument {
-            current: random_key().as_str().into(),
-            previous: None,
-        };
+        let keys = SigningKeysDocument::current_only(random_key());
         source.store(&tenant, &keys).await?;
         true
     };

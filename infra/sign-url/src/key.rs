@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use shared::secret::SecretString;
+use shared::signing::MIN_KEY_BYTES;
 use shared::tenant::TenantId;
 
 use crate::SignUrlError;
@@ -48,9 +49,12 @@ pub fn load_key(
                 })?
         }
     };
-    if key.is_empty() {
+    // The functions refuse such a key when they load it: say so here rather than print a link
+    // that can only be refused.
+    if key.len() < MIN_KEY_BYTES {
         return Err(SignUrlError::Key(format!(
-            "the signing key of tenant {tenant} is empty"
+            "the signing key of tenant {tenant} is shorter than {MIN_KEY_BYTES} bytes; \
+             generate a new one (e.g. `openssl rand -hex 32`) and rotate to it"
         )));
     }
     Ok(SecretString::new(key))
@@ -69,11 +73,11 @@ mod tests {
         let path = std::env::temp_dir().join(format!("sign-url-key-{}.json", std::process::id()));
         std::fs::write(
             &path,
-            r#"{"tenants":{"demo":{"signing":{"current":"k-now","previous":"k-old"}},"other":{"signing":{"current":"x"}}}}"#,
+            r#"{"tenants":{"demo":{"signing":{"current":"k-now-0123456789abcdef0123456789ab","previous":"k-old"}},"other":{"signing":{"current":"x"}}}}"#,
         )
         .unwrap();
         let key = load_key(&KeySource::File(path.clone()), &demo(), |_| None).unwrap();
-        assert_eq!(key.expose(), "k-now");
+        assert_eq!(key.expose(), "k-now-0123456789abcdef0123456789ab");
         let missing = load_key(
             &KeySource::File(path.clone()),
             &TenantId::parse("nobody").unwrap(),
@@ -91,10 +95,23 @@ mod tests {
     #[test]
     fn env_source_reads_the_named_variable_and_errors_never_contain_the_key() {
         let source = KeySource::EnvVar("DEMO_KEY".into());
-        let key = load_key(&source, &demo(), |n| (n == "DEMO_KEY").then(|| "s3cret".into())).unwrap();
-        assert_eq!(key.expose(), "s3cret");
+        let long = "s3cret-0123456789abcdef0123456789";
+        let key = load_key(&source, &demo(), |n| (n == "DEMO_KEY").then(|| long.into())).unwrap();
+        assert_eq!(key.expose(), long);
         assert!(!format!("{key:?}").contains("s3cret"));
         let err = load_key(&source, &demo(), |_| None).unwrap_err().to_string();
         assert!(err.contains("DEMO_KEY is not set"), "{err}");
+    }
+
+    #[test]
+    fn a_key_shorter_than_32_bytes_is_refused_naming_the_tenant_not_the_key() {
+        let source = KeySource::EnvVar("DEMO_KEY".into());
+        let err = load_key(&source, &demo(), |_| Some("sixteen-byte-key".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("tenant demo") && err.contains("32 bytes"), "{err}");
+        assert!(!err.contains("sixteen-byte-key"), "{err}");
+        let empty = load_key(&source, &demo(), |_| Some(String::new()));
+        assert!(empty.is_err());
     }
 }

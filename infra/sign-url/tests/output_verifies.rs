@@ -152,7 +152,7 @@ fn printed_headers_verify_for_that_exact_body() {
 
 #[test]
 fn button_event_fixtures_are_signed_for_the_demo_tenant() {
-    // The fixtures are signed with key "demo-signing-key" at AT for the function each file is
+    // The fixtures are signed with key "demo-signing-key-0123456789abcdef" at AT for the function each file is
     // named after (see events/README.md).
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events");
     let mut checked = 0;
@@ -180,7 +180,7 @@ fn button_event_fixtures_are_signed_for_the_demo_tenant() {
             body: event["body"].as_str().unwrap_or("").as_bytes(),
         };
         assert_eq!(
-            verify(&call, "demo-signing-key", AT),
+            verify(&call, "demo-signing-key-0123456789abcdef", AT),
             Ok("demo".into()),
             "{}",
             path.display()

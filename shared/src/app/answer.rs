@@ -24,7 +24,7 @@ impl From<SecretsError> for ApiError {
             SecretsError::Malformed { kind, .. } => ApiError::internal().with_fix(format!(
                 "The stored {kind} credentials are unreadable: enter them again in the integration settings."
             )),
-            SecretsError::Backend(_) => ApiError::internal(),
+            SecretsError::Refused { .. } | SecretsError::Backend(_) => ApiError::internal(),
         }
     }
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use lambda_http::Request;
 
+use super::auth::UnknownTenants;
 use super::clients::{ClientFactories, ClientsError};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError, SecretsConfig};
@@ -43,6 +44,8 @@ pub struct AppContext {
     pub slots: Arc<dyn SlotStore>,
     pub idempotency: Arc<dyn IdempotencyStore>,
     pub clients: ClientFactories,
+    /// Tenants without signing keys, remembered briefly (shared by every clone of the context).
+    pub unknown_tenants: Arc<UnknownTenants>,
 }
 
 /// The store ports, usually all one adapter (`DynamoStore` or `MemoryStore`).
@@ -105,6 +108,7 @@ impl AppContext {
             slots: stores.slots,
             idempotency: stores.idempotency,
             clients: ClientFactories::production(),
+            unknown_tenants: Arc::new(UnknownTenants::default()),
         }
     }
 
@@ -119,6 +123,7 @@ impl AppContext {
     pub async fn authenticate(&self, req: &Request, audience: &str) -> Result<TenantId, ApiError> {
         super::auth::authenticate(
             self.secrets.as_ref(),
+            &self.unknown_tenants,
             self.clock.as_ref(),
             self.config.signature_window_secs,
             audience,

@@ -131,10 +131,7 @@ mod tests {
             password: "pw".into(),
         };
         source.store(&acme, &col).await.unwrap();
-        let keys = SigningKeysDocument {
-            current: "k-other".into(),
-            previous: None,
-        };
+        let keys = SigningKeysDocument::current_only("k-other-0123456789abcdef0123456789");
         source.store(&other, &keys).await.unwrap();
 
         // THEN a fresh source on the same file reads each back under its own tenant only
@@ -144,7 +141,7 @@ mod tests {
         assert!(reopened.autotask(&other).await.unwrap().is_none());
         assert_eq!(
             reopened.signing_keys(&other).await.unwrap().unwrap().current.expose(),
-            "k-other"
+            "k-other-0123456789abcdef0123456789"
         );
         let status = reopened.status(&acme).await.unwrap();
         assert!(status.autotask && status.channelonline && !status.signing);
@@ -183,5 +180,29 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(!text.contains("leak-me"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_16_byte_signing_key_is_refused_when_loaded_and_when_written() {
+        // GIVEN a secrets file whose tenant has a 16-byte signing key (written by hand)
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secrets.json");
+        std::fs::write(
+            &path,
+            r#"{"tenants":{"acme":{"signing":{"current":"sixteen-byte-key"}}}}"#,
+        )
+        .unwrap();
+        let source: Arc<dyn SecretSource> = Arc::new(FileSecretSource::new(&path));
+        let acme = TenantId::parse("acme").unwrap();
+        // WHEN the keys are loaded THEN the error names the tenant and the rule, never the key
+        let text = source.signing_keys(&acme).await.unwrap_err().to_string();
+        assert!(text.contains("acme") && text.contains("32 bytes"), "{text}");
+        assert!(!text.contains("sixteen-byte-key"), "{text}");
+        // WHEN such a key is written THEN it is refused and the file keeps what it had
+        let short = SigningKeysDocument::current_only("another-16-bytes");
+        let text = source.store(&acme, &short).await.unwrap_err().to_string();
+        assert!(text.contains("acme") && text.contains("not written"), "{text}");
+        assert!(!text.contains("another-16-bytes"), "{text}");
+        assert!(!std::fs::read_to_string(&path).unwrap().contains("another-16-bytes"));
     }
 }

@@ -27,9 +27,17 @@ pub enum SecretsError {
     /// The secret store could not be reached or refused the call (network, permissions, throttling).
     #[error("the secret store failed: {0}")]
     Backend(String),
-    /// A stored secret is not the JSON shape this version expects.
+    /// A stored secret is not the JSON shape this version expects, or breaks a rule of its type
+    /// (a signing key shorter than 32 bytes). `why` never quotes a secret value.
     #[error("the stored {kind} secret of tenant {tenant} is malformed: {why}")]
     Malformed {
+        tenant: TenantId,
+        kind: SecretKind,
+        why: String,
+    },
+    /// A secret about to be written breaks a rule of its type; nothing was written.
+    #[error("the {kind} secret of tenant {tenant} was not written: {why}")]
+    Refused {
         tenant: TenantId,
         kind: SecretKind,
         why: String,
@@ -54,6 +62,12 @@ pub trait SecretSource: Send + Sync {
 /// A typed secret: which document it lives in.
 pub trait TypedSecret: Serialize + DeserializeOwned + Send + Sync {
     const KIND: SecretKind;
+
+    /// The rules beyond the JSON shape, checked on every load and before every write.
+    /// The reason must not quote a secret value.
+    fn check(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 impl<'a> dyn SecretSource + 'a {
@@ -62,17 +76,23 @@ impl<'a> dyn SecretSource + 'a {
         let Some(doc) = self.read(tenant, T::KIND).await? else {
             return Ok(None);
         };
-        serde_json::from_str(doc.expose())
-            .map(Some)
-            .map_err(|e| SecretsError::Malformed {
-                tenant: tenant.clone(),
-                kind: T::KIND,
-                why: redacted_serde_error(&e),
-            })
+        let malformed = |why| SecretsError::Malformed {
+            tenant: tenant.clone(),
+            kind: T::KIND,
+            why,
+        };
+        let value: T = serde_json::from_str(doc.expose()).map_err(|e| malformed(redacted_serde_error(&e)))?;
+        value.check().map_err(malformed)?;
+        Ok(Some(value))
     }
 
-    /// Encodes and writes one typed secret.
+    /// Encodes and writes one typed secret, once it keeps the rules of its type.
     pub async fn store<T: TypedSecret>(&self, tenant: &TenantId, value: &T) -> Result<(), SecretsError> {
+        value.check().map_err(|why| SecretsError::Refused {
+            tenant: tenant.clone(),
+            kind: T::KIND,
+            why,
+        })?;
         let doc = serde_json::to_string(value).expect("secret types serialise");
         self.write(tenant, T::KIND, SecretString::new(doc)).await
     }
@@ -86,7 +106,15 @@ impl<'a> dyn SecretSource + 'a {
     }
 
     pub async fn signing_keys(&self, tenant: &TenantId) -> Result<Option<SigningKeys>, SecretsError> {
-        Ok(self.load::<SigningKeysDocument>(tenant).await?.map(SigningKeys::from))
+        let Some(doc) = self.load::<SigningKeysDocument>(tenant).await? else {
+            return Ok(None);
+        };
+        // `load` has checked the document, so `keys` cannot fail here; map it anyway, never panic.
+        doc.keys().map(Some).map_err(|why| SecretsError::Malformed {
+            tenant: tenant.clone(),
+            kind: SecretKind::Signing,
+            why,
+        })
     }
 
     /// Which secrets a tenant has set, for the settings view ("set" / "not set").

@@ -21,7 +21,7 @@ use shared::tenant::TenantId;
 use testkit::dynamo::EmbeddedDynamo;
 
 pub const TENANT: &str = "bench";
-pub const SIGNING_KEY: &str = "bench-signing-key";
+pub const SIGNING_KEY: &str = "bench-signing-key-0123456789abcdef";
 const MAPPING_TABLE: &str = "bench-mappings";
 const IDEMPOTENCY_TABLE: &str = "bench-idempotency";
 
@@ -105,13 +105,7 @@ impl Lab {
                 )
                 .await?;
             secrets
-                .store(
-                    &tenant,
-                    &SigningKeysDocument {
-                        current: SecretString::new(SIGNING_KEY.to_owned()),
-                        previous: None,
-                    },
-                )
+                .store(&tenant, &SigningKeysDocument::current_only(SIGNING_KEY))
                 .await
         };
         stored.await.map_err(|e| LabError::Wiring(e.to_string()))?;

@@ -419,13 +419,7 @@ impl ChaosStack {
         let secrets_file = dir.path().join("secrets.json");
         let secrets: Arc<dyn SecretSource> = Arc::new(FileSecretSource::new(&secrets_file));
         secrets
-            .store(
-                &tenant,
-                &SigningKeysDocument {
-                    current: KEY.into(),
-                    previous: None,
-                },
-            )
+            .store(&tenant, &SigningKeysDocument::current_only(KEY))
             .await
             .unwrap();
         let atc = at.config().clone();

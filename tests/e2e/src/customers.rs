@@ -21,9 +21,9 @@ use testkit::function_url::{EventSpec, UrlResponse, event};
 use testkit::lambda_runtime_api::{Outcome, invoke_binary};
 
 pub const TENANT: &str = "acme-reseller";
-pub const KEY: &str = "key-acme-reseller";
+pub const KEY: &str = "key-acme-reseller-0123456789abcdef";
 pub const OTHER_TENANT: &str = "other-reseller";
-pub const OTHER_KEY: &str = "key-other-reseller";
+pub const OTHER_KEY: &str = "key-other-reseller-0123456789abcdef";
 
 pub struct CustomerStack {
     pub at: AtSandbox,
@@ -96,13 +96,7 @@ impl CustomerStack {
         for (tenant, key) in [(TENANT, KEY), (OTHER_TENANT, OTHER_KEY)] {
             let t = TenantId::parse(tenant).unwrap();
             secrets
-                .store(
-                    &t,
-                    &SigningKeysDocument {
-                        current: key.into(),
-                        previous: None,
-                    },
-                )
+                .store(&t, &SigningKeysDocument::current_only(key))
                 .await
                 .unwrap();
             let creds = AutotaskCredentials {

@@ -145,10 +145,7 @@ async fn export_document_binary_exports_a_quote_into_the_autotask_sandbox() {
     secrets
         .store(
             &tenant,
-            &SigningKeysDocument {
-                current: "key-binary".into(),
-                previous: None,
-            },
+            &SigningKeysDocument::current_only("key-binary-0123456789abcdef012345"),
         )
         .await
         .unwrap();
@@ -196,7 +193,7 @@ async fn export_document_binary_exports_a_quote_into_the_autotask_sandbox() {
         path: "/",
         query: "",
         body: &body,
-        signer: Some(("binary", "key-binary", ts)),
+        signer: Some(("binary", "key-binary-0123456789abcdef012345", ts)),
         headers: &[],
     };
     // GIVEN the same call signed for query-opportunities (a read), WHEN export-document gets it

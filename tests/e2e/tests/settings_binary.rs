@@ -29,11 +29,11 @@ async fn stack() -> Stack {
     let dir = tempfile::tempdir().unwrap();
     let secrets_file = dir.path().join("secrets.json");
     let secrets: Arc<dyn SecretSource> = Arc::new(FileSecretSource::new(&secrets_file));
-    for (tenant, key) in [("acme", "key-acme"), ("other", "key-other")] {
-        let keys = SigningKeysDocument {
-            current: key.into(),
-            previous: None,
-        };
+    for (tenant, key) in [
+        ("acme", "key-acme-0123456789abcdef01234567"),
+        ("other", "key-other-0123456789abcdef0123456"),
+    ] {
+        let keys = SigningKeysDocument::current_only(key);
         secrets.store(&TenantId::parse(tenant).unwrap(), &keys).await.unwrap();
     }
     let env = vec![
@@ -83,13 +83,21 @@ async fn settings_binary_writes_reads_and_refuses_bad_calls() {
     .to_string();
 
     // WHEN acme writes its settings with a signed PUT
-    let put = invoke(&stack, signed("PUT", "/", &body, "acme", "key-acme", now())).await;
+    let put = invoke(
+        &stack,
+        signed("PUT", "/", &body, "acme", "key-acme-0123456789abcdef01234567", now()),
+    )
+    .await;
     // THEN they are stored as version 1
     assert_eq!(put.status, 200, "{}", put.body);
     assert_eq!(put.json()["version"], 1);
 
     // WHEN acme reads them back with a signed GET (a fresh process: nothing cached)
-    let get = invoke(&stack, signed("GET", "/", "", "acme", "key-acme", now())).await;
+    let get = invoke(
+        &stack,
+        signed("GET", "/", "", "acme", "key-acme-0123456789abcdef01234567", now()),
+    )
+    .await;
     assert_eq!(get.status, 200, "{}", get.body);
     let read = get.json();
     assert_eq!(read["settings"]["sales_reps"][0]["col_sales_rep_id"], "rep-7");
@@ -102,23 +110,45 @@ async fn settings_binary_writes_reads_and_refuses_bad_calls() {
         { "col_sales_rep_id": "a", "at_resource_id": 5 },
         { "col_sales_rep_id": "b", "at_resource_id": 5 }] })
     .to_string();
-    let bad = invoke(&stack, signed("PUT", "/", &dup, "acme", "key-acme", now())).await;
+    let bad = invoke(
+        &stack,
+        signed("PUT", "/", &dup, "acme", "key-acme-0123456789abcdef01234567", now()),
+    )
+    .await;
     assert_eq!(bad.status, 400, "{}", bad.body);
     assert_eq!(bad.json()["error"]["details"]["field"], "sales_reps[1].at_resource_id");
     let wrong_type = r#"{"version":1,"bulk_sync":{"enabled":"yes"}}"#;
-    let bad = invoke(&stack, signed("PUT", "/", wrong_type, "acme", "key-acme", now())).await;
+    let bad = invoke(
+        &stack,
+        signed(
+            "PUT",
+            "/",
+            wrong_type,
+            "acme",
+            "key-acme-0123456789abcdef01234567",
+            now(),
+        ),
+    )
+    .await;
     assert_eq!(bad.status, 400, "{}", bad.body);
     assert_eq!(bad.json()["error"]["details"]["field"], "bulk_sync.enabled");
 
     // WHEN calls are unsigned, tampered, expired or signed by another tenant THEN all get 401
     let unsigned = EventSpec {
         signer: None,
-        ..signed("GET", "/", "", "acme", "key-acme", now())
+        ..signed("GET", "/", "", "acme", "key-acme-0123456789abcdef01234567", now())
     };
-    let mut tampered = event(&signed("PUT", "/", &body, "acme", "key-acme", now()));
+    let mut tampered = event(&signed(
+        "PUT",
+        "/",
+        &body,
+        "acme",
+        "key-acme-0123456789abcdef01234567",
+        now(),
+    ));
     tampered["body"] = json!(body.replace("rep-7", "rep-8"));
-    let expired = signed("GET", "/", "", "acme", "key-acme", now() - 600);
-    let cross_tenant = signed("GET", "/", "", "acme", "key-other", now());
+    let expired = signed("GET", "/", "", "acme", "key-acme-0123456789abcdef01234567", now() - 600);
+    let cross_tenant = signed("GET", "/", "", "acme", "key-other-0123456789abcdef0123456", now());
     let mut answers = vec![
         invoke(&stack, unsigned).await,
         invoke(&stack, expired).await,
@@ -134,7 +164,11 @@ async fn settings_binary_writes_reads_and_refuses_bad_calls() {
     }
 
     // AND the stored settings are still acme's version 1
-    let get = invoke(&stack, signed("GET", "/", "", "acme", "key-acme", now())).await;
+    let get = invoke(
+        &stack,
+        signed("GET", "/", "", "acme", "key-acme-0123456789abcdef01234567", now()),
+    )
+    .await;
     assert_eq!(get.json()["version"], 1);
     assert_eq!(get.json()["settings"]["sales_reps"][0]["col_sales_rep_id"], "rep-7");
 }

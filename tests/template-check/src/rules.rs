@@ -14,8 +14,18 @@ pub const PLANNED_FUNCTIONS: &[&str] = &[];
 pub const WORKER_MAX_CONCURRENCY: u64 = 2;
 /// Lambda's SQS guidance: queue visibility timeout >= 6x the function timeout.
 pub const VISIBILITY_FACTOR: u64 = 6;
-/// The only wildcard resource allowed: every tenant's secret under the configured prefix.
-pub const TENANT_SECRET_SUFFIX: &str = ":secret:${SecretNamePrefix}*";
+/// The only wildcard resource allowed: every tenant's secret under the configured prefix and the
+/// stack's stage, so one stage's functions never reach another stage's secrets.
+pub const TENANT_SECRET_SUFFIX: &str = ":secret:${SecretNamePrefix}${Stage}/*";
+/// What `SECRETS_PREFIX` must be (`Globals.Function.Environment`): the same prefix and stage.
+pub const SECRETS_PREFIX_SUB: &str = "${SecretNamePrefix}${Stage}/";
+/// The most reserved concurrency a button function may have: Autotask's 3 concurrent calls per
+/// endpoint, and the cap that throttles a flood on one button before it takes executions from
+/// the rest of the account.
+pub const BUTTON_MAX_RESERVED: u64 = 3;
+/// Functions that never touch the idempotency table (no confirmed write, no `TenantContext`), so
+/// their policy must not grant it; `repository_template` checks their sources still agree.
+pub const WITHOUT_IDEMPOTENCY_TABLE: &[&str] = &["settings"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation(pub String);
@@ -45,8 +55,174 @@ pub fn check_all(t: &Template, crates: &[String]) -> Vec<Violation> {
         function_urls_are_restricted(t),
         schedules_have_input(t),
         one_schedule_dispatches_every_tenant(t),
+        secrets_are_scoped_by_stage(t),
+        pages_are_framed_by_allowed_origins_only(t),
+        button_concurrency_is_bounded(t),
+        schedule_has_dead_letter_queue(t),
+        idempotency_table_only_where_used(t, WITHOUT_IDEMPOTENCY_TABLE),
     ]
     .concat()
+}
+
+/// The environment every function gets from `Globals.Function.Environment.Variables`.
+fn global_env<'a>(t: &'a Template, name: &str) -> &'a Value {
+    &t.global_function("Environment")["Variables"][name]
+}
+
+/// `SECRETS_PREFIX` carries the stage, as every secret ARN a policy names does
+/// ([`TENANT_SECRET_SUFFIX`], checked with the other resources by [`policies_are_scoped`]).
+pub fn secrets_are_scoped_by_stage(t: &Template) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let prefix = global_env(t, "SECRETS_PREFIX");
+    let ok = matches!(intrinsic(prefix), Some((tag, Value::String(s))) if tag == "Sub" && s == SECRETS_PREFIX_SUB);
+    if !ok {
+        out.push(violation(format!(
+            "Globals: SECRETS_PREFIX must be !Sub {SECRETS_PREFIX_SUB} (secret names include the stage)"
+        )));
+    }
+    for f in t.functions() {
+        for statement in as_list(&f.properties["Policies"])
+            .into_iter()
+            .flat_map(|p| as_list(&p["Statement"]))
+        {
+            let secrets = as_list(&statement["Action"])
+                .iter()
+                .any(|a| a.as_str().is_some_and(|a| a.starts_with("secretsmanager:")));
+            let staged = as_list(&statement["Resource"]).iter().all(|r| {
+                matches!(intrinsic(r), Some((tag, Value::String(s))) if tag == "Sub" && s.ends_with(TENANT_SECRET_SUFFIX))
+            });
+            if secrets && !staged {
+                out.push(violation(format!(
+                    "{}/{}: secretsmanager resources must end with {TENANT_SECRET_SUFFIX}",
+                    f.logical_id,
+                    statement["Sid"].as_str().unwrap_or("(no Sid)")
+                )));
+            }
+        }
+    }
+    out
+}
+
+/// `ALLOWED_ORIGINS` (the HTML pages' `frame-ancestors`) is the `AllowedOrigins` parameter, the
+/// same list CORS uses, so nothing else may frame a page.
+pub fn pages_are_framed_by_allowed_origins_only(t: &Template) -> Vec<Violation> {
+    let value = global_env(t, "ALLOWED_ORIGINS");
+    let joined = match intrinsic(value) {
+        Some((tag, Value::Sequence(args))) if tag == "Join" && args.len() == 2 => {
+            args[0].as_str() == Some(",") && referenced_resource(&args[1]) == Some("AllowedOrigins")
+        }
+        _ => false,
+    };
+    if joined {
+        Vec::new()
+    } else {
+        vec![violation(
+            "Globals: ALLOWED_ORIGINS must be !Join [\",\", !Ref AllowedOrigins] (frame-ancestors of every HTML page)"
+                .into(),
+        )]
+    }
+}
+
+/// Each button's reserved concurrency is at most [`BUTTON_MAX_RESERVED`]: a number, or a
+/// parameter whose `MaxValue` says so (and whose `MinValue` is at least 1: 0 would disable it).
+pub fn button_concurrency_is_bounded(t: &Template) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for f in t
+        .functions()
+        .iter()
+        .filter(|f| !f.properties["FunctionUrlConfig"].is_null())
+    {
+        let reserved = &f.properties["ReservedConcurrentExecutions"];
+        if reserved.is_null() {
+            continue; // reported by buttons_have_reserved_concurrency
+        }
+        let (min, max) = match referenced_resource(reserved) {
+            Some(name) => {
+                let p = t.parameter(name);
+                (as_u64(&p["MinValue"]), as_u64(&p["MaxValue"]))
+            }
+            None => (as_u64(reserved), as_u64(reserved)),
+        };
+        let bounded = max.is_some_and(|m| m <= BUTTON_MAX_RESERVED) && min.is_some_and(|m| m >= 1);
+        if !bounded {
+            out.push(violation(format!(
+                "{}: ReservedConcurrentExecutions must be 1 to {BUTTON_MAX_RESERVED} (a parameter needs MinValue >= 1 and MaxValue <= {BUTTON_MAX_RESERVED})",
+                f.logical_id
+            )));
+        }
+    }
+    out
+}
+
+/// When Scheduler itself cannot invoke the planner, the event goes to a queue of the template
+/// (`DeadLetterConfig.Arn`), as a failed invocation does (`OnFailure`).
+pub fn schedule_has_dead_letter_queue(t: &Template) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for f in t.functions() {
+        for (name, e) in f.events().filter(|(_, e)| e["Type"].as_str() == Some("ScheduleV2")) {
+            let dlq = referenced_resource(&e["Properties"]["DeadLetterConfig"]["Arn"]);
+            let is_queue = dlq
+                .and_then(|q| t.resource(q))
+                .is_some_and(|q| q["Type"].as_str() == Some("AWS::SQS::Queue"));
+            if !is_queue {
+                out.push(violation(format!(
+                    "{}/{name}: ScheduleV2 needs DeadLetterConfig.Arn of an SQS queue of the template",
+                    f.logical_id
+                )));
+            }
+        }
+    }
+    out
+}
+
+/// Functions in `without` (by binary) have no statement on the idempotency table.
+pub fn idempotency_table_only_where_used(t: &Template, without: &[&str]) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for f in t.functions() {
+        if !f.binary().is_some_and(|b| without.contains(&b)) {
+            continue;
+        }
+        let grants = as_list(&f.properties["Policies"])
+            .into_iter()
+            .flat_map(|p| as_list(&p["Statement"]))
+            .any(|s| {
+                as_list(&s["Resource"])
+                    .iter()
+                    .any(|r| referenced_resource(r) == Some("IdempotencyTable"))
+            });
+        if grants {
+            out.push(violation(format!(
+                "{}: never uses the idempotency table, so its policy must not grant it",
+                f.logical_id
+            )));
+        }
+    }
+    out
+}
+
+/// Every `dynamodb:` action a policy grants is one the store code makes (`used`, from
+/// [`crate::workspace::dynamodb_actions_used`]): an action no code needs is only risk.
+pub fn dynamodb_actions_are_used(t: &Template, used: &BTreeSet<String>) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for f in t.functions() {
+        for statement in as_list(&f.properties["Policies"])
+            .into_iter()
+            .flat_map(|p| as_list(&p["Statement"]))
+        {
+            for action in as_list(&statement["Action"]).iter().filter_map(|a| a.as_str()) {
+                if let Some(name) = action.strip_prefix("dynamodb:")
+                    && !used.contains(name)
+                {
+                    out.push(violation(format!(
+                        "{}/{}: {action} is granted but no store code makes it",
+                        f.logical_id,
+                        statement["Sid"].as_str().unwrap_or("(no Sid)")
+                    )));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Each crate has a function built from it, and each function is built from a crate (or a

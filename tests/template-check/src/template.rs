@@ -53,6 +53,11 @@ impl Template {
             .collect()
     }
 
+    /// `Parameters.<name>` (Null when absent).
+    pub fn parameter(&self, name: &str) -> &Value {
+        &self.root["Parameters"][name]
+    }
+
     /// `Globals.Function.<key>`, the default for every function.
     pub fn global_function(&self, key: &str) -> &Value {
         &self.root["Globals"]["Function"][key]

@@ -64,3 +64,30 @@ fn every_button_function_has_an_output_url_and_an_event_fixture() {
         assert!(fixture.is_file(), "missing event fixture {}", fixture.display());
     }
 }
+
+#[test]
+fn every_granted_dynamodb_action_is_made_by_the_store_code() {
+    // GIVEN the actions the DynamoDB adapter makes (read from shared/src/store)
+    let used = workspace::dynamodb_actions_used(&root()).unwrap();
+    assert!(used.contains("GetItem") && used.contains("PutItem"), "{used:?}");
+    // THEN the template grants no other
+    let violations = rules::dynamodb_actions_are_used(&template(), &used);
+    assert!(violations.is_empty(), "{violations:#?}");
+}
+
+#[test]
+fn functions_denied_the_idempotency_table_do_not_reach_it() {
+    // GIVEN the functions whose policy may not name the idempotency table
+    for name in rules::WITHOUT_IDEMPOTENCY_TABLE {
+        let code = workspace::function_sources(&root(), name).unwrap();
+        assert!(!code.is_empty(), "functions/{name} has no sources");
+        // THEN their code takes none of the paths that reach it (confirmed writes, call
+        // records, a TenantContext, the store port itself)
+        for path in ["confirm", "call::", ".tenant(", "idempotency", "Idempotency"] {
+            assert!(
+                !code.contains(path),
+                "functions/{name} uses {path:?}: remove it from WITHOUT_IDEMPOTENCY_TABLE and grant the table"
+            );
+        }
+    }
+}

@@ -5,9 +5,16 @@ use template_check::{Template, rules};
 const GOOD: &str = r#"
 Parameters:
   AllowedOrigins: { Type: CommaDelimitedList }
+  ButtonReservedConcurrency: { Type: Number, MinValue: 1, MaxValue: 3 }
 Globals:
-  Function: { Timeout: 30 }
+  Function:
+    Timeout: 30
+    Environment:
+      Variables:
+        SECRETS_PREFIX: !Sub ${SecretNamePrefix}${Stage}/
+        ALLOWED_ORIGINS: !Join [",", !Ref AllowedOrigins]
 Resources:
+  IdempotencyTable: { Type: AWS::DynamoDB::Table }
   Table: { Type: AWS::DynamoDB::Table }
   Dlq: { Type: AWS::SQS::Queue }
   PlannerFailures: { Type: AWS::SQS::Queue }
@@ -21,7 +28,7 @@ Resources:
     Metadata: { BuildMethod: rust-cargolambda, BuildProperties: { Binary: button } }
     Properties:
       CodeUri: .
-      ReservedConcurrentExecutions: 1
+      ReservedConcurrentExecutions: !Ref ButtonReservedConcurrency
       FunctionUrlConfig:
         AuthType: NONE
         Cors:
@@ -35,7 +42,7 @@ Resources:
               Resource: !GetAtt Table.Arn
             - Effect: Allow
               Action: secretsmanager:GetSecretValue
-              Resource: !Sub arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${SecretNamePrefix}*
+              Resource: !Sub arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${SecretNamePrefix}${Stage}/*
   WorkerFunction:
     Type: AWS::Serverless::Function
     Metadata: { BuildMethod: rust-cargolambda, BuildProperties: { Binary: worker } }
@@ -54,7 +61,10 @@ Resources:
             ScalingConfig: { MaximumConcurrency: 2 }
         Hourly:
           Type: ScheduleV2
-          Properties: { ScheduleExpression: rate(1 hour), Input: '{"dispatch":"enabled_tenants"}' }
+          Properties:
+            ScheduleExpression: rate(1 hour)
+            Input: '{"dispatch":"enabled_tenants"}'
+            DeadLetterConfig: { Arn: !GetAtt PlannerFailures.Arn }
       Policies:
         - Statement:
             - { Effect: Allow, Action: [sqs:SendMessage], Resource: !GetAtt Queue.Arn }
@@ -208,7 +218,10 @@ fn missing_dead_letter_queue_is_reported() {
 #[test]
 fn button_without_reserved_concurrency_is_reported() {
     assert_reports(
-        &with("      ReservedConcurrentExecutions: 1\n", ""),
+        &with(
+            "      ReservedConcurrentExecutions: !Ref ButtonReservedConcurrency\n",
+            "",
+        ),
         "ButtonFunction: button function needs ReservedConcurrentExecutions",
     );
 }
@@ -230,7 +243,7 @@ fn open_function_urls_are_reported() {
 #[test]
 fn schedule_without_input_is_reported() {
     assert_reports(
-        &with(", Input: '{\"dispatch\":\"enabled_tenants\"}'", ""),
+        &with("            Input: '{\"dispatch\":\"enabled_tenants\"}'\n", ""),
         "ScheduleV2 needs an explicit Input",
     );
     assert_reports(&with("Type: ScheduleV2", "Type: Schedule"), "use ScheduleV2");
@@ -264,4 +277,116 @@ fn planner_without_failure_destination_is_reported() {
         &with("Resource: !GetAtt PlannerFailures.Arn", "Resource: !GetAtt Queue.Arn"),
         "sqs:SendMessage on its failure destination PlannerFailures",
     );
+}
+
+#[test]
+fn secrets_without_the_stage_are_reported() {
+    assert_reports(
+        &with(
+            "SECRETS_PREFIX: !Sub ${SecretNamePrefix}${Stage}/",
+            "SECRETS_PREFIX: !Ref SecretNamePrefix",
+        ),
+        "SECRETS_PREFIX must be !Sub",
+    );
+    let v = with("secret:${SecretNamePrefix}${Stage}/*", "secret:${SecretNamePrefix}*");
+    assert_reports(&v, "secretsmanager resources must end with");
+    assert_reports(&v, "wildcard resource arn:");
+}
+
+#[test]
+fn pages_framed_by_other_origins_are_reported() {
+    assert_reports(
+        &with(
+            "ALLOWED_ORIGINS: !Join [\",\", !Ref AllowedOrigins]",
+            "ALLOWED_ORIGINS: \"*\"",
+        ),
+        "ALLOWED_ORIGINS must be",
+    );
+    assert_reports(
+        &with("        ALLOWED_ORIGINS: !Join [\",\", !Ref AllowedOrigins]\n", ""),
+        "ALLOWED_ORIGINS must be",
+    );
+}
+
+#[test]
+fn unbounded_button_concurrency_is_reported() {
+    assert_reports(
+        &with("MinValue: 1, MaxValue: 3", "MinValue: 1, MaxValue: 50"),
+        "ButtonFunction: ReservedConcurrentExecutions must be 1 to 3",
+    );
+    assert_reports(
+        &with("MinValue: 1, MaxValue: 3", "MaxValue: 3"),
+        "ReservedConcurrentExecutions must be 1 to 3",
+    );
+    assert_reports(
+        &with(
+            "ReservedConcurrentExecutions: !Ref ButtonReservedConcurrency",
+            "ReservedConcurrentExecutions: 10",
+        ),
+        "ReservedConcurrentExecutions must be 1 to 3",
+    );
+    assert!(
+        with(
+            "ReservedConcurrentExecutions: !Ref ButtonReservedConcurrency",
+            "ReservedConcurrentExecutions: 2"
+        )
+        .is_empty()
+    );
+}
+
+#[test]
+fn schedule_without_dead_letter_queue_is_reported() {
+    assert_reports(
+        &with(
+            "            DeadLetterConfig: { Arn: !GetAtt PlannerFailures.Arn }\n",
+            "",
+        ),
+        "ScheduleV2 needs DeadLetterConfig.Arn",
+    );
+    assert_reports(
+        &with(
+            "DeadLetterConfig: { Arn: !GetAtt PlannerFailures.Arn }",
+            "DeadLetterConfig: { Arn: !GetAtt Table.Arn }",
+        ),
+        "ScheduleV2 needs DeadLetterConfig.Arn",
+    );
+}
+
+#[test]
+fn idempotency_grants_to_functions_that_never_use_it_are_reported() {
+    // GIVEN the button's policy also grants the idempotency table
+    let granted = GOOD.replacen(
+        "              Resource: !GetAtt Table.Arn\n",
+        "              Resource: [!GetAtt Table.Arn, !GetAtt IdempotencyTable.Arn]\n",
+        1,
+    );
+    let t = Template::parse(&granted).unwrap();
+    // WHEN the button is one that never uses it THEN that is reported; the worker may have it
+    let v = rules::idempotency_table_only_where_used(&t, &["button"]);
+    assert!(
+        v.iter()
+            .any(|v| v.0.contains("ButtonFunction: never uses the idempotency table")),
+        "{v:?}"
+    );
+    assert!(rules::idempotency_table_only_where_used(&t, &["worker"]).is_empty());
+    assert!(rules::idempotency_table_only_where_used(&Template::parse(GOOD).unwrap(), &["button"]).is_empty());
+}
+
+#[test]
+fn dynamodb_actions_no_code_makes_are_reported() {
+    let t = Template::parse(&GOOD.replacen(
+        "[dynamodb:GetItem]",
+        "[dynamodb:GetItem, dynamodb:ConditionCheckItem]",
+        1,
+    ))
+    .unwrap();
+    let used: std::collections::BTreeSet<String> = ["GetItem".to_owned()].into();
+    let v = rules::dynamodb_actions_are_used(&t, &used);
+    assert!(
+        v.iter().any(|v| v
+            .0
+            .contains("dynamodb:ConditionCheckItem is granted but no store code makes it")),
+        "{v:?}"
+    );
+    assert!(rules::dynamodb_actions_are_used(&Template::parse(GOOD).unwrap(), &used).is_empty());
 }

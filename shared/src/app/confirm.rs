@@ -212,6 +212,10 @@ fn already_confirmed() -> ApiError {
     )
 }
 
+/// How a function answers its write's result (the body and whether it was replayed, or the
+/// error), e.g. [`call::reply`] with its title.
+pub type Reply = fn(Format, Result<(Value, bool), ApiError>) -> Response<Body>;
+
 /// A write route of a function: its signed GET answers the confirmation page (nothing is
 /// written), its POST writes: with the page's token (once per token) or signed in the headers
 /// (server-to-server, as a JSON body). Any other method is 405 with `Allow: GET, POST`.
@@ -236,7 +240,7 @@ pub async fn serve<R, P, W>(
     parse: fn(&BTreeMap<String, String>) -> Result<R, ApiError>,
     preview: P,
     write: W,
-    reply: fn(Format, Result<(Value, bool), ApiError>) -> Response<Body>,
+    reply: Reply,
 ) -> Response<Body>
 where
     P: AsyncFnOnce(&Call, &R) -> Result<Page, ApiError>,

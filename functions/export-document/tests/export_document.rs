@@ -798,6 +798,20 @@ async fn opportunity_picker_lists_open_first_and_its_choice_reaches_channelonlin
     assert!(page.opportunities[0].has_quote);
     assert!(!page.opportunities[2].open);
     assert_eq!(page.opportunities[2].status.as_deref(), Some("Lost"));
+    // AND any page number is answered, past the end an empty page (never an overflow)
+    let far = list_opportunities(
+        &env.ctx,
+        &OpportunityQuery {
+            document_number: Some("Q40".into()),
+            page: Some(u32::MAX),
+            page_size: Some(u32::MAX),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(far.opportunities.is_empty());
+    assert!(!query_opportunities::render_picker(&far, &fake_signer).contains("Next"));
     let html = query_opportunities::render_picker(&page, &fake_signer);
     assert!(html.contains("Firewall refresh") && html.contains("Old deal"));
     assert!(html.contains(&format!("/attach?document_number=Q40&amp;opportunity_id={open}")));

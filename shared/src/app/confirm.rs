@@ -251,6 +251,11 @@ where
         return ApiError::method_not_allowed(req.method(), "GET, POST")
             .into_response(Format::from_headers(req.headers()));
     }
+    if req.method() == http::Method::GET && carries_confirmation(req) {
+        // The write itself was asked for by GET (a form turned into a link): never run it.
+        return ApiError::method_not_allowed(req.method(), "POST")
+            .into_response(Format::from_headers(req.headers()));
+    }
     let (call, confirmed) = match open_write(app, req, route.function, route.action).await {
         Ok(opened) => opened,
         Err(answer) => return answer,
@@ -272,6 +277,11 @@ where
         }
     };
     reply(call.format, result)
+}
+
+/// Whether the query carries a confirmation token: a confirmation is only ever POSTed.
+fn carries_confirmation(req: &Request) -> bool {
+    url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()).any(|(k, _)| k == confirmation::FIELD)
 }
 
 async fn page_for<R, P>(

@@ -105,6 +105,17 @@ async fn the_export_link_confirms_first_and_its_form_writes_once() {
         .await;
     assert_eq!(forged.status, 401, "{}", forged.body);
 
+    // WHEN the write is asked for by GET (the form's fields as a link) THEN 405, nothing written
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(with_field(&fields, "customer_number", "C-961"))
+        .finish();
+    let as_link = s
+        .invoke("export-customer", signed_get("export-customer", "/", &query, now()))
+        .await;
+    assert_eq!(as_link.status, 405, "{}", as_link.body);
+    assert_eq!(as_link.headers["allow"], "POST");
+    assert!(s.companies_named("Coho Winery").is_empty());
+
     // WHEN another method is used THEN 405 with Allow, and nothing is written
     let put = event(&EventSpec {
         audience: "export-customer",

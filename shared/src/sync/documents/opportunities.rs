@@ -156,7 +156,8 @@ pub async fn list_opportunities(ctx: &TenantContext, q: &OpportunityQuery) -> Sy
     let total = views.len();
     let mut shown: Vec<OpportunityView> = views
         .into_iter()
-        .skip(((page - 1) * page_size) as usize)
+        // Saturating: any page number is answered (an empty page past the end), never a panic.
+        .skip(((page - 1) as usize).saturating_mul(page_size as usize))
         .take(page_size as usize)
         .collect();
     let ids: Vec<i64> = shown.iter().map(|o| o.id).collect();

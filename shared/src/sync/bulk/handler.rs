@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::pair_sync::sync_pair;
+use super::status_back::write_back_status;
 use super::stream::Stream;
 use super::work_item::WorkItem;
 use super::worker::{Handled, HandledItem, HandlerFactory, ItemError, ItemHandler};
@@ -156,6 +157,20 @@ impl TenantItemHandler {
         ))
     }
 
+    /// A changed Autotask opportunity: its status label goes to the exported document.
+    async fn opportunity(&self, item: &WorkItem) -> Result<HandledItem, ItemError> {
+        let id = item.autotask_id().ok_or_else(|| ItemError {
+            reason: format!("{:?} is not an Autotask id", item.entity_id),
+            retryable: false,
+            autotask_calls: 0,
+        })?;
+        let out = write_back_status(&self.ctx, id).await.map_err(|e| failed(e, 1))?;
+        Ok(HandledItem {
+            result: out.result,
+            autotask_calls: out.autotask_calls,
+        })
+    }
+
     async fn document(&self, item: &WorkItem) -> Result<HandledItem, ItemError> {
         let ctx = &self.ctx;
         if !ctx.settings.bulk_sync.reexport_changed_documents {
@@ -212,6 +227,7 @@ impl ItemHandler for TenantItemHandler {
         match item.stream {
             Stream::AtCompanies | Stream::ColCustomers => self.customer(item).await,
             Stream::AtContacts => self.contact(item).await,
+            Stream::AtOpportunities => self.opportunity(item).await,
             Stream::ColDocuments => self.document(item).await,
         }
     }

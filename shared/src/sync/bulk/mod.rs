@@ -18,6 +18,7 @@ pub mod planner;
 #[cfg(test)]
 mod planner_tests;
 pub mod run_record;
+pub mod status_back;
 pub mod stream;
 pub mod tenant_feed;
 pub mod window;

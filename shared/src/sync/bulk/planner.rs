@@ -39,6 +39,7 @@ pub struct PlannerConfig {
     /// Autotask calls the worker is expected to need per item, reserved against the budget.
     pub worker_calls_at_companies: u64,
     pub worker_calls_at_contacts: u64,
+    pub worker_calls_at_opportunities: u64,
     pub worker_calls_col_customers: u64,
     pub worker_calls_col_documents: u64,
 }
@@ -54,7 +55,10 @@ impl Default for PlannerConfig {
             budget: BudgetPolicy::default(),
             // company + contacts read, one PATCH
             worker_calls_at_companies: 3,
+            // contact read, one PATCH (the customer is read from ChannelOnline)
             worker_calls_at_contacts: 2,
+            // opportunity read and, once per instance, the status picklist
+            worker_calls_at_opportunities: 2,
             worker_calls_col_customers: 3,
             // opportunity, quote, items and product lookups of a typical re-export
             worker_calls_col_documents: 12,
@@ -67,6 +71,7 @@ impl PlannerConfig {
         match stream {
             Stream::AtCompanies => self.worker_calls_at_companies,
             Stream::AtContacts => self.worker_calls_at_contacts,
+            Stream::AtOpportunities => self.worker_calls_at_opportunities,
             Stream::ColCustomers => self.worker_calls_col_customers,
             Stream::ColDocuments => self.worker_calls_col_documents,
         }

@@ -1,4 +1,4 @@
-//! The four change streams a bulk sync reads, each with its own checkpoint.
+//! The five change streams a bulk sync reads, each with its own checkpoint.
 
 use std::fmt;
 use std::str::FromStr;
@@ -12,6 +12,9 @@ pub enum Stream {
     AtCompanies,
     /// Autotask contacts changed (by `lastModifiedDate`).
     AtContacts,
+    /// Autotask opportunities changed (by `lastActivity`): the status written back to the
+    /// ChannelOnline document exported to each.
+    AtOpportunities,
     /// ChannelOnline customers modified.
     ColCustomers,
     /// ChannelOnline quotes and sales orders modified.
@@ -19,9 +22,10 @@ pub enum Stream {
 }
 
 impl Stream {
-    pub const ALL: [Stream; 4] = [
+    pub const ALL: [Stream; 5] = [
         Stream::AtCompanies,
         Stream::AtContacts,
+        Stream::AtOpportunities,
         Stream::ColCustomers,
         Stream::ColDocuments,
     ];
@@ -30,6 +34,7 @@ impl Stream {
         match self {
             Stream::AtCompanies => "at_companies",
             Stream::AtContacts => "at_contacts",
+            Stream::AtOpportunities => "at_opportunities",
             Stream::ColCustomers => "col_customers",
             Stream::ColDocuments => "col_documents",
         }
@@ -37,7 +42,7 @@ impl Stream {
 
     /// True for streams read from Autotask (their reads count against the hourly budget).
     pub fn is_autotask(self) -> bool {
-        matches!(self, Stream::AtCompanies | Stream::AtContacts)
+        matches!(self, Stream::AtCompanies | Stream::AtContacts | Stream::AtOpportunities)
     }
 }
 
@@ -48,7 +53,7 @@ impl fmt::Display for Stream {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("unknown sync stream {0:?}: use at_companies, at_contacts, col_customers or col_documents")]
+#[error("unknown sync stream {0:?}: use at_companies, at_contacts, at_opportunities, col_customers or col_documents")]
 pub struct UnknownStream(pub String);
 
 impl FromStr for Stream {

@@ -7,6 +7,7 @@
 pub mod batch_response;
 pub mod budget;
 pub mod checkpoint;
+pub mod contact_sync;
 pub mod drain;
 pub mod feed;
 pub mod field_owner;

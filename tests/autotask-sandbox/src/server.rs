@@ -546,7 +546,12 @@ fn merge_udfs(rec: &mut Map<String, Value>, sent: &Value) {
 /// integration's own writes as changes.
 fn stamp_modified(meta: &EntityMeta, rec: &mut Map<String, Value>) {
     let at = now();
-    for field in ["lastActivityDate", "lastActivity", "lastModifiedDate", "lastTrackedModifiedDateTime"] {
+    for field in [
+        "lastActivityDate",
+        "lastActivity",
+        "lastModifiedDate",
+        "lastTrackedModifiedDateTime",
+    ] {
         if meta.field(field).is_some() {
             rec.insert(field.to_owned(), json!(at));
         }

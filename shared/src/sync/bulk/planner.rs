@@ -16,6 +16,7 @@ use super::stream::Stream;
 use super::window::{SplitError, Window, collect_split_on_cap};
 use super::work_item::WorkItem;
 use crate::clock::Clock;
+use crate::domain::settings::BulkSyncOptions;
 use crate::queue::{OutgoingMessage, WorkQueue};
 use crate::store::{StoreError, SyncStateStore};
 use crate::tenant::TenantId;
@@ -67,6 +68,15 @@ impl Default for PlannerConfig {
 }
 
 impl PlannerConfig {
+    /// Without the streams the tenant's settings leave unused: `at_opportunities` only feeds
+    /// status write-back, so with `status_field_name` unset it costs no Autotask read.
+    pub fn for_options(mut self, options: &BulkSyncOptions) -> Self {
+        if options.status_field_name.is_none() {
+            self.streams.retain(|s| *s != Stream::AtOpportunities);
+        }
+        self
+    }
+
     pub fn worker_calls(&self, stream: Stream) -> u64 {
         match stream {
             Stream::AtCompanies => self.worker_calls_at_companies,

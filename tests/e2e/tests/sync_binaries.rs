@@ -243,6 +243,23 @@ mod through_sqs {
             )
         }
 
+        fn touch_opportunity(&self, id: i64) {
+            let at = self.stack.at.state();
+            let mut o = at.get("Opportunities", id).unwrap();
+            o["lastActivity"] = json!(stamp(Utc::now()));
+            o["description"] = json!("touched");
+            at.insert("Opportunities", o);
+        }
+
+        async fn document_mapping(&self) -> Mapping {
+            let m = self
+                .stack
+                .store
+                .get_by_col(&self.tenant, MappingKind::Document, DOCUMENT)
+                .await;
+            m.unwrap().expect("the document is mapped")
+        }
+
         async fn mapped_contact(&self, at_id: i64) -> Option<String> {
             let m = self
                 .stack
@@ -380,13 +397,7 @@ mod through_sqs {
         assert!(actions.contains(&"bulk-sync.contact"), "{actions:?}");
 
         // WHEN the opportunity changes again without a new status, and the schedule runs again
-        {
-            let at = e.stack.at.state();
-            let mut o = at.get("Opportunities", won).unwrap();
-            o["lastActivity"] = json!(stamp(Utc::now()));
-            o["description"] = json!("touched");
-            at.insert("Opportunities", o);
-        }
+        e.touch_opportunity(won);
         let second = e.run().await;
         figures("second run", &second);
         // THEN nothing is written back: the label was written already
@@ -400,5 +411,18 @@ mod through_sqs {
         assert_eq!(e.status_field().as_deref(), Some("Closed"));
         assert_eq!(e.col_contacts("ST001").len(), 3);
         assert_eq!(second.counts.failed, 0, "{:?}", second.failures);
+
+        // WHEN a re-export saves the document mapping afresh (its own record, no status_back)
+        // and the opportunity changes once more
+        let mut m = e.document_mapping().await;
+        m.data = json!({ "quote_id": 1 });
+        e.stack.store.update(&e.tenant, &m).await.unwrap();
+        e.touch_opportunity(won);
+        let third = e.run().await;
+        figures("third run", &third);
+        // THEN the document already showing the label is not written again; the label is remembered
+        assert_eq!(third.counts.statuses_written_back, 0, "{:?}", third.counts);
+        assert_eq!(e.stack.col.state().calls(RequestKind::SetDocumentCustomFields), 1);
+        assert_eq!(e.document_mapping().await.data["status_back"]["label"], "Closed");
     }
 }

@@ -2,7 +2,8 @@
 //! picklist label, e.g. "Closed", "Lost") written to a ChannelOnline document custom field
 //! named in the settings (`bulk_sync.status_field_name`). The label last written is kept in the
 //! document mapping (`data.status_back`), so an unchanged status, a redelivery or a re-run
-//! writes nothing.
+//! writes nothing; when the mapping has lost it (a re-export saves its own record), the
+//! document's current value is compared instead.
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -101,14 +102,23 @@ pub async fn write_back_status(ctx: &TenantContext, opportunity_id: i64) -> Resu
         ));
     }
     let document = &mapping.col_id;
-    ctx.channelonline
-        .set_document_custom_field(document, &field, &label)
-        .await?;
     let written = WrittenStatus {
         field: field.clone(),
         label: label.clone(),
         status,
     };
+    // Nothing remembered (first time, or a re-export saved the mapping afresh): the document
+    // may hold the label already; then it is only remembered.
+    if last.is_none() && document_holds(ctx, document, &field, &label).await? {
+        remember(ctx, mapping.clone(), &written).await?;
+        return Ok(skipped(
+            format!("document {document}: {field} already shows \"{label}\""),
+            calls,
+        ));
+    }
+    ctx.channelonline
+        .set_document_custom_field(document, &field, &label)
+        .await?;
     remember(ctx, mapping.clone(), &written).await?;
     ctx.record(
         ACTION,
@@ -128,6 +138,13 @@ pub async fn write_back_status(ctx: &TenantContext, opportunity_id: i64) -> Resu
         result: Handled::Done(format!("document {document}: {field} set to \"{label}\"")),
         autotask_calls: calls,
     })
+}
+
+async fn document_holds(ctx: &TenantContext, number: &str, field: &str, label: &str) -> Result<bool, SyncError> {
+    let doc = ctx.channelonline.get_document(number).await?;
+    Ok(doc
+        .custom_field(field)
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(label.trim())))
 }
 
 /// Stores the written label in the mapping. A version conflict (a re-export saved the mapping

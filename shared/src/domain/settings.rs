@@ -145,6 +145,9 @@ pub struct BulkSyncOptions {
     /// The ChannelOnline document custom field that receives the status label of the exported
     /// document's Autotask opportunity ("Closed", "Lost", …); `None` turns status write-back off.
     pub status_field_name: Option<String>,
+    /// The ChannelOnline document custom field that receives the `approvalStatus` label of the
+    /// exported quote in Autotask ("Approved", …); `None` turns it off.
+    pub approval_field_name: Option<String>,
     /// Import Autotask contacts new on a mapped company into its ChannelOnline customer (an
     /// existing contact with the same e-mail is mapped instead); otherwise they are reported.
     pub import_new_contacts: bool,
@@ -161,6 +164,7 @@ impl Default for BulkSyncOptions {
             create_unmapped_customers: false,
             budget_share: 0.5,
             status_field_name: None,
+            approval_field_name: None,
             import_new_contacts: false,
         }
     }
@@ -307,6 +311,9 @@ impl TenantSettings {
         let b = &self.bulk_sync;
         if let Some(name) = &b.status_field_name {
             non_blank(name, "bulk_sync.status_field_name")?;
+        }
+        if let Some(name) = &b.approval_field_name {
+            non_blank(name, "bulk_sync.approval_field_name")?;
         }
         if !(b.budget_share > 0.0 && b.budget_share <= 1.0) {
             return Err(SettingsError::at(
@@ -492,6 +499,9 @@ mod tests {
         let mut v = full();
         v["bulk_sync"]["status_field_name"] = json!("  ");
         assert_eq!(err_path(v), "bulk_sync.status_field_name");
+        let mut v = full();
+        v["bulk_sync"]["approval_field_name"] = json!("");
+        assert_eq!(err_path(v), "bulk_sync.approval_field_name");
     }
 
     #[test]

@@ -149,6 +149,7 @@ mod through_sqs {
     use testkit::sqs::{EventSourceMapping, MotoSqs, QueuePair};
 
     const STATUS_FIELD: &str = "AT Status";
+    const APPROVAL_FIELD: &str = "AT Approval";
     const DOCUMENT: &str = "Q100045";
 
     struct Engine {
@@ -182,6 +183,7 @@ mod through_sqs {
             let current = stack.store.get_settings(&tenant).await.unwrap().unwrap();
             let mut doc = current.doc.clone();
             doc["bulk_sync"] = json!({ "enabled": true, "status_field_name": STATUS_FIELD,
+                "approval_field_name": APPROVAL_FIELD,
                 "import_new_contacts": true, "reexport_changed_documents": false });
             stack
                 .store
@@ -274,12 +276,12 @@ mod through_sqs {
         }
 
         fn status_field(&self) -> Option<String> {
+            self.document_field(STATUS_FIELD)
+        }
+
+        fn document_field(&self, name: &str) -> Option<String> {
             let state = self.stack.col.state();
-            state
-                .document(DOCUMENT)
-                .unwrap()
-                .custom_field(STATUS_FIELD)
-                .map(str::to_owned)
+            state.document(DOCUMENT).unwrap().custom_field(name).map(str::to_owned)
         }
     }
 
@@ -300,7 +302,7 @@ mod through_sqs {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn a_won_opportunity_is_written_back_once_and_autotask_contacts_reach_channelonline() {
+    async fn a_won_opportunity_and_approved_quote_are_written_back_once_and_autotask_contacts_reach_channelonline() {
         let e = Engine::start().await;
         let old = Utc::now() - chrono::Duration::days(3);
         let changed = stamp(Utc::now() - chrono::Duration::minutes(10));
@@ -353,7 +355,14 @@ mod through_sqs {
         let mut unrelated = at.get("Opportunities", won).unwrap();
         unrelated["id"] = json!(won + 100);
         at.insert("Opportunities", unrelated);
-        e.map(Mapping::new(MappingKind::Document, DOCUMENT, won, old).with_data(json!({ "quote_id": 1 })))
+        // AND the exported quote approved in Autotask
+        at.set_picklist("Quotes", "approvalStatus", &[(1, "Not Approved"), (2, "Approved")]);
+        let quote = at.insert(
+            "Quotes",
+            json!({"opportunityID": won, "name": "Office refresh", "approvalStatus": 2,
+                   "createDate": stamp(old), "lastActivityDate": changed}),
+        );
+        e.map(Mapping::new(MappingKind::Document, DOCUMENT, won, old).with_data(json!({ "quote_id": quote })))
             .await;
 
         // WHEN the schedule runs and the queue drains
@@ -367,9 +376,15 @@ mod through_sqs {
             2,
             "{first:?}"
         );
-        assert_eq!(first.counts.statuses_written_back, 1, "{:?}", first.counts);
+        assert_eq!(
+            first.streams[&shared::sync::bulk::Stream::AtQuotes].planned,
+            1,
+            "{first:?}"
+        );
+        assert_eq!(first.counts.statuses_written_back, 2, "{:?}", first.counts);
         assert_eq!(e.status_field().as_deref(), Some("Closed"));
-        assert_eq!(e.stack.col.state().calls(RequestKind::SetDocumentCustomFields), 1);
+        assert_eq!(e.document_field(APPROVAL_FIELD).as_deref(), Some("Approved"));
+        assert_eq!(e.stack.col.state().calls(RequestKind::SetDocumentCustomFields), 2);
         // AND Ada's new phone reached her ChannelOnline contact; Bob was mapped to the contact with
         // his e-mail, not duplicated; Cy was imported; nothing failed
         assert_eq!(first.counts.failed, 0, "{:?}", first.failures);
@@ -389,6 +404,7 @@ mod through_sqs {
         let audit = AuditLog::list(&e.stack.store, &e.tenant, None, 50).await.unwrap().items;
         let actions: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
         assert!(actions.contains(&"bulk-sync.status-back"), "{actions:?}");
+        assert!(actions.contains(&"bulk-sync.approval-back"), "{actions:?}");
         assert_eq!(
             actions.iter().filter(|a| **a == "bulk-sync.contact-import").count(),
             2,
@@ -407,7 +423,7 @@ mod through_sqs {
             "{second:?}"
         );
         assert_eq!(second.counts.statuses_written_back, 0, "{:?}", second.counts);
-        assert_eq!(e.stack.col.state().calls(RequestKind::SetDocumentCustomFields), 1);
+        assert_eq!(e.stack.col.state().calls(RequestKind::SetDocumentCustomFields), 2);
         assert_eq!(e.status_field().as_deref(), Some("Closed"));
         assert_eq!(e.col_contacts("ST001").len(), 3);
         assert_eq!(second.counts.failed, 0, "{:?}", second.failures);
@@ -415,14 +431,14 @@ mod through_sqs {
         // WHEN a re-export saves the document mapping afresh (its own record, no status_back)
         // and the opportunity changes once more
         let mut m = e.document_mapping().await;
-        m.data = json!({ "quote_id": 1 });
+        m.data = json!({ "quote_id": quote });
         e.stack.store.update(&e.tenant, &m).await.unwrap();
         e.touch_opportunity(won);
         let third = e.run().await;
         figures("third run", &third);
         // THEN the document already showing the label is not written again; the label is remembered
         assert_eq!(third.counts.statuses_written_back, 0, "{:?}", third.counts);
-        assert_eq!(e.stack.col.state().calls(RequestKind::SetDocumentCustomFields), 1);
+        assert_eq!(e.stack.col.state().calls(RequestKind::SetDocumentCustomFields), 2);
         assert_eq!(e.document_mapping().await.data["status_back"]["label"], "Closed");
     }
 }

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::contact_sync::sync_contact;
 use super::pair_sync::sync_pair;
-use super::status_back::write_back_status;
+use super::status_back::{write_back_approval, write_back_status};
 use super::stream::Stream;
 use super::work_item::WorkItem;
 use super::worker::{Handled, HandledItem, HandlerFactory, ItemError, ItemHandler};
@@ -161,6 +161,20 @@ impl TenantItemHandler {
         })
     }
 
+    /// A changed Autotask quote: its approval label goes to the document exported as it.
+    async fn quote(&self, item: &WorkItem) -> Result<HandledItem, ItemError> {
+        let id = item.autotask_id().ok_or_else(|| ItemError {
+            reason: format!("{:?} is not an Autotask id", item.entity_id),
+            retryable: false,
+            autotask_calls: 0,
+        })?;
+        let out = write_back_approval(&self.ctx, id).await.map_err(|e| failed(e, 1))?;
+        Ok(HandledItem {
+            result: out.result,
+            autotask_calls: out.autotask_calls,
+        })
+    }
+
     async fn document(&self, item: &WorkItem) -> Result<HandledItem, ItemError> {
         let ctx = &self.ctx;
         if !ctx.settings.bulk_sync.reexport_changed_documents {
@@ -218,6 +232,7 @@ impl ItemHandler for TenantItemHandler {
             Stream::AtCompanies | Stream::ColCustomers => self.customer(item).await,
             Stream::AtContacts => self.contact(item).await,
             Stream::AtOpportunities => self.opportunity(item).await,
+            Stream::AtQuotes => self.quote(item).await,
             Stream::ColDocuments => self.document(item).await,
         }
     }

@@ -41,6 +41,7 @@ pub struct PlannerConfig {
     pub worker_calls_at_companies: u64,
     pub worker_calls_at_contacts: u64,
     pub worker_calls_at_opportunities: u64,
+    pub worker_calls_at_quotes: u64,
     pub worker_calls_col_customers: u64,
     pub worker_calls_col_documents: u64,
 }
@@ -60,6 +61,8 @@ impl Default for PlannerConfig {
             worker_calls_at_contacts: 2,
             // opportunity read and, once per instance, the status picklist
             worker_calls_at_opportunities: 2,
+            // quote read and, once per instance, the approval picklist
+            worker_calls_at_quotes: 2,
             worker_calls_col_customers: 3,
             // opportunity, quote, items and product lookups of a typical re-export
             worker_calls_col_documents: 12,
@@ -68,11 +71,15 @@ impl Default for PlannerConfig {
 }
 
 impl PlannerConfig {
-    /// Without the streams the tenant's settings leave unused: `at_opportunities` only feeds
-    /// status write-back, so with `status_field_name` unset it costs no Autotask read.
+    /// Without the streams the tenant's settings leave unused: `at_opportunities` and
+    /// `at_quotes` only feed the write-back of statuses, so with `status_field_name` /
+    /// `approval_field_name` unset they cost no Autotask read.
     pub fn for_options(mut self, options: &BulkSyncOptions) -> Self {
         if options.status_field_name.is_none() {
             self.streams.retain(|s| *s != Stream::AtOpportunities);
+        }
+        if options.approval_field_name.is_none() {
+            self.streams.retain(|s| *s != Stream::AtQuotes);
         }
         self
     }
@@ -82,6 +89,7 @@ impl PlannerConfig {
             Stream::AtCompanies => self.worker_calls_at_companies,
             Stream::AtContacts => self.worker_calls_at_contacts,
             Stream::AtOpportunities => self.worker_calls_at_opportunities,
+            Stream::AtQuotes => self.worker_calls_at_quotes,
             Stream::ColCustomers => self.worker_calls_col_customers,
             Stream::ColDocuments => self.worker_calls_col_documents,
         }

@@ -343,12 +343,15 @@ async fn refused_enqueues_leave_the_checkpoint_for_the_next_run() {
 }
 
 #[test]
-fn the_opportunity_stream_is_planned_only_when_status_write_back_is_on() {
+fn the_opportunity_and_quote_streams_are_planned_only_when_their_write_back_is_on() {
     let mut options = crate::domain::settings::BulkSyncOptions::default();
     let off = PlannerConfig::default().for_options(&options);
-    assert!(!off.streams.contains(&Stream::AtOpportunities));
-    assert_eq!(off.streams.len(), Stream::ALL.len() - 1);
+    assert!(!off.streams.contains(&Stream::AtOpportunities) && !off.streams.contains(&Stream::AtQuotes));
+    assert_eq!(off.streams.len(), Stream::ALL.len() - 2);
     options.status_field_name = Some("AT Status".into());
+    let status_only = PlannerConfig::default().for_options(&options);
+    assert!(status_only.streams.contains(&Stream::AtOpportunities) && !status_only.streams.contains(&Stream::AtQuotes));
+    options.approval_field_name = Some("AT Approval".into());
     let on = PlannerConfig::default().for_options(&options);
     assert_eq!(on.streams, Stream::ALL.to_vec());
 }

@@ -111,8 +111,9 @@ pub struct Counts {
     pub failed: u32,
     /// Attempts that failed and were left on the queue for another try (not final).
     pub retried: u32,
-    /// Opportunity statuses written to ChannelOnline documents (`at_opportunities` items done;
-    /// an unchanged status is skipped). Absent in records written before the stream existed.
+    /// Opportunity statuses and quote approvals written to ChannelOnline documents
+    /// (`at_opportunities` and `at_quotes` items done; an unchanged label is skipped). Absent in
+    /// records written before these streams existed.
     #[serde(default)]
     pub statuses_written_back: u32,
 }
@@ -246,7 +247,7 @@ impl RunRecord {
         match outcome {
             ItemOutcome::Done { .. } => {
                 self.counts.done += 1;
-                if item.stream == Stream::AtOpportunities {
+                if matches!(item.stream, Stream::AtOpportunities | Stream::AtQuotes) {
                     self.counts.statuses_written_back += 1;
                 }
             }
@@ -409,7 +410,7 @@ mod tests {
 
     #[test]
     fn done_opportunity_items_count_as_statuses_written_back() {
-        let mut r = record_with(3);
+        let mut r = record_with(4);
         let opportunity = |id: &str| {
             WorkItem::new(
                 TenantId::parse("acme").unwrap(),
@@ -430,9 +431,17 @@ mod tests {
         r.record(&opportunity("1"), &done, t(1));
         r.record(&opportunity("2"), &unchanged, t(1));
         r.record(&item("3"), &done, t(1));
-        assert_eq!(r.counts.statuses_written_back, 1);
-        assert_eq!(r.counts.done, 2);
-        assert_eq!(r.to_view()["counts"]["statuses_written_back"], 1);
+        let quote = WorkItem::new(
+            TenantId::parse("acme").unwrap(),
+            RunId::from_raw("run-1"),
+            Stream::AtQuotes,
+            "9",
+            t(0),
+        );
+        r.record(&quote, &done, t(1));
+        assert_eq!(r.counts.statuses_written_back, 2);
+        assert_eq!(r.counts.done, 3);
+        assert_eq!(r.to_view()["counts"]["statuses_written_back"], 2);
         // A record stored before the count existed still loads.
         let mut old = serde_json::to_value(&r).unwrap();
         old["counts"].as_object_mut().unwrap().remove("statuses_written_back");

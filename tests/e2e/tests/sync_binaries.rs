@@ -412,6 +412,10 @@ mod through_sqs {
         );
         assert!(actions.contains(&"bulk-sync.contact"), "{actions:?}");
 
+        // AND the settings function's runs view shows the count
+        let runs = e.stack.call("settings", "GET", "/runs", "", "").await.json();
+        assert_eq!(runs["items"][0]["data"]["counts"]["statuses_written_back"], 2, "{runs}");
+
         // WHEN the opportunity changes again without a new status, and the schedule runs again
         e.touch_opportunity(won);
         let second = e.run().await;

@@ -175,6 +175,9 @@ mod through_sqs {
                 ("SYNC_QUEUE_URL", &queues.queue_url),
                 ("SQS_ENDPOINT", sqs.endpoint()),
                 ("SYNC_MAX_RECEIVE_COUNT", "2"),
+                // The stack's 1 s read timeout is for its fault tests; a loaded machine must not
+                // turn a slow sandbox answer into a retried item here.
+                ("AUTOTASK_READ_TIMEOUT_MS", "10000"),
                 ("AWS_ACCESS_KEY_ID", "test"),
                 ("AWS_SECRET_ACCESS_KEY", "test"),
                 ("AWS_REGION", "us-east-1"),
@@ -228,7 +231,13 @@ mod through_sqs {
                 env: self.env.clone(),
                 timeout: Duration::from_secs(60),
             };
-            mapping.drain_until_empty(&self.sqs, Duration::from_secs(30)).await;
+            let report = mapping.drain_until_empty(&self.sqs, Duration::from_secs(60)).await;
+            eprintln!(
+                "drained: {} deliveries, {} deleted, {} returned",
+                report.deliveries.len(),
+                report.deleted,
+                report.returned
+            );
             let stored = self.stack.store.get_run(&self.tenant, &run_id).await.unwrap().unwrap();
             serde_json::from_value(stored.data).unwrap()
         }

@@ -591,6 +591,11 @@ impl TenantClient {
         self.fields::<E>().await
     }
 
+    /// True when `E`'s fields are cached: [`Self::fields`] will make no call.
+    pub fn fields_cached<E: Entity>(&self) -> bool {
+        self.inner.picklists.get(&self.tenant, E::COLLECTION).is_some()
+    }
+
     /// Forgets this tenant's cached picklists.
     pub fn forget_picklists(&self) {
         self.inner.picklists.forget_tenant(&self.tenant);

@@ -142,6 +142,15 @@ pub struct BulkSyncOptions {
     pub create_unmapped_customers: bool,
     /// Share of the tenant's hourly Autotask request budget a bulk run may use, in (0, 1].
     pub budget_share: f64,
+    /// The ChannelOnline document custom field that receives the status label of the exported
+    /// document's Autotask opportunity ("Closed", "Lost", …); `None` turns status write-back off.
+    pub status_field_name: Option<String>,
+    /// The ChannelOnline document custom field that receives the `approvalStatus` label of the
+    /// exported quote in Autotask ("Approved", …); `None` turns it off.
+    pub approval_field_name: Option<String>,
+    /// Import Autotask contacts new on a mapped company into its ChannelOnline customer (an
+    /// existing contact with the same e-mail is mapped instead); otherwise they are reported.
+    pub import_new_contacts: bool,
 }
 
 impl Default for BulkSyncOptions {
@@ -154,6 +163,9 @@ impl Default for BulkSyncOptions {
             reexport_changed_documents: true,
             create_unmapped_customers: false,
             budget_share: 0.5,
+            status_field_name: None,
+            approval_field_name: None,
+            import_new_contacts: false,
         }
     }
 }
@@ -297,6 +309,12 @@ impl TenantSettings {
             non_blank(name, "opportunity_custom_field")?;
         }
         let b = &self.bulk_sync;
+        if let Some(name) = &b.status_field_name {
+            non_blank(name, "bulk_sync.status_field_name")?;
+        }
+        if let Some(name) = &b.approval_field_name {
+            non_blank(name, "bulk_sync.approval_field_name")?;
+        }
         if !(b.budget_share > 0.0 && b.budget_share <= 1.0) {
             return Err(SettingsError::at(
                 "bulk_sync.budget_share",
@@ -462,6 +480,28 @@ mod tests {
         assert!(!s.bulk_sync.enabled);
         assert_eq!(s.bulk_sync.field_owner_default, FieldOwner::MostRecentlyModified);
         assert_eq!(s.bulk_sync.budget_share, 0.5);
+        assert_eq!(s.bulk_sync.status_field_name, None);
+        assert!(!s.bulk_sync.import_new_contacts);
+    }
+
+    #[test]
+    fn status_back_and_contact_import_settings_load_and_a_blank_field_name_is_refused() {
+        // GIVEN a bulk_sync section saved before these settings existed: it still loads
+        let old = TenantSettings::from_json(full()).unwrap();
+        assert_eq!(old.bulk_sync.status_field_name, None);
+        // WHEN they are set THEN they are read back
+        let on = old
+            .patched(&json!({ "bulk_sync": { "status_field_name": "AT Status", "import_new_contacts": true } }))
+            .unwrap();
+        assert_eq!(on.bulk_sync.status_field_name.as_deref(), Some("AT Status"));
+        assert!(on.bulk_sync.import_new_contacts);
+        // AND a blank field name is refused with its path
+        let mut v = full();
+        v["bulk_sync"]["status_field_name"] = json!("  ");
+        assert_eq!(err_path(v), "bulk_sync.status_field_name");
+        let mut v = full();
+        v["bulk_sync"]["approval_field_name"] = json!("");
+        assert_eq!(err_path(v), "bulk_sync.approval_field_name");
     }
 
     #[test]

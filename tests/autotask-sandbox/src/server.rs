@@ -542,11 +542,16 @@ fn merge_udfs(rec: &mut Map<String, Value>, sent: &Value) {
 }
 
 /// Every create and update (PATCH or PUT, even one that changes no value) moves the entity's
-/// modification stamps, as Autotask documents for `lastActivityDate`: the bulk feed sees the
+/// modification stamps (`lastActivity` on Opportunities), as Autotask documents for `lastActivityDate`: the bulk feed sees the
 /// integration's own writes as changes.
 fn stamp_modified(meta: &EntityMeta, rec: &mut Map<String, Value>) {
     let at = now();
-    for field in ["lastActivityDate", "lastModifiedDate", "lastTrackedModifiedDateTime"] {
+    for field in [
+        "lastActivityDate",
+        "lastActivity",
+        "lastModifiedDate",
+        "lastTrackedModifiedDateTime",
+    ] {
         if meta.field(field).is_some() {
             rec.insert(field.to_owned(), json!(at));
         }

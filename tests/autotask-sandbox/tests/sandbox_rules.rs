@@ -438,6 +438,45 @@ async fn zone_lookup_of_an_unknown_user_is_500() {
 }
 
 #[tokio::test]
+async fn an_opportunity_update_moves_last_activity_and_its_status_has_labels() {
+    // GIVEN an opportunity untouched since January and a status picklist
+    let api = Api::start().await;
+    api.sb
+        .state()
+        .set_picklist("Opportunities", "status", &[(1, "Active"), (3, "Closed")]);
+    let old = "2026-01-01T00:00:00.000Z";
+    let company = api
+        .sb
+        .state()
+        .insert("Companies", json!({"companyName": "Opp Co", "isActive": true}));
+    let id = api.sb.state().add_opportunity(company, DANA, "Refresh");
+    let mut rec = api.sb.state().get("Opportunities", id).unwrap();
+    rec["lastActivity"] = json!(old);
+    api.sb.state().insert("Opportunities", rec);
+    // WHEN its status is PATCHed to Closed
+    let (status, _) = api
+        .call("PATCH", "/V1.0/Opportunities", Some(json!({"id": id, "status": 3})))
+        .await;
+    assert_eq!(status, 200);
+    // THEN a `lastActivity gt <checkpoint>` query finds it
+    let since = json!({"filter": [{"op": "gt", "field": "lastActivity", "value": old}], "includeFields": ["id", "lastActivity"]});
+    let (_, after) = api.call("POST", "/V1.0/Opportunities/query", Some(since)).await;
+    let items = after["items"].as_array().unwrap();
+    assert!(items.iter().any(|o| o["id"] == id), "{after}");
+    // AND entityInformation lists the status labels
+    let (_, fields) = api
+        .call("GET", "/V1.0/Opportunities/entityInformation/fields", None)
+        .await;
+    let status_field = fields["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "status")
+        .unwrap();
+    assert_eq!(status_field["picklistValues"][1]["label"], "Closed", "{status_field}");
+}
+
+#[tokio::test]
 async fn every_update_moves_last_activity_date_so_the_bulk_feed_sees_it() {
     // GIVEN a company untouched since January
     let api = Api::start().await;

@@ -103,6 +103,7 @@ entity! {
             projected_close_date: AtDateTime => "projectedCloseDate",
             start_date: AtDateTime => "startDate",
             closed_date: AtDateTime => "closedDate",
+            last_activity: AtDateTime => "lastActivity",
             use_quote_totals: bool => "useQuoteTotals",
             description: String => "description",
             opportunity_category_id: i64 => "opportunityCategoryID",

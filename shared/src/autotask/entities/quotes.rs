@@ -37,6 +37,7 @@ entity! {
             creator_resource_id: i64 => "creatorResourceID",
             impersonator_creator_resource_id: i64 => "impersonatorCreatorResourceID",
             last_activity_date: AtDateTime => "lastActivityDate",
+            approval_status: i64 => "approvalStatus",
         }
     }
 }

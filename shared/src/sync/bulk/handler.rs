@@ -6,12 +6,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use super::contact_sync::sync_contact;
 use super::pair_sync::sync_pair;
+use super::status_back::{write_back_approval, write_back_status};
 use super::stream::Stream;
 use super::work_item::WorkItem;
 use super::worker::{Handled, HandledItem, HandlerFactory, ItemError, ItemHandler};
 use crate::app::{AppContext, TenantContext};
-use crate::autotask::Contact;
 use crate::domain::mapping::MappingKind;
 use crate::sync::SyncError;
 use crate::sync::customers::{export_customer, propose_for_customer};
@@ -131,29 +132,47 @@ impl TenantItemHandler {
         ))
     }
 
-    /// A changed Autotask contact syncs its company's pair when that company is mapped.
+    /// A changed Autotask contact of a mapped company: its mapped ChannelOnline contact synced
+    /// both ways, or (setting) imported when new.
     async fn contact(&self, item: &WorkItem) -> Result<HandledItem, ItemError> {
-        let ctx = &self.ctx;
-        let id = item.autotask_id().unwrap_or_default();
-        let contact = ctx.autotask.get::<Contact>(id).await.map_err(|e| failed(e.into(), 1))?;
-        let Some(company_id) = contact.and_then(|c| c.company_id) else {
-            return Ok(skipped(format!("Autotask contact {id} no longer exists"), 1));
-        };
-        let mapping = ctx
-            .mappings
-            .get_by_at(&ctx.tenant, MappingKind::Contact, id)
-            .await
-            .map_err(|e| failed(e.into(), 1))?;
-        Ok(skipped(
-            match mapping {
-                Some(m) => format!(
-                    "contact {id} of company {company_id} is mapped to {}; contacts are matched by email with Import/Map contacts",
-                    m.col_id
-                ),
-                None => format!("contact {id} of company {company_id} is not mapped; map it with Import/Map contacts"),
-            },
-            1,
-        ))
+        let id = item.autotask_id().ok_or_else(|| ItemError {
+            reason: format!("{:?} is not an Autotask id", item.entity_id),
+            retryable: false,
+            autotask_calls: 0,
+        })?;
+        let out = sync_contact(&self.ctx, id).await.map_err(|e| failed(e, 1))?;
+        Ok(HandledItem {
+            result: out.result,
+            autotask_calls: out.autotask_calls,
+        })
+    }
+
+    /// A changed Autotask opportunity: its status label goes to the exported document.
+    async fn opportunity(&self, item: &WorkItem) -> Result<HandledItem, ItemError> {
+        let id = item.autotask_id().ok_or_else(|| ItemError {
+            reason: format!("{:?} is not an Autotask id", item.entity_id),
+            retryable: false,
+            autotask_calls: 0,
+        })?;
+        let out = write_back_status(&self.ctx, id).await.map_err(|e| failed(e, 1))?;
+        Ok(HandledItem {
+            result: out.result,
+            autotask_calls: out.autotask_calls,
+        })
+    }
+
+    /// A changed Autotask quote: its approval label goes to the document exported as it.
+    async fn quote(&self, item: &WorkItem) -> Result<HandledItem, ItemError> {
+        let id = item.autotask_id().ok_or_else(|| ItemError {
+            reason: format!("{:?} is not an Autotask id", item.entity_id),
+            retryable: false,
+            autotask_calls: 0,
+        })?;
+        let out = write_back_approval(&self.ctx, id).await.map_err(|e| failed(e, 1))?;
+        Ok(HandledItem {
+            result: out.result,
+            autotask_calls: out.autotask_calls,
+        })
     }
 
     async fn document(&self, item: &WorkItem) -> Result<HandledItem, ItemError> {
@@ -212,6 +231,8 @@ impl ItemHandler for TenantItemHandler {
         match item.stream {
             Stream::AtCompanies | Stream::ColCustomers => self.customer(item).await,
             Stream::AtContacts => self.contact(item).await,
+            Stream::AtOpportunities => self.opportunity(item).await,
+            Stream::AtQuotes => self.quote(item).await,
             Stream::ColDocuments => self.document(item).await,
         }
     }

@@ -7,6 +7,7 @@
 pub mod batch_response;
 pub mod budget;
 pub mod checkpoint;
+pub mod contact_sync;
 pub mod drain;
 pub mod feed;
 pub mod field_owner;
@@ -18,6 +19,7 @@ pub mod planner;
 #[cfg(test)]
 mod planner_tests;
 pub mod run_record;
+pub mod status_back;
 pub mod stream;
 pub mod tenant_feed;
 pub mod window;

@@ -39,7 +39,7 @@ pub async fn run_on_demand(
         sync_state: ctx.sync_state.clone(),
         queue: queue.clone(),
         clock: ctx.clock.clone(),
-        config,
+        config: config.for_options(&ctx.settings.bulk_sync),
     };
     let feed = TenantFeed::new(ctx.autotask.clone(), ctx.channelonline.clone());
     let run = match planner.plan(&ctx.tenant, Trigger::Manual, &feed).await? {

@@ -187,7 +187,9 @@ fn company_patch(id: i64, fields: &BTreeMap<String, Value>) -> (CompanyPatch, Ve
     (p, held_back)
 }
 
-fn customer_upsert(current: &Customer, fields: &BTreeMap<String, Value>) -> CustomerUpsert {
+/// The customer as it is with `fields` applied (no contacts: an upsert leaves those it does not
+/// name alone).
+pub(crate) fn customer_upsert(current: &Customer, fields: &BTreeMap<String, Value>) -> CustomerUpsert {
     let mut address: Address = current.address.clone().unwrap_or_default();
     let mut name = current.company_name.clone();
     let mut phone = current.phone.clone();

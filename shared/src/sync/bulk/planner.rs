@@ -16,6 +16,7 @@ use super::stream::Stream;
 use super::window::{SplitError, Window, collect_split_on_cap};
 use super::work_item::WorkItem;
 use crate::clock::Clock;
+use crate::domain::settings::BulkSyncOptions;
 use crate::queue::{OutgoingMessage, WorkQueue};
 use crate::store::{StoreError, SyncStateStore};
 use crate::tenant::TenantId;
@@ -39,6 +40,8 @@ pub struct PlannerConfig {
     /// Autotask calls the worker is expected to need per item, reserved against the budget.
     pub worker_calls_at_companies: u64,
     pub worker_calls_at_contacts: u64,
+    pub worker_calls_at_opportunities: u64,
+    pub worker_calls_at_quotes: u64,
     pub worker_calls_col_customers: u64,
     pub worker_calls_col_documents: u64,
 }
@@ -54,7 +57,12 @@ impl Default for PlannerConfig {
             budget: BudgetPolicy::default(),
             // company + contacts read, one PATCH
             worker_calls_at_companies: 3,
+            // contact read, one PATCH (the customer is read from ChannelOnline)
             worker_calls_at_contacts: 2,
+            // opportunity read and, once per instance, the status picklist
+            worker_calls_at_opportunities: 2,
+            // quote read and, once per instance, the approval picklist
+            worker_calls_at_quotes: 2,
             worker_calls_col_customers: 3,
             // opportunity, quote, items and product lookups of a typical re-export
             worker_calls_col_documents: 12,
@@ -63,10 +71,25 @@ impl Default for PlannerConfig {
 }
 
 impl PlannerConfig {
+    /// Without the streams the tenant's settings leave unused: `at_opportunities` and
+    /// `at_quotes` only feed the write-back of statuses, so with `status_field_name` /
+    /// `approval_field_name` unset they cost no Autotask read.
+    pub fn for_options(mut self, options: &BulkSyncOptions) -> Self {
+        if options.status_field_name.is_none() {
+            self.streams.retain(|s| *s != Stream::AtOpportunities);
+        }
+        if options.approval_field_name.is_none() {
+            self.streams.retain(|s| *s != Stream::AtQuotes);
+        }
+        self
+    }
+
     pub fn worker_calls(&self, stream: Stream) -> u64 {
         match stream {
             Stream::AtCompanies => self.worker_calls_at_companies,
             Stream::AtContacts => self.worker_calls_at_contacts,
+            Stream::AtOpportunities => self.worker_calls_at_opportunities,
+            Stream::AtQuotes => self.worker_calls_at_quotes,
             Stream::ColCustomers => self.worker_calls_col_customers,
             Stream::ColDocuments => self.worker_calls_col_documents,
         }

@@ -341,3 +341,63 @@ async fn refused_enqueues_leave_the_checkpoint_for_the_next_run() {
     assert!(matches!(run.stop_reason, Some(StopReason::EnqueueFailed { .. })));
     assert_eq!(watermark(&e, Stream::ColCustomers).await, Some(cp));
 }
+
+#[test]
+fn the_opportunity_and_quote_streams_are_planned_only_when_their_write_back_is_on() {
+    let mut options = crate::domain::settings::BulkSyncOptions::default();
+    let off = PlannerConfig::default().for_options(&options);
+    assert!(!off.streams.contains(&Stream::AtOpportunities) && !off.streams.contains(&Stream::AtQuotes));
+    assert_eq!(off.streams.len(), Stream::ALL.len() - 2);
+    options.status_field_name = Some("AT Status".into());
+    let status_only = PlannerConfig::default().for_options(&options);
+    assert!(status_only.streams.contains(&Stream::AtOpportunities) && !status_only.streams.contains(&Stream::AtQuotes));
+    options.approval_field_name = Some("AT Approval".into());
+    let on = PlannerConfig::default().for_options(&options);
+    assert_eq!(on.streams, Stream::ALL.to_vec());
+}
+
+#[tokio::test]
+async fn changed_opportunities_are_planned_on_their_own_checkpoint_with_their_budget() {
+    // GIVEN status write-back planned alone, the budget (half of 10,000) leaving room for the
+    // page read and two opportunity items of 2 worker calls each
+    let e = env(PlannerConfig {
+        streams: vec![Stream::AtOpportunities],
+        worker_calls_at_opportunities: 2,
+        ..PlannerConfig::default()
+    });
+    set_checkpoint(&e, Stream::AtOpportunities, t0() - Duration::hours(1)).await;
+    let opportunities: Vec<(Stream, Change)> = (0..3)
+        .map(|i| {
+            (
+                Stream::AtOpportunities,
+                Change {
+                    entity_id: (700 + i).to_string(),
+                    modified_at: t0() - Duration::minutes(10 - i),
+                },
+            )
+        })
+        .collect();
+    let mut feed = FakeFeed::new(opportunities);
+    feed.used = 5_000 - 2 - 2 * 2;
+    // WHEN planned
+    let run = planned(e.planner.plan(&e.tenant, Trigger::Schedule, &feed).await.unwrap());
+    // THEN two items are enqueued under the opportunity stream, the third waits for the next
+    // run: the checkpoint stays where it was
+    let items = drain_items(&e.queue).await;
+    assert_eq!(items.len(), 2);
+    assert!(
+        items
+            .iter()
+            .all(|i| i.stream == Stream::AtOpportunities && i.autotask_id().is_some())
+    );
+    assert_eq!(run.streams[&Stream::AtOpportunities].planned, 2);
+    assert!(
+        matches!(run.stop_reason, Some(StopReason::Budget { .. })),
+        "{:?}",
+        run.stop_reason
+    );
+    assert_eq!(
+        watermark(&e, Stream::AtOpportunities).await,
+        Some(t0() - Duration::hours(1))
+    );
+}

@@ -111,6 +111,11 @@ pub struct Counts {
     pub failed: u32,
     /// Attempts that failed and were left on the queue for another try (not final).
     pub retried: u32,
+    /// Opportunity statuses and quote approvals written to ChannelOnline documents
+    /// (`at_opportunities` and `at_quotes` items done; an unchanged label is skipped). Absent in
+    /// records written before these streams existed.
+    #[serde(default)]
+    pub statuses_written_back: u32,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -240,7 +245,12 @@ impl RunRecord {
     pub fn record(&mut self, item: &WorkItem, outcome: &ItemOutcome, at: DateTime<Utc>) {
         self.autotask_calls.worker += outcome.autotask_calls();
         match outcome {
-            ItemOutcome::Done { .. } => self.counts.done += 1,
+            ItemOutcome::Done { .. } => {
+                self.counts.done += 1;
+                if matches!(item.stream, Stream::AtOpportunities | Stream::AtQuotes) {
+                    self.counts.statuses_written_back += 1;
+                }
+            }
             ItemOutcome::Skipped { .. } => self.counts.skipped += 1,
             ItemOutcome::Failed {
                 final_attempt: false, ..
@@ -368,7 +378,8 @@ mod tests {
                 done: 1,
                 skipped: 1,
                 failed: 1,
-                retried: 1
+                retried: 1,
+                statuses_written_back: 0,
             }
         );
         assert_eq!(r.failures[0].entity_id, "3");
@@ -395,6 +406,47 @@ mod tests {
         r.finish_planning(t(2), None);
         assert_eq!(r.status(), RunStatus::Completed);
         assert_eq!(r.finished_at, Some(t(2)));
+    }
+
+    #[test]
+    fn done_opportunity_items_count_as_statuses_written_back() {
+        let mut r = record_with(4);
+        let opportunity = |id: &str| {
+            WorkItem::new(
+                TenantId::parse("acme").unwrap(),
+                RunId::from_raw("run-1"),
+                Stream::AtOpportunities,
+                id,
+                t(0),
+            )
+        };
+        let done = ItemOutcome::Done {
+            summary: "Status set".into(),
+            autotask_calls: 1,
+        };
+        let unchanged = ItemOutcome::Skipped {
+            reason: "already written".into(),
+            autotask_calls: 1,
+        };
+        r.record(&opportunity("1"), &done, t(1));
+        r.record(&opportunity("2"), &unchanged, t(1));
+        r.record(&item("3"), &done, t(1));
+        let quote = WorkItem::new(
+            TenantId::parse("acme").unwrap(),
+            RunId::from_raw("run-1"),
+            Stream::AtQuotes,
+            "9",
+            t(0),
+        );
+        r.record(&quote, &done, t(1));
+        assert_eq!(r.counts.statuses_written_back, 2);
+        assert_eq!(r.counts.done, 3);
+        assert_eq!(r.to_view()["counts"]["statuses_written_back"], 2);
+        // A record stored before the count existed still loads.
+        let mut old = serde_json::to_value(&r).unwrap();
+        old["counts"].as_object_mut().unwrap().remove("statuses_written_back");
+        let loaded: RunRecord = serde_json::from_value(old).unwrap();
+        assert_eq!(loaded.counts.statuses_written_back, 0);
     }
 
     #[test]

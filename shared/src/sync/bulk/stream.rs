@@ -1,4 +1,4 @@
-//! The four change streams a bulk sync reads, each with its own checkpoint.
+//! The six change streams a bulk sync reads, each with its own checkpoint.
 
 use std::fmt;
 use std::str::FromStr;
@@ -12,6 +12,12 @@ pub enum Stream {
     AtCompanies,
     /// Autotask contacts changed (by `lastModifiedDate`).
     AtContacts,
+    /// Autotask opportunities changed (by `lastActivity`): the status written back to the
+    /// ChannelOnline document exported to each.
+    AtOpportunities,
+    /// Autotask quotes changed (by `lastActivityDate`): the approval status written back to
+    /// the ChannelOnline document exported as that quote.
+    AtQuotes,
     /// ChannelOnline customers modified.
     ColCustomers,
     /// ChannelOnline quotes and sales orders modified.
@@ -19,9 +25,11 @@ pub enum Stream {
 }
 
 impl Stream {
-    pub const ALL: [Stream; 4] = [
+    pub const ALL: [Stream; 6] = [
         Stream::AtCompanies,
         Stream::AtContacts,
+        Stream::AtOpportunities,
+        Stream::AtQuotes,
         Stream::ColCustomers,
         Stream::ColDocuments,
     ];
@@ -30,6 +38,8 @@ impl Stream {
         match self {
             Stream::AtCompanies => "at_companies",
             Stream::AtContacts => "at_contacts",
+            Stream::AtOpportunities => "at_opportunities",
+            Stream::AtQuotes => "at_quotes",
             Stream::ColCustomers => "col_customers",
             Stream::ColDocuments => "col_documents",
         }
@@ -37,7 +47,10 @@ impl Stream {
 
     /// True for streams read from Autotask (their reads count against the hourly budget).
     pub fn is_autotask(self) -> bool {
-        matches!(self, Stream::AtCompanies | Stream::AtContacts)
+        matches!(
+            self,
+            Stream::AtCompanies | Stream::AtContacts | Stream::AtOpportunities | Stream::AtQuotes
+        )
     }
 }
 
@@ -48,7 +61,9 @@ impl fmt::Display for Stream {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("unknown sync stream {0:?}: use at_companies, at_contacts, col_customers or col_documents")]
+#[error(
+    "unknown sync stream {0:?}: use at_companies, at_contacts, at_opportunities, at_quotes, col_customers or col_documents"
+)]
 pub struct UnknownStream(pub String);
 
 impl FromStr for Stream {

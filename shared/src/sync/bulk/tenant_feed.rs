@@ -1,5 +1,6 @@
 //! The planner's feed over a tenant's real sources: Autotask companies (by `lastActivityDate`)
-//! and contacts (by `lastModifiedDate`), each page one `POST …/query` with `includeFields` and an
+//! contacts (by `lastModifiedDate`), opportunities (by `lastActivity`) and quotes (by
+//! `lastActivityDate`), each page one `POST …/query` with `includeFields` and an
 //! id cursor; ChannelOnline customers (modified since, paged) and documents (modified window).
 
 use std::sync::Arc;
@@ -12,7 +13,9 @@ use super::budget::ThresholdInfo;
 use super::feed::{Change, ChangeFeed, ChangePage, FeedError};
 use super::stream::Stream;
 use super::window::Window;
-use crate::autotask::{AtDateTime, AutotaskError, Company, Contact, Entity, Filter, Query, TenantClient};
+use crate::autotask::{
+    AtDateTime, AutotaskError, Company, Contact, Entity, Filter, Opportunity, Query, Quote, TenantClient,
+};
 use crate::channelonline::{ChannelOnline, ChannelOnlineError, PageRequest, TimeWindow};
 
 /// Autotask's page size (and the most ids worth one call).
@@ -112,6 +115,14 @@ impl ChangeFeed for TenantFeed {
             }
             Stream::AtContacts => {
                 self.autotask_page::<Contact>(stream, "lastModifiedDate", |c| c.last_modified_date, window, cursor)
+                    .await
+            }
+            Stream::AtOpportunities => {
+                self.autotask_page::<Opportunity>(stream, "lastActivity", |o| o.last_activity, window, cursor)
+                    .await
+            }
+            Stream::AtQuotes => {
+                self.autotask_page::<Quote>(stream, "lastActivityDate", |q| q.last_activity_date, window, cursor)
                     .await
             }
             Stream::ColCustomers => {

@@ -13,7 +13,7 @@ use super::lookup;
 use super::outcome::{AccountContact, AccountContacts, CompanyCandidate, ImportOutcome, ImportedContact};
 use crate::app::TenantContext;
 use crate::autotask::{Company, CompanyPatch, Contact as AtContact, Patch};
-use crate::channelonline::{ChannelOnlineError, Customer};
+use crate::channelonline::{ChannelOnlineError, ContactUpsert, Customer, UpsertedContact};
 use crate::domain::customer::contacts::match_contacts;
 use crate::domain::mapping::{Mapping, MappingKind};
 use crate::store::{AuditOutcome, StoreError};
@@ -207,71 +207,21 @@ async fn import_resolved(ctx: &TenantContext, req: &ImportRequest, company: &Com
         Err(e) => return Err(e.into()),
     };
 
-    // Each chosen contact: mapped → its ChannelOnline id; else an existing contact with the same e-mail.
-    let mut col_ids: BTreeMap<i64, (String, &'static str)> = BTreeMap::new();
-    let mut unmapped = Vec::new();
-    for c in &chosen {
-        let at_id = c.id.unwrap_or_default();
-        match ctx.mappings.get_by_at(&ctx.tenant, MappingKind::Contact, at_id).await? {
-            Some(m) => {
-                col_ids.insert(at_id, (m.col_id, "updated"));
-            }
-            None => unmapped.push(convert::at_contact_ref(c)),
-        }
-    }
-    if let Some(customer) = &existing {
-        let mapped_col: Vec<String> = col_ids.values().map(|(id, _)| id.clone()).collect();
-        let free: Vec<_> = customer
-            .contacts
-            .iter()
-            .filter(|k| !mapped_col.contains(&k.id))
-            .map(convert::col_contact_ref)
-            .collect();
-        let by_email = match_contacts(&unmapped, &free);
-        for pair in by_email.matched {
-            col_ids.insert(pair.col, (pair.at, "mapped_by_email"));
-        }
-    }
-    let upserts = chosen
-        .iter()
-        .map(|c| contact_upsert(col_ids.get(&c.id.unwrap_or_default()).map(|(id, _)| id.clone()), c))
-        .collect();
+    let plan = plan_contacts(ctx, &chosen, existing.as_ref()).await?;
     let upserted = ctx
         .channelonline
-        .upsert_customer(&customer_upsert(Some(number), company, upserts))
+        .upsert_customer(&customer_upsert(Some(number), company, plan.upserts.clone()))
         .await?;
 
-    let now = ctx.clock.now();
     if mapping.is_none() {
         ctx.mappings
             .create_pair(
                 &ctx.tenant,
-                &Mapping::new(MappingKind::Customer, &upserted.number, company_id, now),
+                &Mapping::new(MappingKind::Customer, &upserted.number, company_id, ctx.clock.now()),
             )
             .await?;
     }
-    let mut contacts = Vec::new();
-    for (c, landed) in chosen.iter().zip(&upserted.contacts) {
-        let at_id = c.id.unwrap_or_default();
-        let action = match col_ids.get(&at_id) {
-            Some((_, "updated")) => "updated",
-            Some((_, how)) => {
-                map_contact(ctx, &landed.contact_id, at_id).await?;
-                how
-            }
-            None => {
-                map_contact(ctx, &landed.contact_id, at_id).await?;
-                if landed.created { "created" } else { "mapped_by_email" }
-            }
-        };
-        let name = convert::contact_from_at(c).display_name();
-        contacts.push(ImportedContact {
-            at_id,
-            col_id: landed.contact_id.clone(),
-            name,
-            action: action.to_owned(),
-        });
-    }
+    let contacts = map_landed_contacts(ctx, &plan, &chosen, &upserted.contacts).await?;
     // Fill the Autotask company number so both systems carry the same key (never overwritten).
     let mut writes = 0;
     if company.company_number.as_deref().is_none_or(|n| n.trim().is_empty()) {
@@ -302,6 +252,85 @@ async fn import_resolved(ctx: &TenantContext, req: &ImportRequest, company: &Com
         autotask_writes: writes,
         message,
     })
+}
+
+/// Where each chosen Autotask contact lands in ChannelOnline, decided before any write.
+#[derive(Clone, Debug)]
+pub(crate) struct ContactPlan {
+    /// Autotask contact id → its ChannelOnline contact and how it was found.
+    col_ids: BTreeMap<i64, (String, &'static str)>,
+    /// One upsert per chosen contact, in the chosen order.
+    pub upserts: Vec<ContactUpsert>,
+}
+
+/// Each chosen contact: mapped → its ChannelOnline contact (updated); else an existing contact
+/// of `existing` with the same e-mail (mapped, never duplicated); else a new one.
+pub(crate) async fn plan_contacts(
+    ctx: &TenantContext,
+    chosen: &[&AtContact],
+    existing: Option<&Customer>,
+) -> SyncResult<ContactPlan> {
+    let mut col_ids: BTreeMap<i64, (String, &'static str)> = BTreeMap::new();
+    let mut unmapped = Vec::new();
+    for c in chosen {
+        let at_id = c.id.unwrap_or_default();
+        match ctx.mappings.get_by_at(&ctx.tenant, MappingKind::Contact, at_id).await? {
+            Some(m) => {
+                col_ids.insert(at_id, (m.col_id, "updated"));
+            }
+            None => unmapped.push(convert::at_contact_ref(c)),
+        }
+    }
+    if let Some(customer) = existing {
+        let mapped_col: Vec<String> = col_ids.values().map(|(id, _)| id.clone()).collect();
+        let free: Vec<_> = customer
+            .contacts
+            .iter()
+            .filter(|k| !mapped_col.contains(&k.id))
+            .map(convert::col_contact_ref)
+            .collect();
+        let by_email = match_contacts(&unmapped, &free);
+        for pair in by_email.matched {
+            col_ids.insert(pair.col, (pair.at, "mapped_by_email"));
+        }
+    }
+    let upserts = chosen
+        .iter()
+        .map(|c| contact_upsert(col_ids.get(&c.id.unwrap_or_default()).map(|(id, _)| id.clone()), c))
+        .collect();
+    Ok(ContactPlan { col_ids, upserts })
+}
+
+/// Maps every contact the upsert created or matched (`landed`: the upsert's answer, in the
+/// chosen order) and says what happened to each.
+pub(crate) async fn map_landed_contacts(
+    ctx: &TenantContext,
+    plan: &ContactPlan,
+    chosen: &[&AtContact],
+    landed: &[UpsertedContact],
+) -> SyncResult<Vec<ImportedContact>> {
+    let mut contacts = Vec::new();
+    for (c, landed) in chosen.iter().zip(landed) {
+        let at_id = c.id.unwrap_or_default();
+        let action = match plan.col_ids.get(&at_id) {
+            Some((_, "updated")) => "updated",
+            Some((_, how)) => {
+                map_contact(ctx, &landed.contact_id, at_id).await?;
+                how
+            }
+            None => {
+                map_contact(ctx, &landed.contact_id, at_id).await?;
+                if landed.created { "created" } else { "mapped_by_email" }
+            }
+        };
+        contacts.push(ImportedContact {
+            at_id,
+            col_id: landed.contact_id.clone(),
+            name: convert::contact_from_at(c).display_name(),
+            action: action.to_owned(),
+        });
+    }
+    Ok(contacts)
 }
 
 /// The ChannelOnline customer number of `company`'s import, the import's natural key: the mapped

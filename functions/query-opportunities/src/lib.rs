@@ -179,7 +179,10 @@ pub fn render_picker(page: &OpportunityPage, link: function_url::LinkSigner<'_>)
     }
     let mut footer = format!("{} opportunities, page {}.", page.total, page.page);
     let pages = page.total.div_ceil(page.page_size as usize) as u32;
-    for (label, target) in [("Previous", page.page.saturating_sub(1)), ("Next", page.page.saturating_add(1))] {
+    for (label, target) in [
+        ("Previous", page.page.saturating_sub(1)),
+        ("Next", page.page.saturating_add(1)),
+    ] {
         if target >= 1 && target <= pages && target != page.page {
             let mut params = vec![
                 ("page".to_owned(), target.to_string()),

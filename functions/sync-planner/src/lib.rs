@@ -186,7 +186,7 @@ pub async fn handle(app: &PlannerApp, input: ScheduleInput, deadline: DateTime<U
             budget: BudgetPolicy {
                 max_share: options.budget_share.min(app.max_share_cap),
             },
-            ..PlannerConfig::default()
+            ..PlannerConfig::default().for_options(options)
         },
     };
     let feed = TenantFeed::new(ctx.autotask.clone(), ctx.channelonline.clone());

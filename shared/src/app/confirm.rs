@@ -253,8 +253,7 @@ where
     }
     if req.method() == http::Method::GET && carries_confirmation(req) {
         // The write itself was asked for by GET (a form turned into a link): never run it.
-        return ApiError::method_not_allowed(req.method(), "POST")
-            .into_response(Format::from_headers(req.headers()));
+        return ApiError::method_not_allowed(req.method(), "POST").into_response(Format::from_headers(req.headers()));
     }
     let (call, confirmed) = match open_write(app, req, route.function, route.action).await {
         Ok(opened) => opened,

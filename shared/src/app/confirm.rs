@@ -26,12 +26,74 @@ use crate::web::{self, ApiError, Format, escape_html};
 /// instances cannot let it be consumed twice.
 const RECORD_MARGIN: Duration = Duration::minutes(5);
 
+/// Form fields whose names start with this are the user's choices on an editable form (a
+/// dropdown, a checkbox, a text box): the token covers the form's fixed fields (which page,
+/// which version of what it edits) but not what the user picks, so the page can offer choices.
+pub const CHOICE_PREFIX: &str = "set.";
+
 /// A POST authenticated by a confirmation token: the token and the parameters it covers.
 #[derive(Clone, Debug)]
 pub struct Confirmed {
     pub token: Verified,
-    /// The submitted parameters (the confirmation field removed), as the page offered them.
+    /// The submitted parameters (the confirmation field and the choices removed), as the page
+    /// offered them: the token covers exactly these.
     pub params: BTreeMap<String, String>,
+    /// The user's choices ([`CHOICE_PREFIX`] fields, the prefix removed), not covered.
+    pub choices: BTreeMap<String, String>,
+}
+
+/// Verifies a POSTed form of the write `action` of `function` without building the tenant's
+/// context (the settings function must accept forms before any credential is set).
+/// `Ok(None)`: the request is not a form submission (no confirmation field).
+pub async fn verify_form(
+    app: &AppContext,
+    req: &Request,
+    function: &str,
+    action: &str,
+) -> Result<Option<Confirmed>, ApiError> {
+    let Some(mut params) = submission(req)? else {
+        return Ok(None);
+    };
+    let token = params.remove(confirmation::FIELD).unwrap_or_default();
+    let (params, choices) = split_choices(params);
+    let token = verify(app, &token, function, action, &params).await?;
+    Ok(Some(Confirmed { token, params, choices }))
+}
+
+/// The fixed fields (covered by the token) and the choices (prefix removed) of a submission.
+fn split_choices(params: BTreeMap<String, String>) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let (choices, fixed): (BTreeMap<_, _>, BTreeMap<_, _>) =
+        params.into_iter().partition(|(k, _)| k.starts_with(CHOICE_PREFIX));
+    let choices = choices
+        .into_iter()
+        .map(|(k, v)| (k[CHOICE_PREFIX.len()..].to_owned(), v))
+        .collect();
+    (fixed, choices)
+}
+
+/// A token for a form of `action` of `function` covering its fixed `params` (the choices are
+/// the page's [`CHOICE_PREFIX`] fields): what an editable page puts in its hidden field.
+pub async fn form_token(
+    app: &AppContext,
+    tenant: &crate::tenant::TenantId,
+    function: &str,
+    action: &str,
+    params: &BTreeMap<String, String>,
+) -> Result<String, ApiError> {
+    let keys = match app.secrets.signing_keys(tenant).await {
+        Ok(Some(keys)) => keys,
+        Ok(None) => return Err(ApiError::unauthorized()),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot load signing keys");
+            return Err(ApiError::internal());
+        }
+    };
+    let purpose = Purpose {
+        audience: function,
+        action,
+        params,
+    };
+    Ok(confirmation::issue(&keys.current, tenant, &purpose, app.clock.now()))
 }
 
 /// Opens a call to the write `action` of `function`: a POST carrying a confirmation token is
@@ -44,14 +106,13 @@ pub async fn open_write(
     action: &str,
 ) -> Result<(Call, Option<Confirmed>), Response<Body>> {
     let format = Format::from_headers(req.headers());
-    let submitted = submission(req).map_err(|e| e.into_response(format))?;
-    let Some(mut params) = submitted else {
-        return call::open(app, req, function).await.map(|c| (c, None));
-    };
-    let token = params.remove(confirmation::FIELD).unwrap_or_default();
-    let token = verify(app, &token, function, action, &params)
+    let submitted = verify_form(app, req, function, action)
         .await
         .map_err(|e| e.into_response(format))?;
+    let Some(confirmed) = submitted else {
+        return call::open(app, req, function).await.map(|c| (c, None));
+    };
+    let token = &confirmed.token;
     let deadline = crate::function_url::deadline(req, app.clock.now());
     let ctx = app
         .tenant(&token.tenant, deadline)
@@ -67,7 +128,7 @@ pub async fn open_write(
         signed_at,
         idempotency_key: None,
     };
-    Ok((call, Some(Confirmed { token, params })))
+    Ok((call, Some(confirmed)))
 }
 
 /// The parameters of a POST whose body carries the confirmation field (a form, or a JSON
@@ -181,11 +242,24 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<(Value, bool), ApiError>>,
 {
+    consume_then_run(ctx.idempotency_store.as_ref(), ctx.clock.as_ref(), token, write).await
+}
+
+/// [`run_once`] with the store and clock given (a function without a tenant context).
+pub async fn consume_then_run<F, Fut>(
+    store: &dyn crate::idempotency::IdempotencyStore,
+    clock: &dyn crate::clock::Clock,
+    token: &Verified,
+    write: F,
+) -> Result<(Value, bool), ApiError>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<(Value, bool), ApiError>>,
+{
     let key = format!("confirmation#{}#{}", token.tenant, token.nonce);
     let until = token.expires_at + RECORD_MARGIN;
-    let store = &ctx.idempotency_store;
-    if !store.consume_once(&key, ctx.clock.now(), until).await? {
-        return match store.get(&key, ctx.clock.now()).await? {
+    if !store.consume_once(&key, clock.now(), until).await? {
+        return match store.get(&key, clock.now()).await? {
             Some(r) if r.status == IdempotencyStatus::Complete && r.response.is_some() => {
                 Ok((r.response.unwrap_or_default(), true))
             }
@@ -309,7 +383,10 @@ async fn write_confirmed<R, W>(
 where
     W: AsyncFnOnce(&Call, R) -> Result<(Value, bool), ApiError>,
 {
-    crate::function_url::known_only(confirmed.params.keys().map(String::as_str), route.params)?;
+    // A fixed page offers no choices: a `set.` field is as unknown as any other name.
+    let choices = confirmed.choices.keys().map(|k| format!("{CHOICE_PREFIX}{k}"));
+    let names: Vec<String> = confirmed.params.keys().cloned().chain(choices).collect();
+    crate::function_url::known_only(names.iter().map(String::as_str), route.params)?;
     let request = parse(&confirmed.params)?;
     run_once(&call.ctx, &confirmed.token, || write(call, request)).await
 }
@@ -336,18 +413,11 @@ pub async fn offer(
     params: &BTreeMap<String, String>,
     page: Page,
 ) -> Response<Body> {
-    let tenant = &call.ctx.tenant;
-    let keys = match app.secrets.signing_keys(tenant).await {
-        Ok(Some(keys)) => keys,
-        _ => return ApiError::internal().into_response(call.format),
-    };
-    let purpose = Purpose {
-        audience: function,
-        action,
-        params,
-    };
     let now = app.clock.now();
-    let token = confirmation::issue(&keys.current, tenant, &purpose, now);
+    let token = match form_token(app, &call.ctx.tenant, function, action, params).await {
+        Ok(token) => token,
+        Err(e) => return e.into_response(call.format),
+    };
     let mut fields = params.clone();
     fields.insert(confirmation::FIELD.into(), token);
     let expires_at = now + confirmation::LIFETIME;
@@ -368,7 +438,7 @@ pub async fn offer(
 
 /// The form's target: the address the page was opened at, relative (so a prefix the browser
 /// sees, such as the local gateway's `/<function>`, is kept) and without the query.
-fn form_action(req: &Request) -> String {
+pub fn form_action(req: &Request) -> String {
     let path = req.uri().path();
     if path.is_empty() || path.ends_with('/') {
         "./".into()
@@ -454,6 +524,22 @@ mod tests {
             "id=1&id=2&confirmation=c1",
         );
         assert_eq!(submission(&twice).unwrap_err().code, "duplicate_parameter");
+    }
+
+    #[test]
+    fn choices_are_split_from_the_fields_the_token_covers() {
+        let form = post(
+            "https://fn/",
+            "application/x-www-form-urlencoded",
+            "version=3&set.sales_rep.u%2B1=29&set.note=a+b&confirmation=c1~t",
+        );
+        let mut params = submission(&form).unwrap().unwrap();
+        params.remove(confirmation::FIELD);
+        let (fixed, choices) = split_choices(params);
+        assert_eq!(fixed, BTreeMap::from([("version".to_owned(), "3".to_owned())]));
+        assert_eq!(choices["sales_rep.u+1"], "29");
+        assert_eq!(choices["note"], "a b");
+        assert_eq!(choices.len(), 2);
     }
 
     #[test]

@@ -15,6 +15,18 @@ use crate::{document, view};
 
 pub async fn put_autotask(ctx: &AppContext, tenant: &TenantId, req: &Request) -> Result<Value, ApiError> {
     let creds: AutotaskCredentials = json_body(req.body().as_ref())?;
+    store_autotask(ctx, tenant, &creds, "signed-call").await?;
+    view::read(ctx, tenant).await
+}
+
+/// Checks and stores the Autotask credentials, copies the non-secret parts into the settings
+/// and audits who set them (never what).
+pub async fn store_autotask(
+    ctx: &AppContext,
+    tenant: &TenantId,
+    creds: &AutotaskCredentials,
+    actor: &str,
+) -> Result<(), ApiError> {
     required("username", &creds.username)?;
     required("secret", creds.secret.expose())?;
     required("integration_code", creds.integration_code.expose())?;
@@ -24,7 +36,7 @@ pub async fn put_autotask(ctx: &AppContext, tenant: &TenantId, req: &Request) ->
             "must be a positive Autotask resource id",
         ));
     }
-    ctx.secrets.store(tenant, &creds).await?;
+    ctx.secrets.store(tenant, creds).await?;
     let (username, resource) = (creds.username.trim().to_owned(), creds.impersonation_resource_id);
     // The integration code stays in the secret only: settings are shown to every caller of the
     // read view, and a stale copy from before is dropped.
@@ -37,19 +49,31 @@ pub async fn put_autotask(ctx: &AppContext, tenant: &TenantId, req: &Request) ->
     audit_credentials(
         ctx,
         tenant,
+        actor,
         "autotask-credentials.put",
         json!({ "username": creds.username }),
     )
     .await;
-    view::read(ctx, tenant).await
+    Ok(())
 }
 
 pub async fn put_channelonline(ctx: &AppContext, tenant: &TenantId, req: &Request) -> Result<Value, ApiError> {
     let creds: ChannelOnlineCredentials = json_body(req.body().as_ref())?;
+    store_channelonline(ctx, tenant, &creds, "signed-call").await?;
+    view::read(ctx, tenant).await
+}
+
+/// [`store_autotask`] for the ChannelOnline connection.
+pub async fn store_channelonline(
+    ctx: &AppContext,
+    tenant: &TenantId,
+    creds: &ChannelOnlineCredentials,
+    actor: &str,
+) -> Result<(), ApiError> {
     required("shortcut", &creds.shortcut)?;
     required("email", &creds.email)?;
     required("password", creds.password.expose())?;
-    ctx.secrets.store(tenant, &creds).await?;
+    ctx.secrets.store(tenant, creds).await?;
     let (shortcut, email) = (creds.shortcut.trim().to_owned(), creds.email.trim().to_owned());
     update_settings(ctx, tenant, |s| {
         s.channelonline.shortcut = Some(shortcut.clone());
@@ -59,16 +83,17 @@ pub async fn put_channelonline(ctx: &AppContext, tenant: &TenantId, req: &Reques
     audit_credentials(
         ctx,
         tenant,
+        actor,
         "channelonline-credentials.put",
         json!({ "shortcut": creds.shortcut, "email": creds.email }),
     )
     .await;
-    view::read(ctx, tenant).await
+    Ok(())
 }
 
 /// Read-modify-write of the settings with a few retries on a lost race: the change is
 /// small and independent of what the other writer did, so re-applying it is safe.
-async fn update_settings(
+pub async fn update_settings(
     ctx: &AppContext,
     tenant: &TenantId,
     change: impl Fn(&mut TenantSettings),
@@ -94,12 +119,12 @@ async fn update_settings(
     Err(document::lost_race(expected, actual).retryable())
 }
 
-async fn audit_credentials(ctx: &AppContext, tenant: &TenantId, action: &str, changes: Value) {
+async fn audit_credentials(ctx: &AppContext, tenant: &TenantId, actor: &str, action: &str, changes: Value) {
     let record = AuditRecord {
         tenant: tenant.clone(),
         at: ctx.clock.now(),
         action: action.into(),
-        actor: "signed-call".into(),
+        actor: actor.into(),
         col_ids: vec![],
         at_ids: vec![],
         changes,
@@ -116,7 +141,7 @@ pub async fn append_audit(ctx: &AppContext, record: &AuditRecord) {
     }
 }
 
-fn required(field: &str, value: &str) -> Result<(), ApiError> {
+pub fn required(field: &str, value: &str) -> Result<(), ApiError> {
     if value.trim().is_empty() {
         Err(field_error(field, "must not be empty"))
     } else {
@@ -124,7 +149,7 @@ fn required(field: &str, value: &str) -> Result<(), ApiError> {
     }
 }
 
-fn field_error(field: &str, message: &str) -> ApiError {
+pub fn field_error(field: &str, message: &str) -> ApiError {
     ApiError::bad_request("invalid_credentials", format!("{field}: {message}"))
         .with_fix(format!("Enter the {field} and save again."))
         .with_details(json!({ "field": field }))

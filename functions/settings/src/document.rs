@@ -68,7 +68,37 @@ pub async fn write(ctx: &AppContext, tenant: &TenantId, req: &Request, mode: Mod
         }
     };
 
-    let doc = serde_json::to_value(&next).expect("settings serialise");
+    let action = match mode {
+        Mode::Replace => "settings.replace",
+        Mode::Merge => "settings.patch",
+    };
+    let before = Saved {
+        version: stored.as_ref().map(|d| d.version),
+        settings: current.as_ref(),
+    };
+    save(ctx, tenant, &before, &next, expected, action, "signed-call").await?;
+    let saved = ctx.settings.get_settings(tenant).await?;
+    view::render(ctx, tenant, saved.as_ref()).await
+}
+
+/// The settings a write starts from: their version and content (`None`: nothing saved yet).
+pub struct Saved<'a> {
+    pub version: Option<u64>,
+    pub settings: Option<&'a TenantSettings>,
+}
+
+/// Stores `next` if the stored version is still `expected` (`None`: nothing stored yet), and
+/// audits before and after as `action` by `actor`. Answers the new version; a lost race is 409.
+pub async fn save(
+    ctx: &AppContext,
+    tenant: &TenantId,
+    before: &Saved<'_>,
+    next: &TenantSettings,
+    expected: Option<u64>,
+    action: &str,
+    actor: &str,
+) -> Result<u64, ApiError> {
+    let doc = serde_json::to_value(next).expect("settings serialise");
     let now = ctx.clock.now();
     let version = match ctx.settings.put_settings(tenant, &doc, expected, now).await {
         Ok(v) => v,
@@ -78,23 +108,19 @@ pub async fn write(ctx: &AppContext, tenant: &TenantId, req: &Request, mode: Mod
     let record = AuditRecord {
         tenant: tenant.clone(),
         at: now,
-        action: match mode {
-            Mode::Replace => "settings.replace".into(),
-            Mode::Merge => "settings.patch".into(),
-        },
-        actor: "signed-call".into(),
+        action: action.into(),
+        actor: actor.into(),
         col_ids: vec![],
         at_ids: vec![],
         changes: json!({
-            "version": { "before": stored.as_ref().map(|d| d.version), "after": version },
-            "before": current.as_ref().map(view::visible),
-            "after": view::visible(&next),
+            "version": { "before": before.version, "after": version },
+            "before": before.settings.map(view::visible),
+            "after": view::visible(next),
         }),
         outcome: AuditOutcome::Succeeded,
     };
     crate::credentials::append_audit(ctx, &record).await;
-    let saved = ctx.settings.get_settings(tenant).await?;
-    view::render(ctx, tenant, saved.as_ref()).await
+    Ok(version)
 }
 
 fn invalid(e: SettingsError) -> ApiError {

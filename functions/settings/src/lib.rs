@@ -7,14 +7,30 @@
 //! - `PUT /autotask-credentials`, `PUT /channelonline-credentials` — write-only secrets;
 //! - `GET /audit`, `GET /runs` — recent audit records and sync runs (`?limit=&cursor=`).
 //!
+//! The setup screens (HTML for a browser, the same data as JSON otherwise), each opened from a
+//! signed link and saved by its form's single-use confirmation (a GET never writes):
+//! - `GET /` (HTML) — Connection: both systems' credentials; `GET /test-connection` tests them;
+//!   `POST /autotask-connection`, `POST /channelonline-connection` save them;
+//! - `GET /sales-reps`, `POST /sales-reps` — ChannelOnline sales rep → Autotask resource;
+//! - `GET /field-mapping`, `POST /field-mapping` — payment terms, shipping types, categories,
+//!   billing code, new-company and opportunity defaults, the document's custom field.
+//!
 //! JSON answers, or a readable HTML page when the caller accepts `text/html`.
 
+mod connection;
 mod credentials;
 mod document;
+mod options;
 mod records;
+mod screens;
+mod sections;
+mod setup;
 mod view;
 
-use http::{HeaderValue, Method, StatusCode};
+use sections::Section;
+use setup::Screen;
+
+use http::{HeaderValue, Method};
 use lambda_http::{Body, Request, Response};
 use shared::app::{AppContext, answer};
 use shared::web::{ApiError, Format};
@@ -25,11 +41,26 @@ pub const FUNCTION: &str = "settings";
 /// Handles one function-URL request. Never fails: every error becomes an answer.
 pub async fn handle(ctx: &AppContext, req: Request) -> Result<Response<Body>, lambda_http::Error> {
     let format = Format::from_headers(req.headers());
+    let route = req.uri().path().trim_end_matches('/').to_owned();
+    // A screen's form is authenticated by its confirmation token, not by a signature.
+    if req.method() == Method::POST {
+        return Ok(match route.as_str() {
+            "/autotask-connection" => connection::submit(ctx, &req, connection::AUTOTASK).await,
+            "/channelonline-connection" => connection::submit(ctx, &req, connection::CHANNELONLINE).await,
+            "/sales-reps" => setup::submit(ctx, &req, Section::SalesReps).await,
+            "/field-mapping" => setup::submit(ctx, &req, Section::FieldMapping).await,
+            _ => not_allowed(&req, &route).into_response(format),
+        });
+    }
     let tenant = match ctx.authenticate(&req, FUNCTION).await {
         Ok(tenant) => tenant,
         Err(e) => return Ok(e.into_response(format)),
     };
-    let route = req.uri().path().trim_end_matches('/').to_owned();
+    if req.method() == Method::GET
+        && let Some(page) = screen_page(ctx, &req, &tenant, &route).await
+    {
+        return Ok(page);
+    }
     let (title, result) = match (req.method().clone(), route.as_str()) {
         (Method::GET, "") => ("Integration settings", view::read(ctx, &tenant).await),
         (Method::PUT, "") => (
@@ -50,20 +81,7 @@ pub async fn handle(ctx: &AppContext, req: Request) -> Result<Response<Body>, la
         ),
         (Method::GET, "/audit") => ("Audit trail", records::audit(ctx, &tenant, &req).await),
         (Method::GET, "/runs") => ("Sync runs", records::runs(ctx, &tenant, &req).await),
-        (_, "" | "/autotask-credentials" | "/channelonline-credentials" | "/audit" | "/runs") => (
-            "Not done",
-            Err(ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                format!("{} is not supported on this address", req.method()),
-            )
-            .with_fix("Use GET to read, PUT or PATCH to change settings, PUT to set credentials.")),
-        ),
-        _ => (
-            "Not found",
-            Err(ApiError::not_found("no_such_route", "There is nothing at this address")
-                .with_fix("Use /, /autotask-credentials, /channelonline-credentials, /audit or /runs.")),
-        ),
+        _ => ("Not done", Err(not_allowed(&req, &route))),
     };
     let version = result
         .as_ref()
@@ -76,6 +94,47 @@ pub async fn handle(ctx: &AppContext, req: Request) -> Result<Response<Body>, la
         response.headers_mut().insert(http::header::ETAG, etag);
     }
     Ok(response)
+}
+
+/// The setup screen a signed GET opens, `None` for the JSON routes of the same addresses.
+async fn screen_page(
+    ctx: &AppContext,
+    req: &Request,
+    tenant: &shared::tenant::TenantId,
+    route: &str,
+) -> Option<Response<Body>> {
+    let format = Format::from_headers(req.headers());
+    let screen = Screen {
+        app: ctx,
+        tenant: tenant.clone(),
+        format,
+        signed_at: shared::app::call::signed_at(req).unwrap_or_else(|| ctx.clock.now().timestamp()),
+        deadline: shared::function_url::deadline(req, ctx.clock.now()),
+    };
+    Some(match route {
+        "" if format == Format::Html => connection::show(&screen).await,
+        "/test-connection" => connection::test(&screen).await,
+        "/sales-reps" => setup::show(&screen, Section::SalesReps).await,
+        "/field-mapping" => setup::show(&screen, Section::FieldMapping).await,
+        _ => return None,
+    })
+}
+
+/// 405 on a known address (naming what it takes), 404 elsewhere.
+fn not_allowed(req: &Request, route: &str) -> ApiError {
+    let allow = match route {
+        "" => "GET, PUT, PATCH",
+        "/autotask-credentials" | "/channelonline-credentials" => "PUT",
+        "/audit" | "/runs" | "/test-connection" => "GET",
+        "/sales-reps" | "/field-mapping" | "/autotask-connection" | "/channelonline-connection" => "GET, POST",
+        _ => {
+            return ApiError::not_found("no_such_route", "There is nothing at this address").with_fix(
+                "Use /, /sales-reps, /field-mapping, /test-connection, /autotask-credentials, \
+                 /channelonline-credentials, /audit or /runs.",
+            );
+        }
+    };
+    ApiError::method_not_allowed(req.method(), allow)
 }
 
 #[cfg(test)]

@@ -304,8 +304,16 @@ async fn html_view_and_paging_and_unknown_routes() {
     .unwrap();
     assert_eq!(resp.headers()["content-type"], "text/html; charset=utf-8");
     let html = std::str::from_utf8(resp.body().as_ref()).unwrap();
-    assert!(html.contains("Settings version 1."), "{html}");
-    assert!(html.contains("AT Opportunity"));
+    // a browser opening the settings gets the Connection screen, with both forms and the tabs
+    assert!(html.contains("<h1>Connection</h1>"), "{html}");
+    for form in [
+        "action=\"autotask-connection\"",
+        "action=\"channelonline-connection\"",
+        "./sales-reps?tenant=acme",
+    ] {
+        assert!(html.contains(form), "{form} in {html}");
+    }
+    assert!(!html.contains("<script"), "{html}");
 
     let (status, body) = call(
         &h,

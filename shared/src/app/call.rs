@@ -47,7 +47,7 @@ pub async fn open(app: &AppContext, req: &Request, function: &str) -> Result<Cal
 }
 
 /// The signing timestamp of an authenticated call.
-fn signed_at(req: &Request) -> Option<i64> {
+pub fn signed_at(req: &Request) -> Option<i64> {
     let call = crate::signing::CallToVerify {
         audience: "",
         method: req.method().as_str(),
@@ -69,12 +69,24 @@ pub async fn link_signer(
     audience: &'static str,
     base_url: Option<String>,
 ) -> impl Fn(&str, &[(String, String)]) -> String + Send + Sync + use<> {
-    let keys = app.secrets.signing_keys(&call.ctx.tenant).await.ok().flatten();
-    let (tenant, ts) = (call.ctx.tenant.clone(), call.signed_at);
+    tenant_link_signer(app, &call.ctx.tenant, call.signed_at, audience, base_url).await
+}
+
+/// [`link_signer`] for a call without a tenant context (the settings function): links for
+/// `tenant`, signed at `signed_at`.
+pub async fn tenant_link_signer(
+    app: &AppContext,
+    tenant: &crate::tenant::TenantId,
+    signed_at: i64,
+    audience: &'static str,
+    base_url: Option<String>,
+) -> impl Fn(&str, &[(String, String)]) -> String + Send + Sync + use<> {
+    let keys = app.secrets.signing_keys(tenant).await.ok().flatten();
+    let tenant = tenant.clone();
     move |path: &str, params: &[(String, String)]| {
         let Some(keys) = &keys else { return String::new() };
         let base = base_url.as_deref().unwrap_or("");
-        let url = crate::signing::signed_url(&keys.current, &tenant, audience, base, path, params, ts);
+        let url = crate::signing::signed_url(&keys.current, &tenant, audience, base, path, params, signed_at);
         if base_url.is_some() { url } else { format!(".{url}") }
     }
 }

@@ -15,7 +15,7 @@ use crate::channelonline::ChannelOnline;
 use crate::clock::Clock;
 use crate::domain::settings::{AUTOTASK_MAX_CONCURRENT_CALLS, TenantSettings};
 use crate::idempotency::{Idempotency, IdempotencyStore};
-use crate::secrets::{SecretKind, SecretSource};
+use crate::secrets::{AutotaskCredentials, ChannelOnlineCredentials, SecretKind, SecretSource};
 use crate::store::{AuditLog, AuditOutcome, AuditRecord, MappingStore, SettingsStore, SyncStateStore};
 use crate::tenant::TenantId;
 use crate::web::ApiError;
@@ -54,7 +54,7 @@ fn precondition(code: &str, message: &str, fix: &str) -> ApiError {
 }
 
 /// The client's view of the tenant's Autotask secret.
-fn client_credentials(at: crate::secrets::AutotaskCredentials, impersonation: Option<i64>) -> AtClientCredentials {
+fn client_credentials(at: AutotaskCredentials, impersonation: Option<i64>) -> AtClientCredentials {
     AtClientCredentials {
         username: at.username,
         secret: at.secret,
@@ -118,10 +118,38 @@ impl AppContext {
                 "Enter the ChannelOnline account shortcut, API user email and password in the integration settings.",
             )
         })?;
-        let impersonation = settings.autotask.impersonation_resource_id;
         let until = instant_of(deadline, self.clock.now());
-        let autotask = self
-            .clients
+        let autotask = self.autotask_client(tenant, &settings, at, until);
+        let channelonline = self.channelonline_client(tenant, col, until)?;
+        Ok(TenantContext {
+            tenant: tenant.clone(),
+            settings,
+            settings_version,
+            autotask,
+            channelonline,
+            mappings: self.mappings.clone(),
+            settings_store: self.settings.clone(),
+            audit: self.audit.clone(),
+            sync_state: self.sync_state.clone(),
+            idempotency_store: self.idempotency.clone(),
+            clock: self.clock.clone(),
+            actor: "integration".into(),
+            deadline,
+        })
+    }
+}
+
+impl AppContext {
+    /// The tenant's Autotask client from its stored credentials, limited as every call is.
+    fn autotask_client(
+        &self,
+        tenant: &TenantId,
+        settings: &TenantSettings,
+        at: AutotaskCredentials,
+        until: Instant,
+    ) -> TenantClient {
+        let impersonation = settings.autotask.impersonation_resource_id;
+        self.clients
             .autotask
             .for_tenant(tenant.clone(), client_credentials(at, impersonation))
             .with_credential_source(Arc::new(SecretCredentials {
@@ -139,30 +167,42 @@ impl AppContext {
                         .max_concurrent_calls
                         .unwrap_or(AUTOTASK_MAX_CONCURRENT_CALLS),
                 ),
-            });
-        let channelonline = self
-            .clients
+            })
+    }
+
+    fn channelonline_client(
+        &self,
+        tenant: &TenantId,
+        col: ChannelOnlineCredentials,
+        until: Instant,
+    ) -> Result<Arc<dyn ChannelOnline>, ApiError> {
+        self.clients
             .channelonline
             .for_tenant(tenant, col, Some(until))
             .map_err(|e| {
                 tracing::error!(error = %e, "cannot build the ChannelOnline client");
                 ApiError::internal()
-            })?;
-        Ok(TenantContext {
-            tenant: tenant.clone(),
-            settings,
-            settings_version,
-            autotask,
-            channelonline,
-            mappings: self.mappings.clone(),
-            settings_store: self.settings.clone(),
-            audit: self.audit.clone(),
-            sync_state: self.sync_state.clone(),
-            idempotency_store: self.idempotency.clone(),
-            clock: self.clock.clone(),
-            actor: "integration".into(),
-            deadline,
-        })
+            })
+    }
+
+    /// Each connection on its own, `None` where its credentials are not stored: the setup
+    /// screens test one connection before the other is set up.
+    pub async fn connections(
+        &self,
+        tenant: &TenantId,
+        settings: &TenantSettings,
+        deadline: DateTime<Utc>,
+    ) -> Result<(Option<TenantClient>, Option<Arc<dyn ChannelOnline>>), ApiError> {
+        let until = instant_of(deadline, self.clock.now());
+        let autotask = (*self.secrets)
+            .autotask(tenant)
+            .await?
+            .map(|at| self.autotask_client(tenant, settings, at, until));
+        let channelonline = match (*self.secrets).channelonline(tenant).await? {
+            Some(col) => Some(self.channelonline_client(tenant, col, until)?),
+            None => None,
+        };
+        Ok((autotask, channelonline))
     }
 }
 

@@ -132,7 +132,7 @@ pub async fn autotask(at: &TenantClient, tenant: &TenantId) -> Result<Arc<Autota
         .clone()
         .include_fields(["firstName", "lastName", "email", "licenseType"]);
     let names = active.clone().include_fields(["name"]);
-    let codes = active.include_fields(["name", "useType"]);
+    let codes = active.include_fields(["name", "billingCodeType"]);
     let (resources, terms, shipping, codes) = tokio::try_join!(
         at.query::<Resource>(&people),
         at.query::<PaymentTerm>(&names),
@@ -170,7 +170,7 @@ pub async fn autotask(at: &TenantClient, tenant: &TenantId) -> Result<Arc<Autota
         billing_codes: named(
             codes
                 .into_iter()
-                .filter(|c| c.use_type.is_none_or(|u| u == MATERIAL_USE_TYPE))
+                .filter(|c| c.billing_code_type.is_none_or(|t| t == MATERIAL_BILLING_CODE))
                 .map(|c| (c.id, c.name)),
         ),
         product_categories: picklist(&products, "productCategory"),
@@ -181,8 +181,8 @@ pub async fn autotask(at: &TenantClient, tenant: &TenantId) -> Result<Arc<Autota
     Ok(remember(autotask_cache(), tenant, options))
 }
 
-/// Autotask's `useType` of material (product) billing codes.
-const MATERIAL_USE_TYPE: i64 = 3;
+/// Autotask's `billingCodeType` of material (product) billing codes.
+const MATERIAL_BILLING_CODE: i64 = 2;
 
 fn named(rows: impl Iterator<Item = (Option<i64>, Option<String>)>) -> Vec<Choice> {
     let mut out: Vec<Choice> = rows
@@ -193,7 +193,7 @@ fn named(rows: impl Iterator<Item = (Option<i64>, Option<String>)>) -> Vec<Choic
             ))
         })
         .collect();
-    out.sort_by(|a, b| a.label.to_lowercase().cmp(&b.label.to_lowercase()));
+    out.sort_by_key(|c| c.label.to_lowercase());
     out
 }
 

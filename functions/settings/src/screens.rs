@@ -92,6 +92,20 @@ impl Field {
         }
     }
 
+    /// How `value` reads on this field: a dropdown's label, "empty" for nothing.
+    pub fn display(&self, value: &str) -> String {
+        if value.is_empty() {
+            return "empty".into();
+        }
+        match &self.input {
+            Input::Select { choices, .. } => choices
+                .iter()
+                .find(|c| c.value == value)
+                .map_or_else(|| format!("#{value}"), |c| c.label.clone()),
+            _ => value.to_owned(),
+        }
+    }
+
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self

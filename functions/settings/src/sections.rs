@@ -76,7 +76,7 @@ impl Section {
         match self {
             Section::SalesReps => next.sales_reps = sales_reps_of(values, at, &current, &mut errors),
             Section::FieldMapping => {
-                next.field_mappings = field_mappings_of(s, values, at, &current, &mut errors);
+                next.field_mappings = field_mappings_of(values, at, &current, &mut errors);
                 next.opportunity_custom_field = text(values, "custom_field");
             }
         }
@@ -461,7 +461,6 @@ fn probability(values: &BTreeMap<String, String>, name: &str, errors: &mut Field
 }
 
 fn field_mappings_of(
-    s: &TenantSettings,
     values: &BTreeMap<String, String>,
     at: &AutotaskOptions,
     current: &BTreeMap<String, String>,
@@ -507,7 +506,6 @@ fn field_mappings_of(
             owner_resource_id,
         },
         default_billing_code_id,
-        ..s.field_mappings.clone()
     }
 }
 

@@ -137,10 +137,17 @@ async fn render(screen: &Screen<'_>, section: Section, state: &State, v: &View, 
         body.push_str(&screens::para(class, text));
     }
     if !v.changed.is_empty() {
+        let field = |name: &str| groups.iter().flat_map(|g| &g.fields).find(|f| f.name == name);
         let rows: Vec<(String, String)> = v
             .changed
             .iter()
-            .map(|(f, was, now)| (f.clone(), format!("was {was}, now {now}")))
+            .map(|(name, was, now)| match field(name) {
+                Some(f) => (
+                    f.label.clone(),
+                    format!("was {}, now {}", f.display(was), f.display(now)),
+                ),
+                None => (name.clone(), format!("was {was}, now {now}")),
+            })
             .collect();
         body.push_str(&screens::facts(&rows));
     }
@@ -148,7 +155,7 @@ async fn render(screen: &Screen<'_>, section: Section, state: &State, v: &View, 
         body.push_str(&screens::para("error", whole));
     }
     body.push_str(&screens::form(
-        &section.action().to_string(),
+        section.action(),
         &token,
         &fixed,
         &groups,
@@ -300,15 +307,19 @@ fn view_of(answer: &Value, c: &Confirmed) -> View {
                 .into_iter()
                 .flatten()
                 .map(|c| {
-                    let text = |k: &str| {
-                        let v = c[k].as_str().unwrap_or("");
-                        if v.is_empty() { "empty".to_owned() } else { v.to_owned() }
-                    };
+                    let text = |k: &str| c[k].as_str().unwrap_or("").to_owned();
                     (c["field"].as_str().unwrap_or("").to_owned(), text("was"), text("now"))
                 })
                 .collect(),
             errors: FieldErrors::new(),
-            choices: Some(c.choices.clone()),
+            // Only what this admin changed goes over the other's version.
+            choices: Some(
+                c.choices
+                    .iter()
+                    .filter(|(name, value)| c.params.get(&format!("was.{name}")) != Some(*value))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            ),
         },
         Some("invalid") => View {
             notice: Some((

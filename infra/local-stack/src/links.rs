@@ -26,7 +26,10 @@ type Screen = (
 
 /// Every screen and button of the demo data.
 const SCREENS: &[Screen] = &[
-    ("Settings (admin)", "settings", "/", &[]),
+    ("Settings: connection (admin)", "settings", "/", &[]),
+    ("Settings: test connection", "settings", "/test-connection", &[]),
+    ("Settings: sales rep mapping", "settings", "/sales-reps", &[]),
+    ("Settings: field mapping", "settings", "/field-mapping", &[]),
     ("Map Customers", "map-customers", "/", &[]),
     (
         "Export customer AC1001 (shows what will be written; confirm to write)",

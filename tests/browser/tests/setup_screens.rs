@@ -1,0 +1,278 @@
+//! The admin's setup, in headless Chromium through the local stack: from an empty store (a new
+//! tenant with nothing but its signing key) to a first exported quote, using only the screens.
+
+use browser::{Browser, signed_link};
+use local_stack::{LocalStack, StackOptions};
+use serde_json::Value;
+use shared::secret::SecretString;
+use shared::secrets::SigningKeysDocument;
+use shared::tenant::TenantId;
+
+const QUOTE: &str = "Q100045";
+const CUSTOMER: &str = "AC1001";
+/// The demo Autotask resource for the demo quote's sales rep (U501).
+const DANA: &str = "29682885";
+const LEE: &str = "29682886";
+
+async fn stack_with_new_tenant(name: &str) -> (LocalStack, tempfile::TempDir, TenantId, SecretString) {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = LocalStack::start(&StackOptions {
+        dir: dir.path().join(".local"),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..StackOptions::default()
+    })
+    .await
+    .expect("the local stack starts");
+    let tenant = TenantId::parse(name).unwrap();
+    let key = local_stack::seed::random_key();
+    stack
+        .ctx
+        .secrets
+        .store(&tenant, &SigningKeysDocument::current_only(key.clone()))
+        .await
+        .unwrap();
+    (stack, dir, tenant, SecretString::new(key))
+}
+
+async fn stored_settings(stack: &LocalStack, tenant: &TenantId) -> Value {
+    stack
+        .ctx
+        .settings
+        .get_settings(tenant)
+        .await
+        .unwrap()
+        .map(|d| d.doc)
+        .unwrap_or_default()
+}
+
+/// Types both connections on the Connection screen and saves each form.
+async fn connect(b: &Browser, stack: &LocalStack) {
+    let at = stack.autotask.config();
+    b.set("username", &at.username).await;
+    b.set("secret", &at.secret).await;
+    b.set("integration_code", &at.integration_code).await;
+    b.press("Save Autotask connection").await;
+    assert!(
+        b.text().await.contains("Autotask connection saved"),
+        "{}",
+        b.text().await
+    );
+    b.check("02-connection-autotask-saved").await;
+    let col = stack.channelonline.config();
+    b.set("shortcut", &col.shortcut).await;
+    b.set("email", &col.email).await;
+    b.set("password", &col.password).await;
+    b.press("Save ChannelOnline connection").await;
+    assert!(b.text().await.contains("ChannelOnline connection saved"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_sets_up_a_new_tenant_with_the_screens_and_exports_a_first_quote() {
+    // GIVEN a tenant with nothing stored but its signing key, and the admin's signed link
+    let (stack, _dir, tenant, key) = stack_with_new_tenant("fresh").await;
+    let b = Browser::start(&format!("http://{}", stack.addr)).await;
+    b.open(&signed_link(&stack, &tenant, &key, "settings", "/", &[])).await;
+    let text = b.text().await;
+    assert!(
+        text.contains("Autotask connection\tnot set yet") || text.contains("not set yet"),
+        "{text}"
+    );
+    b.check("01-connection-empty").await;
+
+    // WHEN the admin types both connections and tests them
+    connect(&b, &stack).await;
+    b.check("03-connection-saved").await;
+    // THEN the secrets are stored, never shown, and the settings hold the non-secret parts
+    let page = b.client.source().await.unwrap();
+    assert!(
+        !page.contains(&stack.autotask.config().secret),
+        "the secret is never on a page"
+    );
+    assert!(!page.contains(&stack.channelonline.config().password));
+    let settings = stored_settings(&stack, &tenant).await;
+    assert_eq!(
+        settings["autotask"]["username"],
+        stack.autotask.config().username.as_str()
+    );
+    assert_eq!(
+        settings["channelonline"]["shortcut"],
+        stack.channelonline.config().shortcut.as_str()
+    );
+    b.follow("Test connection").await;
+    let text = b.text().await;
+    assert!(text.contains("Both connections work."), "{text}");
+    assert!(text.contains("used ("), "the hourly budget's use is shown: {text}");
+    b.check("04-test-connection").await;
+
+    // WHEN the admin maps the quote's sales rep in the dropdown of Autotask resources
+    b.follow("Sales reps").await;
+    let offered = b.options("rep.U501").await;
+    assert!(
+        offered.iter().any(|(v, l)| v == DANA && l.contains("Dana Sales")),
+        "{offered:?}"
+    );
+    assert!(
+        !offered.iter().any(|(_, l)| l.contains("rmm-api")),
+        "API-only users are not offered: {offered:?}"
+    );
+    b.set("rep.U501", DANA).await;
+    b.check("05-sales-reps").await;
+    b.press("Save sales rep mapping").await;
+    assert!(b.text().await.contains("Saved."), "{}", b.text().await);
+    // THEN exactly that mapping is stored
+    let settings = stored_settings(&stack, &tenant).await;
+    assert_eq!(
+        settings["sales_reps"],
+        serde_json::json!([{ "col_sales_rep_id": "U501", "at_resource_id": 29682885 }])
+    );
+
+    // WHEN the admin maps the quote's values on the field mapping screen
+    b.follow("Field mapping").await;
+    for (field, value) in [
+        ("pay.Net 30", "1"),
+        ("ship.UPS Ground", "1"),
+        ("cat.Computers / Notebooks", "2"),
+        ("default_category", "3"),
+        ("billing_code", "29682801"),
+        ("company_type", "1"),
+        ("company_owner", DANA),
+        ("quote.status", "1"),
+        ("quote.stage", "1"),
+        ("quote.probability", "50"),
+        ("custom_field", "AT Opportunity"),
+    ] {
+        b.set(field, value).await;
+    }
+    b.check("06-field-mapping").await;
+    b.press("Save field mapping").await;
+    assert!(b.text().await.contains("Saved."), "{}", b.text().await);
+    // THEN the stored settings hold them
+    let fm = stored_settings(&stack, &tenant).await["field_mappings"].clone();
+    assert_eq!(
+        fm["payment_terms"],
+        serde_json::json!([{ "col": "Net 30", "at_id": 1 }])
+    );
+    assert_eq!(fm["quote_opportunity"]["probability"], 50);
+    assert_eq!(fm["default_billing_code_id"], 29682801);
+    assert_eq!(fm["new_company"]["owner_resource_id"], 29682885);
+
+    // WHEN the seller exports the customer, then the quote, each from its confirmation page
+    b.open(&signed_link(
+        &stack,
+        &tenant,
+        &key,
+        "export-customer",
+        "/",
+        &[("customer_number", CUSTOMER)],
+    ))
+    .await;
+    b.check("07-export-customer-confirm").await;
+    assert_eq!(stack.autotask.state().count("Opportunities"), 1, "nothing written yet");
+    b.submit().await;
+    b.check("08-export-customer-result").await;
+    b.open(&signed_link(
+        &stack,
+        &tenant,
+        &key,
+        "export-document",
+        "/",
+        &[("document_number", QUOTE)],
+    ))
+    .await;
+    b.check("09-export-quote-dry-run").await;
+    b.submit().await;
+    let text = b.text().await;
+    b.check("10-export-quote-result").await;
+
+    // THEN Autotask holds the quote with its items, under the mapped rep and payment term
+    let state = stack.autotask.state();
+    let quote = state
+        .all("Quotes")
+        .into_iter()
+        .find(|q| q["externalQuoteNumber"].as_str().is_some_and(|n| n.starts_with(QUOTE)))
+        .unwrap_or_else(|| panic!("no Autotask quote for {QUOTE}: {text}"));
+    assert_eq!(quote["paymentTerm"], 1);
+    let opportunity = state
+        .get("Opportunities", quote["opportunityID"].as_i64().unwrap())
+        .unwrap();
+    assert_eq!(opportunity["ownerResourceID"], 29682885);
+    let items = state
+        .all("QuoteItems")
+        .into_iter()
+        .filter(|i| i["quoteID"] == quote["id"])
+        .count();
+    assert!(items > 0, "{text}");
+    b.close().await;
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conflicting_or_stale_save_is_told_at_the_field_and_nothing_is_saved() {
+    // GIVEN a connected tenant whose settings already map another rep to Lee
+    let (stack, _dir, tenant, key) = stack_with_new_tenant("second").await;
+    let b = Browser::start(&format!("http://{}", stack.addr)).await;
+    b.open(&signed_link(&stack, &tenant, &key, "settings", "/", &[])).await;
+    connect(&b, &stack).await;
+    let mut settings = stored_settings(&stack, &tenant).await;
+    settings["sales_reps"] = serde_json::json!([{ "col_sales_rep_id": "U999", "at_resource_id": 29682886 }]);
+    let version = stack.ctx.settings.get_settings(&tenant).await.unwrap().unwrap().version;
+    stack
+        .ctx
+        .settings
+        .put_settings(&tenant, &settings, Some(version), chrono_now())
+        .await
+        .unwrap();
+
+    // WHEN the admin chooses Lee for U501 too
+    b.open(&signed_link(&stack, &tenant, &key, "settings", "/sales-reps", &[]))
+        .await;
+    b.set("rep.U501", LEE).await;
+    b.press("Save sales rep mapping").await;
+    // THEN the conflict is named at the field and nothing changed
+    let text = b.text().await;
+    assert!(text.contains("is already chosen for"), "{text}");
+    assert!(text.contains("Nothing was saved"), "{text}");
+    b.check_refused("11-sales-reps-conflict", 422).await;
+    assert_eq!(
+        stored_settings(&stack, &tenant).await["sales_reps"],
+        settings["sales_reps"]
+    );
+
+    // WHEN someone else saves while the admin has the screen open, and the admin then saves
+    b.set("rep.U501", DANA).await;
+    let mut other = stored_settings(&stack, &tenant).await;
+    other["sales_reps"] = serde_json::json!([{ "col_sales_rep_id": "U999", "at_resource_id": 29682885 }]);
+    let version = stack.ctx.settings.get_settings(&tenant).await.unwrap().unwrap().version;
+    stack
+        .ctx
+        .settings
+        .put_settings(&tenant, &other, Some(version), chrono_now())
+        .await
+        .unwrap();
+    b.press("Save sales rep mapping").await;
+    // THEN the page says someone saved first and shows what they changed; nothing is saved
+    let text = b.text().await;
+    assert!(text.contains("Someone else saved"), "{text}");
+    assert!(
+        text.contains("was Lee Tech <lee@example.com>, now Dana Sales <dana@example.com>"),
+        "what changed is listed: {text}"
+    );
+    // AND the form shows their version with only this admin's own change on it
+    let u999 = b
+        .client
+        .find(fantoccini::Locator::Css("[name=\"set.rep.U999\"]"))
+        .await
+        .unwrap();
+    assert_eq!(u999.prop("value").await.unwrap().as_deref(), Some(DANA));
+    b.check_refused("12-sales-reps-stale", 409).await;
+    assert_eq!(
+        stored_settings(&stack, &tenant).await["sales_reps"],
+        other["sales_reps"]
+    );
+    b.close().await;
+    stack.stop().await;
+}
+
+fn chrono_now() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}

@@ -285,7 +285,7 @@ mod tests {
         let links = links_from_secrets_file(&stack.secrets_file, "http://127.0.0.1:1")
             .await
             .unwrap();
-        assert_eq!(links.matches("http://127.0.0.1:1/").count(), 7, "{links}");
+        assert_eq!(links.matches("http://127.0.0.1:1/").count(), 10, "{links}");
         stack.stop().await;
     }
 }

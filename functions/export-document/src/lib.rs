@@ -93,9 +93,27 @@ async fn export(app: &AppContext, call: &Call, request: ExportDocumentRequest) -
         Some(id) => call.ctx.autotask.opportunity_page(id).await,
         None => None,
     };
+    let retry = if outcome.failed_lines > 0 {
+        Some(retry_link(app, call, &outcome).await)
+    } else {
+        None
+    };
     let mut body = serde_json::to_value(outcome).expect("outcome serialises");
     body["opportunity_url"] = page.into();
+    body["retry_url"] = retry.into();
     Ok((body, false))
+}
+
+/// "Retry failed lines": the export's own confirmation page again, for the same opportunity.
+/// Re-running the export is safe (every create reconciles by its natural key): it writes only
+/// the lines still missing or different, which after a failure are the failed ones.
+async fn retry_link(app: &AppContext, call: &Call, outcome: &ExportOutcome) -> String {
+    let sign = call::link_signer(app, call, FUNCTION, None).await;
+    let mut params = vec![("document_number".to_owned(), outcome.document_number.clone())];
+    if let Some(id) = outcome.opportunity_id {
+        params.push(("opportunity_id".to_owned(), id.to_string()));
+    }
+    sign("/", &params)
 }
 
 /// The result page: the message, the opportunity (linked into Autotask when its address is
@@ -113,6 +131,28 @@ fn result_page(title: &str, body: &Value) -> String {
     let quote = body["quote_id"]
         .as_i64()
         .map(|q| format!(", quote {q}"))
+        .unwrap_or_default();
+    let synced: String = body["synced_back"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(field, value)| {
+            format!(
+                "<p class=\"status\">In Autotask ({}, synced back): <strong>{}</strong></p>",
+                escape_html(field),
+                text(value)
+            )
+        })
+        .collect();
+    let retry = body["retry_url"]
+        .as_str()
+        .map(|url| {
+            format!(
+                "<p><a class=\"retry\" href=\"{}\">Retry failed lines</a> (opens the export's \
+                 confirmation again; lines already in Autotask are not written twice)</p>",
+                escape_html(url)
+            )
+        })
         .unwrap_or_default();
     let lines = body["lines"].as_array().map(Vec::as_slice).unwrap_or_default();
     let rows: String = lines
@@ -133,7 +173,7 @@ fn result_page(title: &str, body: &Value) -> String {
          <style>body{{font-family:sans-serif;margin:1em;max-width:60em}}table{{border-collapse:collapse;width:100%}}\
          td,th{{border-bottom:1px solid #ddd;padding:.3em .5em;text-align:left;vertical-align:top}}\
          tr.failed,tr.refused{{background:#fff6d5}}</style></head><body><h1>{t}</h1>\
-         <p class=\"message\">{m}</p><p>{opportunity}{quote}</p>\
+         <p class=\"message\">{m}</p><p>{opportunity}{quote}</p>{synced}{retry}\
          <table><thead><tr><th>Line</th><th>Type</th><th>Status</th><th>Autotask item</th><th>What to fix</th></tr></thead>\
          <tbody>{rows}</tbody></table></body></html>",
         t = escape_html(title),
@@ -175,6 +215,12 @@ async fn preview(app: &AppContext, call: &Call, request: &ExportDocumentRequest)
             ),
         ),
     ];
+    rows.extend(
+        outcome
+            .synced_back
+            .iter()
+            .map(|(field, value)| (format!("In Autotask ({field}, synced back)"), value.clone())),
+    );
     rows.extend(outcome.lines.iter().filter_map(|l| {
         let error = l.error.as_ref()?;
         Some((format!("Line {}", l.line_id), error.clone()))
@@ -200,4 +246,44 @@ async fn customer_link(app: &AppContext, call: &Call) -> Option<impl Fn(&str) ->
     let base = shared::config::optional("EXPORT_CUSTOMER_URL")?;
     let sign = call::link_signer(app, call, EXPORT_CUSTOMER, Some(base)).await;
     Some(move |customer: &str| sign("/", &[("customer_number".to_owned(), customer.to_owned())]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_result_page_offers_a_retry_when_lines_failed_and_shows_the_status_synced_back() {
+        let body = json!({
+            "message": "Exported Q1; 1 line failed.",
+            "opportunity_id": 7, "opportunity_url": "https://ww4.autotask.net/x?OpportunityID=7", "quote_id": 9,
+            "failed_lines": 1,
+            "lines": [
+                { "line_id": "L1", "item_type": "product", "status": "created", "item_id": 11 },
+                { "line_id": "L2", "item_type": "product", "status": "failed", "error": "Map the <category>." }
+            ],
+            "synced_back": { "AT Status": "Closed Won" },
+            "retry_url": "./?document_number=Q1&opportunity_id=7&tenant=t&ts=1&sig=v3%3Dab",
+        });
+        let page = result_page("Exported, with lines to fix", &body);
+        assert!(
+            page.contains("<a class=\"retry\" href=\"./?document_number=Q1&amp;opportunity_id=7&amp;tenant=t&amp;ts=1&amp;sig=v3%3Dab\">Retry failed lines</a>"),
+            "{page}"
+        );
+        assert!(
+            page.contains("In Autotask (AT Status, synced back): <strong>Closed Won</strong>"),
+            "{page}"
+        );
+        assert!(page.contains("Map the &lt;category&gt;."), "{page}");
+        assert!(page.contains("Open opportunity 7 in Autotask"));
+
+        // AND without failed lines or a synced status, neither is offered
+        let done = json!({ "message": "Exported.", "opportunity_id": 7, "failed_lines": 0, "lines": [] });
+        let page = result_page("Exported to Autotask", &done);
+        assert!(
+            !page.contains("Retry failed lines") && !page.contains("synced back"),
+            "{page}"
+        );
+    }
 }

@@ -78,6 +78,10 @@ impl Section {
             Section::FieldMapping => {
                 next.field_mappings = field_mappings_of(values, at, &current, &mut errors);
                 next.opportunity_custom_field = text(values, "custom_field");
+                next.bulk_sync.enabled = switch(values, "sync.enabled", &mut errors);
+                next.bulk_sync.status_field_name = text(values, "sync.status_field");
+                next.bulk_sync.approval_field_name = text(values, "sync.approval_field");
+                next.bulk_sync.import_new_contacts = switch(values, "sync.import_contacts", &mut errors);
             }
         }
         if errors.is_empty()
@@ -446,7 +450,77 @@ fn field_mapping_groups(s: &TenantSettings, at: &AutotaskOptions, col: &ChannelO
                 .hint("The document-level custom field the export writes the Autotask opportunity id into."),
             ],
         },
+        Group {
+            legend: "Scheduled sync".into(),
+            intro: Some(
+                "The hourly sync keeps mapped customers and contacts alike both ways and brings the deal's \
+                 status back from Autotask."
+                    .into(),
+            ),
+            fields: vec![
+                Field::new(
+                    "sync.enabled",
+                    "Scheduled sync",
+                    yes_no("off"),
+                    on_off(s.bulk_sync.enabled),
+                ),
+                Field::new(
+                    "sync.status_field",
+                    "Custom field for the Autotask status",
+                    Input::Text,
+                    s.bulk_sync.status_field_name.clone().unwrap_or_default(),
+                )
+                .hint("The document custom field the sync writes the opportunity's status into (won, lost …)."),
+                Field::new(
+                    "sync.approval_field",
+                    "Custom field for the quote's approval",
+                    Input::Text,
+                    s.bulk_sync.approval_field_name.clone().unwrap_or_default(),
+                )
+                .hint("Where the sync writes the customer's approval from Autotask's portal, if used."),
+                Field::new(
+                    "sync.import_contacts",
+                    "New Autotask contacts",
+                    Input::Select {
+                        choices: vec![Choice {
+                            value: "on".into(),
+                            label: "imported into ChannelOnline".into(),
+                        }],
+                        empty: "left in Autotask only",
+                    },
+                    on_off(s.bulk_sync.import_new_contacts),
+                ),
+            ],
+        },
     ]
+}
+
+fn yes_no(off: &'static str) -> Input {
+    Input::Select {
+        choices: vec![Choice {
+            value: "on".into(),
+            label: "on".into(),
+        }],
+        empty: off,
+    }
+}
+
+fn on_off(on: bool) -> String {
+    if on { "on".into() } else { String::new() }
+}
+
+fn switch(values: &BTreeMap<String, String>, name: &str, errors: &mut FieldErrors) -> bool {
+    match values.get(name).map(|v| v.trim()) {
+        None | Some("") => false,
+        Some("on") => true,
+        Some(other) => {
+            errors.insert(
+                name.to_owned(),
+                format!("{other:?} is not a choice here: choose from the list."),
+            );
+            false
+        }
+    }
 }
 
 fn probability(values: &BTreeMap<String, String>, name: &str, errors: &mut FieldErrors) -> Option<u8> {

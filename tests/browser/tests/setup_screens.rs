@@ -140,6 +140,7 @@ async fn an_admin_sets_up_a_new_tenant_with_the_screens_and_exports_a_first_quot
         ("quote.stage", "1"),
         ("quote.probability", "50"),
         ("custom_field", "AT Opportunity"),
+        ("sync.status_field", "AT Status"),
     ] {
         b.set(field, value).await;
     }
@@ -155,6 +156,17 @@ async fn an_admin_sets_up_a_new_tenant_with_the_screens_and_exports_a_first_quot
     assert_eq!(fm["quote_opportunity"]["probability"], 50);
     assert_eq!(fm["default_billing_code_id"], 29682801);
     assert_eq!(fm["new_company"]["owner_resource_id"], 29682885);
+    assert_eq!(
+        stored_settings(&stack, &tenant).await["bulk_sync"]["status_field_name"],
+        "AT Status"
+    );
+    // (the hourly sync has written the deal's status back onto the document before)
+    let synced_at = chrono_now();
+    let written = stack
+        .channelonline
+        .state()
+        .set_custom_field(QUOTE, "AT Status", "Closed Won", synced_at);
+    assert!(written.is_some(), "the demo quote exists");
 
     // WHEN the seller exports the customer, then the quote, each from its confirmation page
     b.open(&signed_link(
@@ -180,8 +192,15 @@ async fn an_admin_sets_up_a_new_tenant_with_the_screens_and_exports_a_first_quot
     ))
     .await;
     b.check("09-export-quote-dry-run").await;
+    let dry_run = b.text().await;
+    assert!(dry_run.contains("In Autotask (AT Status, synced back)"), "{dry_run}");
     b.submit().await;
     let text = b.text().await;
+    assert!(
+        text.contains("In Autotask (AT Status, synced back): Closed Won"),
+        "{text}"
+    );
+    assert!(text.contains("Open opportunity"), "a link into Autotask: {text}");
     b.check("10-export-quote-result").await;
 
     // THEN Autotask holds the quote with its items, under the mapped rep and payment term

@@ -87,6 +87,25 @@ pub struct ExportOutcome {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plan: Option<Value>,
+    /// What the bulk sync wrote back onto the document from Autotask (the deal's status, the
+    /// quote's approval), by the custom field's name: shown beside the export's result.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub synced_back: std::collections::BTreeMap<String, String>,
+}
+
+/// The status-back custom fields of `doc` that hold a value (see `BulkSyncOptions`).
+fn synced_back(
+    doc: &crate::channelonline::Document,
+    sync: &crate::domain::settings::BulkSyncOptions,
+) -> std::collections::BTreeMap<String, String> {
+    [&sync.status_field_name, &sync.approval_field_name]
+        .into_iter()
+        .flatten()
+        .filter_map(|name| {
+            let value = doc.custom_field(name)?.trim();
+            (!value.is_empty()).then(|| (name.clone(), value.to_owned()))
+        })
+        .collect()
 }
 
 /// Builds the link that exports a customer (by customer number), offered when it is not mapped.
@@ -116,9 +135,13 @@ pub async fn export_document(
         .as_ref()
         .map(|m| ExportRecord::from_data(m.at_id, &m.data));
 
+    let synced_back = synced_back(&doc, &ctx.settings.bulk_sync);
     if request.dry_run {
         let plan = plan_against_autotask(ctx, &input, &ready, &settings, request, previous.as_ref()).await?;
-        return Ok(dry_run_outcome(&plan));
+        return Ok(ExportOutcome {
+            synced_back,
+            ..dry_run_outcome(&plan)
+        });
     }
 
     // One export per document at a time (lease), and identical repeats answered from the
@@ -132,7 +155,10 @@ pub async fn export_document(
         })
     })
     .await?;
-    Ok(once.answer)
+    Ok(ExportOutcome {
+        synced_back,
+        ..once.answer
+    })
 }
 
 /// An export with lines left to fix is not final: the next click runs again for those lines.
@@ -368,6 +394,7 @@ fn dry_run_outcome(plan: &Plan) -> ExportOutcome {
         lines,
         failed_lines,
         plan: Some(serde_json::to_value(plan).expect("plan serialises")),
+        synced_back: Default::default(),
     }
 }
 
@@ -722,6 +749,7 @@ async fn run_plan(
         lines,
         failed_lines,
         plan: None,
+        synced_back: Default::default(),
     })
 }
 

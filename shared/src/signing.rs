@@ -208,7 +208,7 @@ pub fn canonical_message(
         "{SCHEME}\n{tenant}\n{audience}\n{}\n{}\n{}\n{timestamp}\n{body_hash}",
         method.to_ascii_uppercase(),
         if path.is_empty() { "/" } else { path },
-        canonical_query(raw_query)
+        canonical_query(method, raw_query)
     )
 }
 
@@ -224,9 +224,16 @@ pub fn covered_lines(headers: &HeaderMap) -> String {
         .collect()
 }
 
-fn canonical_query(raw_query: &str) -> String {
+/// Query parameters a GET carries beyond what was signed: the words typed into a signed screen's
+/// search box, a plain GET form whose hidden fields carry the signature. They only choose what
+/// the same read of the same function and route shows; a route that takes none refuses them.
+pub const SEARCH_PREFIX: &str = "q.";
+
+fn canonical_query(method: &str, raw_query: &str) -> String {
+    let search = method.eq_ignore_ascii_case("GET");
     let mut pairs: Vec<(String, String)> = url::form_urlencoded::parse(raw_query.as_bytes())
         .filter(|(k, _)| k != QUERY_SIGNATURE && k != QUERY_TIMESTAMP && k != QUERY_TENANT)
+        .filter(|(k, _)| !(search && k.starts_with(SEARCH_PREFIX)))
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
     pairs.sort();
@@ -322,16 +329,33 @@ pub fn signed_url(
     params: &[(String, String)],
     timestamp: i64,
 ) -> String {
+    let full = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(signed_pairs(key, tenant, audience, path, params, timestamp))
+        .finish();
+    format!("{}{}?{}", base_url.trim_end_matches('/'), path, full)
+}
+
+/// The query pairs of a signed GET of `path` with `params`: the parameters, then the tenant,
+/// the time and the signature. A search form carries them as hidden fields.
+pub fn signed_pairs(
+    key: &SecretString,
+    tenant: &TenantId,
+    audience: &str,
+    path: &str,
+    params: &[(String, String)],
+    timestamp: i64,
+) -> Vec<(String, String)> {
     let query = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(params.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .finish();
     let sig = sign(key, tenant, audience, "GET", path, &query, timestamp, b"");
-    let full = url::form_urlencoded::Serializer::new(query)
-        .append_pair(QUERY_TENANT, tenant.as_str())
-        .append_pair(QUERY_TIMESTAMP, &timestamp.to_string())
-        .append_pair(QUERY_SIGNATURE, &sig)
-        .finish();
-    format!("{}{}?{}", base_url.trim_end_matches('/'), path, full)
+    let mut pairs = params.to_vec();
+    pairs.extend([
+        (QUERY_TENANT.to_owned(), tenant.as_str().to_owned()),
+        (QUERY_TIMESTAMP.to_owned(), timestamp.to_string()),
+        (QUERY_SIGNATURE.to_owned(), sig),
+    ]);
+    pairs
 }
 
 #[cfg(test)]
@@ -610,6 +634,47 @@ mod tests {
             ..for_query
         };
         assert_eq!(check(&at_export, &keys("k1", None), 1_000), Err(AuthError::Mismatch));
+    }
+
+    #[test]
+    fn a_search_box_adds_words_to_a_signed_get_but_changes_nothing_signed() {
+        // GIVEN a signed GET link to /audit with a covered parameter
+        let pairs = signed_pairs(
+            &"k1".into(),
+            &tenant("acme"),
+            "settings",
+            "/audit",
+            &[("limit".to_owned(), "20".to_owned())],
+            1_000,
+        );
+        let signed = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        let verifies = |method: &str, query: &str| {
+            let headers = HeaderMap::new();
+            let call = CallToVerify {
+                audience: "settings",
+                method,
+                path: "/audit",
+                raw_query: query,
+                headers: &headers,
+                body: b"",
+            };
+            let claim = read_claim(&call).unwrap();
+            verify(&call, &claim, &keys("k1", None), at(1_000), DEFAULT_WINDOW_SECS)
+        };
+        assert_eq!(verifies("GET", &signed), Ok(()));
+        // WHEN the search form adds typed words THEN the GET still verifies
+        assert_eq!(verifies("GET", &format!("{signed}&q.record=C-1001")), Ok(()));
+        // BUT a changed covered parameter, or words on any other method, are refused
+        assert_eq!(
+            verifies("GET", &signed.replace("limit=20", "limit=99")),
+            Err(AuthError::Mismatch)
+        );
+        assert_eq!(
+            verifies("POST", &format!("{signed}&q.record=C-1001")),
+            Err(AuthError::Mismatch)
+        );
     }
 
     #[test]

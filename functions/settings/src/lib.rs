@@ -13,7 +13,8 @@
 //!   `POST /autotask-connection`, `POST /channelonline-connection` save them;
 //! - `GET /sales-reps`, `POST /sales-reps` — ChannelOnline sales rep → Autotask resource;
 //! - `GET /field-mapping`, `POST /field-mapping` — payment terms, shipping types, categories,
-//!   billing code, new-company and opportunity defaults, the document's custom field.
+//!   billing code, new-company and opportunity defaults, the document's custom field;
+//! - `GET /audit` (searchable by record with `q.record`), `GET /runs` — the trail and the runs.
 //!
 //! JSON answers, or a readable HTML page when the caller accepts `text/html`.
 
@@ -116,6 +117,8 @@ async fn screen_page(
         "/test-connection" => connection::test(&screen).await,
         "/sales-reps" => setup::show(&screen, Section::SalesReps).await,
         "/field-mapping" => setup::show(&screen, Section::FieldMapping).await,
+        "/audit" if format == Format::Html => records::audit_screen(&screen, req).await,
+        "/runs" if format == Format::Html => records::runs_screen(&screen, req).await,
         _ => return None,
     })
 }

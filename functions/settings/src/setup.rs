@@ -41,6 +41,41 @@ impl Screen<'_> {
         tenant_link_signer(self.app, &self.tenant, self.signed_at, FUNCTION, None).await
     }
 
+    /// A search form on `route`: a GET whose hidden fields carry this request's signature (and
+    /// `fixed`), and whose `q.*` text boxes (`search`: name, label, value) add the typed words.
+    pub async fn search_form(&self, route: &str, fixed: &[(String, String)], search: &[(&str, &str, &str)]) -> String {
+        let keys = self.app.secrets.signing_keys(&self.tenant).await.ok().flatten();
+        let Some(keys) = keys else { return String::new() };
+        let pairs = shared::signing::signed_pairs(&keys.current, &self.tenant, FUNCTION, route, fixed, self.signed_at);
+        let hidden: String = pairs
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                    web::escape_html(k),
+                    web::escape_html(v)
+                )
+            })
+            .collect();
+        let boxes: String = search
+            .iter()
+            .map(|(name, label, value)| {
+                format!(
+                    "<label for=\"search-{name}\">{}</label> <input type=\"search\" id=\"search-{name}\" \
+                     name=\"{}{name}\" value=\"{}\"> ",
+                    web::escape_html(label),
+                    shared::signing::SEARCH_PREFIX,
+                    web::escape_html(value)
+                )
+            })
+            .collect();
+        let action = route.rsplit('/').next().unwrap_or("");
+        format!(
+            "<form method=\"get\" action=\"{}\" role=\"search\">{hidden}{boxes}<button type=\"submit\">Search</button></form>",
+            web::escape_html(if action.is_empty() { "./" } else { action })
+        )
+    }
+
     /// The screen of a verified form: links carry the time its token was issued.
     pub fn of_form<'a>(app: &'a AppContext, req: &Request, confirmed: &Confirmed) -> Screen<'a> {
         Screen {

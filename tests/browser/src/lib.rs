@@ -114,9 +114,14 @@ impl Browser {
             .expect("its text")
     }
 
-    /// Sets the form field `set.<name>`: a dropdown by value, a text box by typing.
+    /// Sets the form field `set.<name>` (a screen's choice): a dropdown by value, a text box by typing.
     pub async fn set(&self, name: &str, value: &str) {
-        let selector = format!("[name=\"set.{}\"]", name.replace('\\', "\\\\").replace('"', "\\\""));
+        self.fill(&format!("set.{name}"), value).await;
+    }
+
+    /// Sets the form field named `name` exactly: a dropdown by value, a text box by typing.
+    pub async fn fill(&self, name: &str, value: &str) {
+        let selector = format!("[name=\"{}\"]", name.replace('\\', "\\\\").replace('"', "\\\""));
         let field = self
             .client
             .find(Locator::Css(&selector))

@@ -221,6 +221,28 @@ async fn an_admin_sets_up_a_new_tenant_with_the_screens_and_exports_a_first_quot
         .filter(|i| i["quoteID"] == quote["id"])
         .count();
     assert!(items > 0, "{text}");
+
+    // WHEN the admin searches the audit trail for the quote THEN its export is there, with the
+    // Autotask ids, and the setup's saves are not
+    b.open(&signed_link(&stack, &tenant, &key, "settings", "/audit", &[]))
+        .await;
+    let trail = b.text().await;
+    assert!(
+        trail.contains("settings.sales-reps") && trail.contains("setup-screen"),
+        "{trail}"
+    );
+    b.check("11-audit-trail").await;
+    b.fill("q.record", QUOTE).await;
+    b.press("Search").await;
+    let found = b.text().await;
+    assert!(found.contains(&format!("about {QUOTE}")), "{found}");
+    assert!(found.contains("export-document"), "{found}");
+    assert!(!found.contains("settings.sales-reps"), "{found}");
+    assert!(found.contains(&quote["opportunityID"].to_string()), "{found}");
+    b.check("12-audit-search").await;
+    b.follow("Sync runs").await;
+    assert!(b.text().await.contains("sync run(s), newest first."));
+    b.check("13-sync-runs").await;
     b.close().await;
     stack.stop().await;
 }
@@ -251,7 +273,7 @@ async fn a_conflicting_or_stale_save_is_told_at_the_field_and_nothing_is_saved()
     let text = b.text().await;
     assert!(text.contains("is already chosen for"), "{text}");
     assert!(text.contains("Nothing was saved"), "{text}");
-    b.check_refused("11-sales-reps-conflict", 422).await;
+    b.check_refused("21-sales-reps-conflict", 422).await;
     assert_eq!(
         stored_settings(&stack, &tenant).await["sales_reps"],
         settings["sales_reps"]
@@ -283,7 +305,7 @@ async fn a_conflicting_or_stale_save_is_told_at_the_field_and_nothing_is_saved()
         .await
         .unwrap();
     assert_eq!(u999.prop("value").await.unwrap().as_deref(), Some(DANA));
-    b.check_refused("12-sales-reps-stale", 409).await;
+    b.check_refused("22-sales-reps-stale", 409).await;
     assert_eq!(
         stored_settings(&stack, &tenant).await["sales_reps"],
         other["sales_reps"]

@@ -347,8 +347,9 @@ pub struct ConfirmResult {
     pub contacts_created: Vec<MatchedContact>,
 }
 
-/// Writes the chosen pairs; each refusal says which side is mapped to what.
-pub async fn confirm_pairs(ctx: &TenantContext, req: &ConfirmRequest) -> SyncResult<Vec<ConfirmResult>> {
+/// Refuses a request that chooses no pair, or the same customer or company in two pairs;
+/// a form checks it before its single-use confirmation is spent.
+pub fn check_pairs(req: &ConfirmRequest) -> SyncResult<()> {
     if req.pairs.is_empty() {
         return Err(SyncError::bad_request(
             "no_pairs",
@@ -370,6 +371,12 @@ pub async fn confirm_pairs(ctx: &TenantContext, req: &ConfirmRequest) -> SyncRes
             ));
         }
     }
+    Ok(())
+}
+
+/// Writes the chosen pairs; each refusal says which side is mapped to what.
+pub async fn confirm_pairs(ctx: &TenantContext, req: &ConfirmRequest) -> SyncResult<Vec<ConfirmResult>> {
+    check_pairs(req)?;
     let mut results = Vec::new();
     for p in &req.pairs {
         results.push(confirm_one(ctx, req, p).await?);
@@ -515,6 +522,9 @@ async fn match_pair_contacts(
 pub struct MapView {
     pub mapped: Vec<PairChoice>,
     pub run_id: Option<String>,
+    /// When the latest run finished reading both systems.
+    #[serde(default)]
+    pub ran_at: Option<DateTime<Utc>>,
     pub proposed: Vec<ProposedPair>,
     pub col_unmatched: Vec<Named<String>>,
     pub at_unmatched: Vec<Named<i64>>,
@@ -525,6 +535,7 @@ pub async fn list_mappings(ctx: &TenantContext) -> SyncResult<MapView> {
     let mapped_col: BTreeSet<&str> = mapped.iter().map(|m| m.col_id.as_str()).collect();
     let mapped_at: BTreeSet<i64> = mapped.iter().map(|m| m.at_id).collect();
     let run = latest_run(ctx).await?;
+    let ran_at = run.as_ref().map(|r| r.finished_at);
     let (run_id, mut proposed, col_unmatched, at_unmatched): (_, Vec<ProposedPair>, _, _) = match run {
         None => (None, vec![], vec![], vec![]),
         Some(run) => (
@@ -569,6 +580,7 @@ pub async fn list_mappings(ctx: &TenantContext) -> SyncResult<MapView> {
             })
             .collect(),
         run_id,
+        ran_at,
         proposed,
         col_unmatched,
         at_unmatched,

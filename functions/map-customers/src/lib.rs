@@ -30,7 +30,10 @@ use shared::app::call::{self, Call};
 use shared::app::confirm::{self, CHOICE_PREFIX, Confirmed};
 use shared::function_url::{self, flag};
 use shared::idempotency::payload_hash;
+use shared::queue::sqs::SqsQueue;
+use shared::queue::{OutgoingMessage, WorkQueue};
 use shared::sync::SyncError;
+use shared::sync::customers::map_job::{JOB_QUEUE_URL_VAR, StepMessage, fail_job, job_status, run_to_end, start_job};
 use shared::sync::customers::{
     ConfirmRequest, ConfirmResult, PairChoice, check_pairs, confirm_pairs, list_mappings, propose_pairs,
 };
@@ -94,9 +97,14 @@ async fn show(app: &AppContext, call: &Call, req: &Request) -> Result<Response<B
         confirm: token(CONFIRM).await?,
         pair: token(CONFIRM).await?,
     };
+    let job = job_status(&call.ctx).await?;
     let sign = call::link_signer(app, call, FUNCTION, None).await;
     Ok(function_url::html_response(screen::render_screen(
-        &view, &filters, &tokens, &sign,
+        &view,
+        job.as_ref(),
+        &filters,
+        &tokens,
+        &sign,
     )))
 }
 
@@ -145,7 +153,9 @@ fn chosen_filters(choices: &BTreeMap<String, String>) -> Result<Filters, ApiErro
     Filters::parse(choices)
 }
 
-/// `POST /run`: the proposal job. Signed: answered as JSON; the screen's form: once per form.
+/// `POST /run`: the proposal job. Signed: the whole run in the call, answered as JSON. The
+/// screen's form (once per form): starts Import and Map in the background and answers a page
+/// that follows its progress on the screen.
 async fn run_route(app: &AppContext, req: &Request) -> Response<Body> {
     let (call, confirmed) = match open_form(app, req, RUN).await {
         Ok(opened) => opened,
@@ -157,24 +167,69 @@ async fn run_route(app: &AppContext, req: &Request) -> Response<Body> {
     if let Err(e) = function_url::known_only(confirmed.choices.keys().map(String::as_str), &[]) {
         return e.into_response(call.format);
     }
-    let result = confirm::run_once(&call.ctx, &confirmed.token, || run(&call)).await;
+    let result = confirm::run_once(&call.ctx, &confirmed.token, || start_in_background(&call)).await;
     match (call.format, result) {
         (Format::Html, Ok((body, replayed))) => {
             let sign = call::link_signer(app, &call, FUNCTION, None).await;
+            let screen = sign("/", &[]);
             let message = body["message"].as_str().unwrap_or_default();
             let again = if replayed {
-                "<p class=\"fix\">This form was already submitted: matching did not run a second time.</p>"
+                "<p class=\"fix\">This form was already submitted: Import and Map was not started a second time.</p>"
             } else {
                 ""
             };
             let page = format!(
                 "<p class=\"message\">{}</p>{again}{}",
                 shared::web::escape_html(message),
-                screen::back_link(&sign("/", &[]))
+                screen::back_link(&screen)
             );
-            function_url::html_response(screen::page("Map Customers: matched", None, &page))
+            let refresh = (!screen.is_empty()).then(|| format!("1;url={screen}"));
+            function_url::html_response(screen::page("Import and Map", refresh.as_deref(), &page))
         }
-        (format, result) => call::reply(format, "Map Customers: proposals", result),
+        (format, result) => call::reply(format, "Import and Map", result),
+    }
+}
+
+/// Records the job and sends its first step to the job queue; without a queue (the local
+/// stack) runs the steps here, one after the other.
+async fn start_in_background(call: &Call) -> Result<(Value, bool), ApiError> {
+    let ctx = &call.ctx;
+    let (job, first) = start_job(ctx).await?;
+    if shared::config::optional(JOB_QUEUE_URL_VAR).is_none() {
+        run_to_end(ctx, first).await?;
+        let message = "Import and Map read both systems; the screen shows the proposals.";
+        return Ok((json!({ "message": message, "job_id": job.job_id }), false));
+    }
+    if let Err(why) = send_step(&first).await {
+        tracing::error!(reason = %why, "the first step of Import and Map was not sent");
+        fail_job(ctx, &first, "The job could not be queued.".into()).await?;
+        return Err(ApiError::new(
+            http::StatusCode::SERVICE_UNAVAILABLE,
+            "job_queue_unavailable",
+            "Import and Map could not be started: its job queue did not answer.",
+        )
+        .with_fix("Open Map Customers again and press Import and Map in a minute.")
+        .retryable());
+    }
+    let message = "Import and Map started: it reads both systems in the background. The screen shows its progress.";
+    Ok((json!({ "message": message, "job_id": job.job_id }), false))
+}
+
+async fn send_step(step: &StepMessage) -> Result<(), String> {
+    let queue = SqsQueue::from_env_named(JOB_QUEUE_URL_VAR)
+        .await
+        .map_err(|e| e.to_string())?;
+    let body = serde_json::to_string(step).map_err(|e| e.to_string())?;
+    let sent = queue
+        .send(vec![OutgoingMessage {
+            id: "step-0".into(),
+            body,
+        }])
+        .await
+        .map_err(|e| e.to_string())?;
+    match sent.failed.first() {
+        Some(f) => Err(f.message.clone()),
+        None => Ok(()),
     }
 }
 

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use shared::function_url::{LinkSigner, parsed};
 use shared::sync::customers::map::Named;
+use shared::sync::customers::map_job::{JobPhase, MapJob};
 use shared::sync::customers::{ConfirmResult, MapView, ProposedPair};
 use shared::web::{ApiError, escape_html};
 
@@ -180,10 +181,11 @@ button{font-size:1em;padding:.35em .9em}.sides{display:flex;gap:1em}.sides secti
 .fix{background:#fff6d5;padding:.5em}.refused{color:#a00}nav a{margin-right:1em}\
 :focus-visible{outline:2px solid #0a58ca;outline-offset:1px}";
 
-/// A page of this function: the title, and `body` (already escaped).
-pub fn page(title: &str, refresh_secs: Option<u32>, body: &str) -> String {
-    let refresh = refresh_secs
-        .map(|s| format!("<meta http-equiv=\"refresh\" content=\"{s}\">"))
+/// A page of this function: the title, and `body` (already escaped). `refresh` is the
+/// `content` of a `<meta http-equiv="refresh">` (a progress page reloading itself).
+pub fn page(title: &str, refresh: Option<&str>, body: &str) -> String {
+    let refresh = refresh
+        .map(|r| format!("<meta http-equiv=\"refresh\" content=\"{}\">", escape_html(r)))
         .unwrap_or_default();
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">{refresh}<title>{t}</title>\
@@ -207,8 +209,18 @@ fn when(at: Option<DateTime<Utc>>) -> String {
     }
 }
 
-/// The screen: counts, Import and Map, the filters, the proposals to tick, and the unmatched lists.
-pub fn render_screen(view: &MapView, f: &Filters, tokens: &Tokens, link: LinkSigner<'_>) -> String {
+/// Seconds between two loads of the screen while Import and Map runs.
+pub const REFRESH_SECS: u32 = 3;
+
+/// The screen: counts, Import and Map (or its progress), the filters, the proposals to tick,
+/// and the unmatched lists.
+pub fn render_screen(
+    view: &MapView,
+    job: Option<&MapJob>,
+    f: &Filters,
+    tokens: &Tokens,
+    link: LinkSigner<'_>,
+) -> String {
     let proposals = proposals_shown(view, f);
     let cols = unmatched_shown(&view.col_unmatched, &f.col_q, f.col_page);
     let ats = unmatched_shown(&view.at_unmatched, &f.at_q, f.at_page);
@@ -220,20 +232,49 @@ pub fn render_screen(view: &MapView, f: &Filters, tokens: &Tokens, link: LinkSig
         view.at_unmatched.len(),
         escape_html(&when(view.ran_at)),
     );
-    let run = format!(
-        "<form method=\"post\" action=\"run\">{}<button type=\"submit\">Import and Map</button> \
-         Reads every ChannelOnline customer and Autotask company and proposes pairs. Nothing is mapped until you confirm.</form>",
-        hidden_token(&tokens.run)
-    );
+    let running = job.is_some_and(MapJob::running);
     let body = [
         counts,
-        run,
+        job_section(job, &tokens.run),
         filter_form(f, &tokens.filter),
         proposals_form(&proposals, f, &tokens.confirm, link),
         pair_form(&cols, &ats, f, &tokens.pair, link),
     ]
     .concat();
-    page("Map Customers", None, &body)
+    let refresh = REFRESH_SECS.to_string();
+    page("Map Customers", running.then_some(refresh.as_str()), &body)
+}
+
+/// Import and Map: its progress while it runs (the page reloads itself), else the button, with
+/// the reason when the last job stopped.
+fn job_section(job: Option<&MapJob>, token: &str) -> String {
+    if let Some(job) = job.filter(|j| j.running()) {
+        let (done, of) = job.progress();
+        let doing = match job.phase {
+            JobPhase::Matching => "reading the Autotask companies and matching".to_owned(),
+            _ => format!("reading ChannelOnline customers ({} read so far)", job.customers_read),
+        };
+        return format!(
+            "<section class=\"job\" aria-live=\"polite\"><h2>Import and Map is running</h2>\
+             <p><label for=\"job-progress\">Step {done} of about {of}: {}.</label> \
+             <progress id=\"job-progress\" value=\"{done}\" max=\"{of}\">{done} of {of}</progress></p>\
+             <p>This page reloads every {REFRESH_SECS} seconds until it is done. The proposals below are the previous run's.</p></section>",
+            escape_html(&doing)
+        );
+    }
+    let stopped = match job.map(|j| &j.phase) {
+        Some(JobPhase::Failed { reason }) => format!(
+            "<p class=\"fix\">The last Import and Map stopped: {}. Press Import and Map to start again.</p>",
+            escape_html(reason)
+        ),
+        _ => String::new(),
+    };
+    format!(
+        "{stopped}<form method=\"post\" action=\"run\">{}<button type=\"submit\">Import and Map</button> \
+         Reads every ChannelOnline customer and Autotask company in the background and proposes pairs. \
+         Nothing is mapped until you confirm.</form>",
+        hidden_token(token)
+    )
 }
 
 fn filter_form(f: &Filters, token: &str) -> String {
@@ -513,9 +554,54 @@ mod tests {
             confirm: "c".into(),
             pair: "p".into(),
         };
-        let html = render_screen(&view, &Filters::default(), &tokens, &|_, _| String::new());
+        let html = render_screen(&view, None, &Filters::default(), &tokens, &|_, _| String::new());
         assert!(!html.contains("<script"), "{html}");
         assert!(html.contains("&lt;script&gt;") && html.contains("value=\"C&quot;1\""));
         assert!(html.contains("has not run yet"));
+        assert!(html.contains(">Import and Map</button>") && !html.contains("http-equiv"));
+    }
+
+    #[test]
+    fn while_the_job_runs_the_screen_shows_its_progress_and_reloads_itself() {
+        let view = MapView {
+            mapped: vec![],
+            run_id: None,
+            ran_at: None,
+            proposed: vec![],
+            col_unmatched: vec![],
+            at_unmatched: vec![],
+        };
+        let t = DateTime::<Utc>::UNIX_EPOCH;
+        let mut job = MapJob {
+            job_id: "j".into(),
+            started_at: t,
+            updated_at: t,
+            steps_done: 2,
+            col_pages: 2,
+            customers_read: 200,
+            expected_customers: Some(500),
+            phase: JobPhase::Reading { next_page: 3 },
+        };
+        let tokens = Tokens {
+            run: "r".into(),
+            filter: "f".into(),
+            confirm: "c".into(),
+            pair: "p".into(),
+        };
+        let render =
+            |job: &MapJob| render_screen(&view, Some(job), &Filters::default(), &tokens, &|_, _| String::new());
+        let html = render(&job);
+        assert!(
+            html.contains("<progress id=\"job-progress\" value=\"2\" max=\"6\">"),
+            "{html}"
+        );
+        assert!(html.contains("<meta http-equiv=\"refresh\" content=\"3\">"));
+        assert!(html.contains("200 read so far") && !html.contains(">Import and Map</button>"));
+        job.phase = JobPhase::Failed {
+            reason: "ChannelOnline <refused>".into(),
+        };
+        let html = render(&job);
+        assert!(html.contains("stopped: ChannelOnline &lt;refused&gt;") && html.contains(">Import and Map</button>"));
+        assert!(!html.contains("http-equiv"));
     }
 }

@@ -29,7 +29,8 @@ use crate::sync::{Busy, with_lease};
 pub const ACTION: &str = "map-customers";
 /// The checkpoint stream that points at the latest proposal run.
 const LATEST: &str = "map-customers.latest";
-const RUN_LEASE: &str = "map-customers.run";
+/// Held by a whole proposal run, and by each step of the Import and Map job.
+pub(super) const RUN_LEASE: &str = "map-customers.run";
 /// The checkpoint document holding the proposals the bulk sync found (`{"proposals": {col id:
 /// pair}}`), shown in the list next to the latest run's until a person confirms one.
 const SYNC_PROPOSALS: &str = "map-customers.sync-proposals";
@@ -105,6 +106,18 @@ pub async fn propose_pairs(ctx: &TenantContext) -> SyncResult<ProposalRun> {
 
 async fn run_proposals(ctx: &TenantContext, started_at: DateTime<Utc>) -> SyncResult<ProposalRun> {
     let customers = all_col_customers(ctx).await?;
+    match_and_store(ctx, started_at, &customers).await
+}
+
+/// Reads every Autotask company (and its contacts' e-mails), pairs them with `customers` (every
+/// ChannelOnline customer, read since `started_at`) and stores the result as the latest run:
+/// the end of [`propose_pairs`] and of the Import and Map job ([`super::map_job`]). Call it
+/// holding the run lease.
+pub(super) async fn match_and_store(
+    ctx: &TenantContext,
+    started_at: DateTime<Utc>,
+    customers: &[Customer],
+) -> SyncResult<ProposalRun> {
     let companies: Vec<Company> = ctx
         .autotask
         .query::<Company>(&Query::all().include_fields(["companyName", "companyNumber", "phone"]))
@@ -297,7 +310,7 @@ async fn sync_proposals(ctx: &TenantContext) -> SyncResult<Vec<ProposedPair>> {
     Ok(proposals.into_values().collect())
 }
 
-async fn latest_run(ctx: &TenantContext) -> SyncResult<Option<ProposalRun>> {
+pub(super) async fn latest_run(ctx: &TenantContext) -> SyncResult<Option<ProposalRun>> {
     let Some(pointer) = ctx.sync_state.get_checkpoint(&ctx.tenant, LATEST).await? else {
         return Ok(None);
     };

@@ -7,6 +7,7 @@ pub mod export;
 pub mod import;
 pub mod lookup;
 pub mod map;
+pub mod map_job;
 pub mod outcome;
 
 pub use export::{ExportPreview, export_customer, export_loaded, preview_export};

@@ -184,7 +184,7 @@ async fn run_route(app: &AppContext, req: &Request) -> Response<Body> {
                 screen::back_link(&screen)
             );
             let refresh = (!screen.is_empty()).then(|| format!("1;url={screen}"));
-            function_url::html_response(screen::page("Import and Map", refresh.as_deref(), &page))
+            html_answer(screen::page("Import and Map", refresh.as_deref(), &page), replayed)
         }
         (format, result) => call::reply(format, "Import and Map", result),
     }
@@ -269,16 +269,21 @@ async fn confirm_route(app: &AppContext, req: &Request) -> Response<Body> {
             let results: Vec<ConfirmResult> = serde_json::from_value(body["results"].clone()).unwrap_or_default();
             let sign = call::link_signer(app, &call, FUNCTION, None).await;
             let message = body["message"].as_str().unwrap_or_default();
-            let mut resp =
-                function_url::html_response(screen::render_confirmed(message, &results, replayed, &sign("/", &[])));
-            if replayed {
-                resp.headers_mut()
-                    .insert("idempotent-replay", http::HeaderValue::from_static("true"));
-            }
-            resp
+            let page = screen::render_confirmed(message, &results, replayed, &sign("/", &[]));
+            html_answer(page, replayed)
         }
         (format, result) => call::reply(format, "Map Customers: confirmed", result),
     }
+}
+
+/// A form's answer page, marked `Idempotent-Replay: true` when it is the first answer again.
+fn html_answer(page: String, replayed: bool) -> Response<Body> {
+    let mut resp = function_url::html_response(page);
+    if replayed {
+        resp.headers_mut()
+            .insert("idempotent-replay", http::HeaderValue::from_static("true"));
+    }
+    resp
 }
 
 /// The pairs a form chose: each ticked `pair.<col_id>` (its value the Autotask id), and the

@@ -1,10 +1,18 @@
 //! The Map Customers screen through the real binary, against the sandboxes: the page reads only,
 //! pages hold at most 200 rows and are reached by signed links, the filter form narrows the
-//! lists, and Confirm selected writes exactly the ticked pairs, once per form.
+//! lists, Confirm selected writes exactly the ticked pairs, once per form, and Import and Map
+//! runs as queued steps whose progress the screen shows.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
 
 use e2e::customers::{CustomerStack, KEY, TENANT, customer, now};
 use serde_json::Value;
+use shared::store::SyncStateStore;
+use shared::tenant::TenantId;
 use testkit::function_url::{EventSpec, UrlResponse, event, form_fields, form_post};
+use testkit::lambda_runtime_api::{Outcome, invoke_binary};
+use testkit::sqs::{EventSourceMapping, MotoSqs};
 
 const FUNCTION: &str = "map-customers";
 /// True pairs (the same company written differently on each side), and unrelated ones on each side.
@@ -297,4 +305,126 @@ async fn confirm_selected_maps_exactly_the_ticked_pairs_once_and_a_pair_picked_b
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body.contains("1 of 1 pair(s) mapped."), "{}", r.body);
     assert!(mapped(&s).await.contains(&(col.1, at.1.parse().unwrap())));
+}
+
+/// Runs `binary` on `ev` with `env` (the stack's, plus the job queue's).
+async fn invoke_with(env: &[(String, String)], binary: &'static str, ev: Value) -> UrlResponse {
+    let env = env.to_vec();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let bin = e2e::function_binary(binary);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        invoke_binary(&bin, &ev.to_string(), &env, Duration::from_secs(60))
+    })
+    .await
+    .unwrap();
+    match outcome {
+        Outcome::Response(envelope) => UrlResponse::from_envelope(&envelope),
+        other => panic!("{binary} did not answer: {other:?}"),
+    }
+}
+
+async fn job(s: &CustomerStack) -> Value {
+    let tenant = TenantId::parse(TENANT).unwrap();
+    let doc = s.store.get_checkpoint(&tenant, "map-customers.job").await.unwrap();
+    doc.map(|d| d.doc).unwrap_or(Value::Null)
+}
+
+fn proposal_set(list: &Value) -> BTreeSet<(String, i64, u64)> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let col = p["col_id"].as_str().unwrap().to_owned();
+            (col, p["at_id"].as_i64().unwrap(), p["confidence"].as_u64().unwrap())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_and_map_runs_as_queued_steps_with_progress_and_proposes_what_the_whole_run_does() {
+    // GIVEN a seeded tenant (3 pages of customers) whose whole run proposed a set of pairs
+    let s = seeded().await;
+    let whole = s.call(FUNCTION, "POST", "/run", "", "").await;
+    let expected = proposal_set(&whole.json()["proposals"]);
+    assert!(expected.len() >= PAIRS, "{}", expected.len());
+    let sqs = MotoSqs::start()
+        .await
+        .expect("moto_server (requirements-dev.txt) on PATH");
+    let queues = sqs.create_queue_pair("map-customers", 1, 2).await;
+    let env = s.env_with(&[
+        ("MAP_CUSTOMERS_QUEUE_URL", &queues.queue_url),
+        ("MAP_CUSTOMERS_MAX_RECEIVE_COUNT", "2"),
+        ("SQS_ENDPOINT", sqs.endpoint()),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+    ]);
+    let open = || {
+        event(&EventSpec {
+            audience: FUNCTION,
+            method: "GET",
+            path: "/",
+            query: "",
+            body: "",
+            signer: Some((TENANT, KEY, now())),
+            headers: &[("accept", "text/html")],
+        })
+    };
+
+    // WHEN Import and Map is pressed THEN the answer starts the job, queues its first step and
+    // sends the browser on to the screen
+    let screen = invoke_with(&env, FUNCTION, open()).await;
+    let fields = form_fields(form(&screen.body, "run", 0));
+    let started = invoke_with(&env, FUNCTION, form_post("/run", &fields)).await;
+    assert_eq!(started.status, 200, "{}", started.body);
+    assert!(started.body.contains("started"), "{}", started.body);
+    assert!(
+        started.body.contains("http-equiv=\"refresh\" content=\"1;url=./?"),
+        "{}",
+        started.body
+    );
+    assert_eq!(sqs.depth(&queues.queue_url).await, 1);
+    assert_eq!(job(&s).await["phase"], "reading");
+
+    // THEN the screen shows the progress and reloads itself; opening it moves nothing on
+    for _ in 0..2 {
+        let progress = invoke_with(&env, FUNCTION, open()).await;
+        assert!(
+            progress.body.contains("<progress id=\"job-progress\" value=\"0\""),
+            "{}",
+            progress.body
+        );
+        assert!(progress.body.contains("http-equiv=\"refresh\""), "{}", progress.body);
+        assert!(!progress.body.contains(">Import and Map</button>"));
+    }
+    assert_eq!(job(&s).await["steps_done"], 0);
+    // AND pressing it twice does not start a second job
+    let again = invoke_with(&env, FUNCTION, form_post("/run", &fields)).await;
+    assert_eq!(again.headers["idempotent-replay"], "true", "{}", again.body);
+    assert_eq!(sqs.depth(&queues.queue_url).await, 1);
+
+    // WHEN the queue feeds the steps function THEN one step a page and one to match ran
+    let binary = tokio::task::spawn_blocking(|| e2e::function_binary("map-customers-steps"))
+        .await
+        .unwrap();
+    let mapping = EventSourceMapping {
+        queue: sqs.queue(&queues.queue_url),
+        binary,
+        env: env.clone(),
+        timeout: Duration::from_secs(60),
+    };
+    let report = mapping.drain_until_empty(&sqs, Duration::from_secs(90)).await;
+    let pages = (PAIRS + UNRELATED).div_ceil(100);
+    assert_eq!(report.deliveries.len(), pages + 1, "{report:?}");
+    let done = job(&s).await;
+    assert_eq!(done["phase"], "done", "{done}");
+    assert_eq!(done["customers_read"], PAIRS + UNRELATED);
+
+    // THEN the proposals are the whole run's, and the screen is back to its button
+    let view = s.call(FUNCTION, "GET", "/", "", "").await.json();
+    assert_eq!(proposal_set(&view["proposed"]), expected);
+    assert_eq!(view["run_id"], done["run_id"]);
+    let after = invoke_with(&env, FUNCTION, open()).await;
+    assert!(after.body.contains(">Import and Map</button>"), "{}", after.body);
+    assert!(!after.body.contains("http-equiv=\"refresh\""));
 }

@@ -428,3 +428,76 @@ async fn import_and_map_runs_as_queued_steps_with_progress_and_proposes_what_the
     assert!(after.body.contains(">Import and Map</button>"), "{}", after.body);
     assert!(!after.body.contains("http-equiv=\"refresh\""));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_5000_customers_and_5000_companies_the_run_is_stored_and_the_screen_pages_it() {
+    // GIVEN 5,000 customers and 5,000 companies, 4,600 of them the same companies
+    let s = CustomerStack::start().await;
+    for i in 0..5000 {
+        let base = format!("Vendor{i} Logistics");
+        let phone = format!("555-{:03}-{:04}", 100 + i / 10, i);
+        s.add_customer(customer(&format!("N{i:04}"), &base, Some(&phone), &[]));
+        let at_name = if i < 4600 {
+            format!("{} INC", base.to_uppercase())
+        } else {
+            format!("Quarry{i} Mining")
+        };
+        s.at.state().add_company(&at_name, s.owner_id);
+    }
+    // WHEN the whole run reads both systems THEN its proposals are stored (more than one item holds)
+    let run = s.call(FUNCTION, "POST", "/run", "", "").await;
+    assert_eq!(run.status, 200, "{}", run.body);
+    let proposed = run.json()["proposals"].as_array().unwrap().len();
+    assert!(proposed >= 4600, "{proposed}");
+    let tenant = TenantId::parse(TENANT).unwrap();
+    let third_part = s
+        .store
+        .get_checkpoint(&tenant, "map-customers.run-part.2")
+        .await
+        .unwrap();
+    assert!(
+        third_part.is_some(),
+        "the lists are kept in parts under the item size limit"
+    );
+    // THEN the screen shows them in pages of under 200 rows, the last one reached by its links
+    let page = open_screen(&s, "").await;
+    assert!(page.body.contains(&format!("{proposed} proposed")), "{}", page.body);
+    assert!(rows(&page.body) <= 200, "{} rows", rows(&page.body));
+    let pages = proposed.div_ceil(100);
+    assert!(page.body.contains(&format!("Page 1 of {pages}.")), "{}", page.body);
+    let last = link(&page.body, "Next page", 0).replace("page=2", &format!("page={pages}"));
+    assert_eq!(
+        follow(&s, &last).await.status,
+        401,
+        "a page number changed after signing is refused"
+    );
+    let second = follow(&s, &link(&page.body, "Next page", 0)).await;
+    assert_eq!(second.status, 200, "{}", second.body);
+    assert!(rows(&second.body) <= 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_job_queue_import_and_map_runs_its_steps_in_the_call() {
+    // GIVEN the local stack (no job queue) and customers over two pages
+    let s = CustomerStack::start().await;
+    for i in 0..150 {
+        let base = format!("Vendor{i} Logistics");
+        s.add_customer(customer(&format!("N{i:03}"), &base, None, &[]));
+        s.at.state().add_company(&base.to_uppercase(), s.owner_id);
+    }
+    // WHEN Import and Map is pressed THEN the steps ran and the screen shows the proposals
+    let page = open_screen(&s, "").await;
+    let started = s
+        .invoke(FUNCTION, form_post("/run", &form_fields(form(&page.body, "run", 0))))
+        .await;
+    assert_eq!(started.status, 200, "{}", started.body);
+    assert!(started.body.contains("read both systems"), "{}", started.body);
+    let done = job(&s).await;
+    assert_eq!(
+        (done["phase"].as_str(), done["steps_done"].as_u64()),
+        (Some("done"), Some(3)),
+        "{done}"
+    );
+    let screen = open_screen(&s, "").await;
+    assert!(screen.body.contains("150 proposed"), "{}", screen.body);
+}

@@ -102,6 +102,7 @@ async fn show(app: &AppContext, call: &Call, req: &Request) -> Result<Response<B
     Ok(function_url::html_response(screen::render_screen(
         &view,
         job.as_ref(),
+        app.clock.now(),
         &filters,
         &tokens,
         &sign,

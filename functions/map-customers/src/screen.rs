@@ -217,6 +217,7 @@ pub const REFRESH_SECS: u32 = 3;
 pub fn render_screen(
     view: &MapView,
     job: Option<&MapJob>,
+    now: DateTime<Utc>,
     f: &Filters,
     tokens: &Tokens,
     link: LinkSigner<'_>,
@@ -232,10 +233,10 @@ pub fn render_screen(
         view.at_unmatched.len(),
         escape_html(&when(view.ran_at)),
     );
-    let running = job.is_some_and(MapJob::running);
+    let running = job.is_some_and(|j| j.active(now));
     let body = [
         counts,
-        job_section(job, &tokens.run),
+        job_section(job, running, &tokens.run),
         filter_form(f, &tokens.filter),
         proposals_form(&proposals, f, &tokens.confirm, link),
         pair_form(&cols, &ats, f, &tokens.pair, link),
@@ -247,8 +248,8 @@ pub fn render_screen(
 
 /// Import and Map: its progress while it runs (the page reloads itself), else the button, with
 /// the reason when the last job stopped.
-fn job_section(job: Option<&MapJob>, token: &str) -> String {
-    if let Some(job) = job.filter(|j| j.running()) {
+fn job_section(job: Option<&MapJob>, running: bool, token: &str) -> String {
+    if let Some(job) = job.filter(|_| running) {
         let (done, of) = job.progress();
         let doing = match job.phase {
             JobPhase::Matching => "reading the Autotask companies and matching".to_owned(),
@@ -262,11 +263,15 @@ fn job_section(job: Option<&MapJob>, token: &str) -> String {
             escape_html(&doing)
         );
     }
-    let stopped = match job.map(|j| &j.phase) {
-        Some(JobPhase::Failed { reason }) => format!(
+    let stopped = match job.map(|j| (&j.phase, j.running())) {
+        Some((JobPhase::Failed { reason }, _)) => format!(
             "<p class=\"fix\">The last Import and Map stopped: {}. Press Import and Map to start again.</p>",
             escape_html(reason)
         ),
+        Some((_, true)) => {
+            "<p class=\"fix\">The last Import and Map stopped moving on. Press Import and Map to start again.</p>"
+                .into()
+        }
         _ => String::new(),
     };
     format!(
@@ -554,7 +559,9 @@ mod tests {
             confirm: "c".into(),
             pair: "p".into(),
         };
-        let html = render_screen(&view, None, &Filters::default(), &tokens, &|_, _| String::new());
+        let html = render_screen(&view, None, Utc::now(), &Filters::default(), &tokens, &|_, _| {
+            String::new()
+        });
         assert!(!html.contains("<script"), "{html}");
         assert!(html.contains("&lt;script&gt;") && html.contains("value=\"C&quot;1\""));
         assert!(html.contains("has not run yet"));
@@ -588,8 +595,13 @@ mod tests {
             confirm: "c".into(),
             pair: "p".into(),
         };
-        let render =
-            |job: &MapJob| render_screen(&view, Some(job), &Filters::default(), &tokens, &|_, _| String::new());
+        let at = |minutes| t + chrono::Duration::minutes(minutes);
+        let render_at = |job: &MapJob, now| {
+            render_screen(&view, Some(job), now, &Filters::default(), &tokens, &|_, _| {
+                String::new()
+            })
+        };
+        let render = |job: &MapJob| render_at(job, at(1));
         let html = render(&job);
         assert!(
             html.contains("<progress id=\"job-progress\" value=\"2\" max=\"6\">"),
@@ -597,6 +609,11 @@ mod tests {
         );
         assert!(html.contains("<meta http-equiv=\"refresh\" content=\"3\">"));
         assert!(html.contains("200 read so far") && !html.contains(">Import and Map</button>"));
+        let lost = render_at(&job, at(60));
+        assert!(
+            lost.contains("stopped moving on") && lost.contains(">Import and Map</button>"),
+            "{lost}"
+        );
         job.phase = JobPhase::Failed {
             reason: "ChannelOnline <refused>".into(),
         };

@@ -71,6 +71,12 @@ impl MapJob {
         matches!(self.phase, JobPhase::Reading { .. } | JobPhase::Matching)
     }
 
+    /// Running and moved on lately: a job whose steps were lost (its queue message ended in
+    /// the dead-letter queue) stops counting as running after [`STALLED_AFTER`].
+    pub fn active(&self, now: DateTime<Utc>) -> bool {
+        self.running() && now - self.updated_at < STALLED_AFTER
+    }
+
     /// `(steps done, steps expected)` for a progress bar: one step a page, and the matching.
     pub fn progress(&self) -> (u32, u32) {
         let pages = self
@@ -142,7 +148,7 @@ pub async fn start_job(ctx: &TenantContext) -> SyncResult<(MapJob, StepMessage)>
     let current = ctx.sync_state.get_checkpoint(&ctx.tenant, JOB).await?;
     if let Some(c) = &current {
         let job: MapJob = serde_json::from_value(c.doc.clone()).map_err(corrupt)?;
-        if job.running() && now - job.updated_at < STALLED_AFTER {
+        if job.active(now) {
             return Err(busy().into_error(None));
         }
     }

@@ -26,7 +26,12 @@ impl SqsQueue {
 
     /// `SYNC_QUEUE_URL` names the queue; `SQS_ENDPOINT` points at an emulator when set.
     pub async fn from_env() -> Result<Self, QueueError> {
-        let url = crate::config::required("SYNC_QUEUE_URL").map_err(|e| QueueError::Config(e.to_string()))?;
+        Self::from_env_named("SYNC_QUEUE_URL").await
+    }
+
+    /// The queue the environment variable `url_var` names (`SQS_ENDPOINT` as in [`Self::from_env`]).
+    pub async fn from_env_named(url_var: &'static str) -> Result<Self, QueueError> {
+        let url = crate::config::required(url_var).map_err(|e| QueueError::Config(e.to_string()))?;
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
         if let Some(endpoint) = crate::config::optional("SQS_ENDPOINT") {
             loader = loader.endpoint_url(endpoint);

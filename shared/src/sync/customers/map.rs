@@ -29,7 +29,8 @@ use crate::sync::{Busy, with_lease};
 pub const ACTION: &str = "map-customers";
 /// The checkpoint stream that points at the latest proposal run.
 const LATEST: &str = "map-customers.latest";
-const RUN_LEASE: &str = "map-customers.run";
+/// Held by a whole proposal run, and by each step of the Import and Map job.
+pub(super) const RUN_LEASE: &str = "map-customers.run";
 /// The checkpoint document holding the proposals the bulk sync found (`{"proposals": {col id:
 /// pair}}`), shown in the list next to the latest run's until a person confirms one.
 const SYNC_PROPOSALS: &str = "map-customers.sync-proposals";
@@ -105,6 +106,18 @@ pub async fn propose_pairs(ctx: &TenantContext) -> SyncResult<ProposalRun> {
 
 async fn run_proposals(ctx: &TenantContext, started_at: DateTime<Utc>) -> SyncResult<ProposalRun> {
     let customers = all_col_customers(ctx).await?;
+    match_and_store(ctx, started_at, &customers).await
+}
+
+/// Reads every Autotask company (and its contacts' e-mails), pairs them with `customers` (every
+/// ChannelOnline customer, read since `started_at`) and stores the result as the latest run:
+/// the end of [`propose_pairs`] and of the Import and Map job ([`super::map_job`]). Call it
+/// holding the run lease.
+pub(super) async fn match_and_store(
+    ctx: &TenantContext,
+    started_at: DateTime<Utc>,
+    customers: &[Customer],
+) -> SyncResult<ProposalRun> {
     let companies: Vec<Company> = ctx
         .autotask
         .query::<Company>(&Query::all().include_fields(["companyName", "companyNumber", "phone"]))
@@ -186,16 +199,7 @@ async fn run_proposals(ctx: &TenantContext, started_at: DateTime<Utc>) -> SyncRe
             })
             .collect(),
     };
-    let data = serde_json::to_value(&run).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    ctx.sync_state
-        .put_run(
-            &ctx.tenant,
-            &RunRecord {
-                run_id: run.run_id.clone(),
-                data,
-            },
-        )
-        .await?;
+    store_run(ctx, &run).await?;
     let current = ctx.sync_state.get_checkpoint(&ctx.tenant, LATEST).await?;
     ctx.sync_state
         .put_checkpoint(
@@ -297,17 +301,98 @@ async fn sync_proposals(ctx: &TenantContext) -> SyncResult<Vec<ProposedPair>> {
     Ok(proposals.into_values().collect())
 }
 
-async fn latest_run(ctx: &TenantContext) -> SyncResult<Option<ProposalRun>> {
+/// The lists of a run (pairs and unmatched) as text, kept in parts of this many bytes: a stored
+/// item holds at most 400 KB, and 5,000 customers' proposals are more.
+const RUN_PART_BYTES: usize = 150_000;
+/// The checkpoint documents holding the latest run's parts (`.0`, `.1`, …).
+const RUN_PART: &str = "map-customers.run-part";
+
+fn corrupt(e: serde_json::Error) -> SyncError {
+    StoreError::Corrupt(e.to_string()).into()
+}
+
+/// `text` cut into pieces of at most `max` bytes, each ending on a character boundary.
+fn parts_of(text: &str, max: usize) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let mut end = rest.len().min(max);
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.push(&rest[..end]);
+        rest = &rest[end..];
+    }
+    out
+}
+
+/// Stores `run`: its lists in parts ([`RUN_PART`]), the rest with the number of parts as the
+/// run record. The latest-run pointer is moved by the caller, after this.
+async fn store_run(ctx: &TenantContext, run: &ProposalRun) -> SyncResult<()> {
+    let lists =
+        json!({ "proposals": run.proposals, "col_unmatched": run.col_unmatched, "at_unmatched": run.at_unmatched });
+    let text = serde_json::to_string(&lists).map_err(corrupt)?;
+    let parts = parts_of(&text, RUN_PART_BYTES);
+    for (i, part) in parts.iter().enumerate() {
+        let name = format!("{RUN_PART}.{i}");
+        let current = ctx.sync_state.get_checkpoint(&ctx.tenant, &name).await?;
+        let doc = json!({ "run_id": run.run_id, "text": part });
+        ctx.sync_state
+            .put_checkpoint(&ctx.tenant, &name, &doc, current.map(|c| c.version), ctx.clock.now())
+            .await?;
+    }
+    let mut head = serde_json::to_value(run).map_err(corrupt)?;
+    for list in ["proposals", "col_unmatched", "at_unmatched"] {
+        head[list] = json!([]);
+    }
+    head["parts"] = json!(parts.len());
+    ctx.sync_state
+        .put_run(
+            &ctx.tenant,
+            &RunRecord {
+                run_id: run.run_id.clone(),
+                data: head,
+            },
+        )
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn latest_run(ctx: &TenantContext) -> SyncResult<Option<ProposalRun>> {
     let Some(pointer) = ctx.sync_state.get_checkpoint(&ctx.tenant, LATEST).await? else {
         return Ok(None);
     };
     let Some(run_id) = pointer.doc.get("run_id").and_then(|v| v.as_str()) else {
         return Ok(None);
     };
-    let Some(run) = ctx.sync_state.get_run(&ctx.tenant, run_id).await? else {
+    let Some(stored) = ctx.sync_state.get_run(&ctx.tenant, run_id).await? else {
         return Ok(None);
     };
-    Ok(serde_json::from_value(run.data).ok())
+    let mut data = stored.data;
+    // A run stored whole (before the lists were kept in parts) has no `parts`.
+    if let Some(parts) = data.get("parts").and_then(|p| p.as_u64()) {
+        let mut text = String::new();
+        for i in 0..parts {
+            let part = ctx
+                .sync_state
+                .get_checkpoint(&ctx.tenant, &format!("{RUN_PART}.{i}"))
+                .await?;
+            match part {
+                Some(p) if p.doc["run_id"] == run_id => text.push_str(p.doc["text"].as_str().unwrap_or("")),
+                _ => {
+                    return Err(StoreError::Unavailable(
+                        "the Map Customers proposals are being replaced by a new run; load them again".into(),
+                    )
+                    .into());
+                }
+            }
+        }
+        let lists: serde_json::Value = serde_json::from_str(&text).map_err(corrupt)?;
+        for list in ["proposals", "col_unmatched", "at_unmatched"] {
+            data[list] = lists[list].clone();
+        }
+    }
+    Ok(serde_json::from_value(data).ok())
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -347,8 +432,9 @@ pub struct ConfirmResult {
     pub contacts_created: Vec<MatchedContact>,
 }
 
-/// Writes the chosen pairs; each refusal says which side is mapped to what.
-pub async fn confirm_pairs(ctx: &TenantContext, req: &ConfirmRequest) -> SyncResult<Vec<ConfirmResult>> {
+/// Refuses a request that chooses no pair, or the same customer or company in two pairs;
+/// a form checks it before its single-use confirmation is spent.
+pub fn check_pairs(req: &ConfirmRequest) -> SyncResult<()> {
     if req.pairs.is_empty() {
         return Err(SyncError::bad_request(
             "no_pairs",
@@ -370,6 +456,12 @@ pub async fn confirm_pairs(ctx: &TenantContext, req: &ConfirmRequest) -> SyncRes
             ));
         }
     }
+    Ok(())
+}
+
+/// Writes the chosen pairs; each refusal says which side is mapped to what.
+pub async fn confirm_pairs(ctx: &TenantContext, req: &ConfirmRequest) -> SyncResult<Vec<ConfirmResult>> {
+    check_pairs(req)?;
     let mut results = Vec::new();
     for p in &req.pairs {
         results.push(confirm_one(ctx, req, p).await?);
@@ -515,6 +607,9 @@ async fn match_pair_contacts(
 pub struct MapView {
     pub mapped: Vec<PairChoice>,
     pub run_id: Option<String>,
+    /// When the latest run finished reading both systems.
+    #[serde(default)]
+    pub ran_at: Option<DateTime<Utc>>,
     pub proposed: Vec<ProposedPair>,
     pub col_unmatched: Vec<Named<String>>,
     pub at_unmatched: Vec<Named<i64>>,
@@ -525,6 +620,7 @@ pub async fn list_mappings(ctx: &TenantContext) -> SyncResult<MapView> {
     let mapped_col: BTreeSet<&str> = mapped.iter().map(|m| m.col_id.as_str()).collect();
     let mapped_at: BTreeSet<i64> = mapped.iter().map(|m| m.at_id).collect();
     let run = latest_run(ctx).await?;
+    let ran_at = run.as_ref().map(|r| r.finished_at);
     let (run_id, mut proposed, col_unmatched, at_unmatched): (_, Vec<ProposedPair>, _, _) = match run {
         None => (None, vec![], vec![], vec![]),
         Some(run) => (
@@ -569,8 +665,23 @@ pub async fn list_mappings(ctx: &TenantContext) -> SyncResult<MapView> {
             })
             .collect(),
         run_id,
+        ran_at,
         proposed,
         col_unmatched,
         at_unmatched,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_are_at_most_the_size_asked_and_join_back_to_the_text() {
+        let text = "aé€".repeat(1000);
+        let parts = parts_of(&text, 100);
+        assert!(parts.iter().all(|p| p.len() <= 100 && !p.is_empty()));
+        assert_eq!(parts.concat(), text);
+        assert!(parts_of("", 100).is_empty());
+    }
 }

@@ -23,9 +23,10 @@ pub const SECRETS_PREFIX_SUB: &str = "${SecretNamePrefix}${Stage}/";
 /// endpoint, and the cap that throttles a flood on one button before it takes executions from
 /// the rest of the account.
 pub const BUTTON_MAX_RESERVED: u64 = 3;
-/// Functions that never touch the idempotency table (no confirmed write, no `TenantContext`), so
+/// Functions that never touch the idempotency table (no confirmed write, no stored answer), so
 /// their policy must not grant it; `repository_template` checks their sources still agree.
-pub const WITHOUT_IDEMPOTENCY_TABLE: &[&str] = &["settings"];
+/// (settings left the list when its setup screens began to consume confirmations.)
+pub const WITHOUT_IDEMPOTENCY_TABLE: &[&str] = &["map-customers-steps"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation(pub String);

@@ -82,8 +82,8 @@ fn functions_denied_the_idempotency_table_do_not_reach_it() {
         let code = workspace::function_sources(&root(), name).unwrap();
         assert!(!code.is_empty(), "functions/{name} has no sources");
         // THEN their code takes none of the paths that reach it (confirmed writes, call
-        // records, a TenantContext, the store port itself)
-        for path in ["confirm", "call::", ".tenant(", "idempotency", "Idempotency"] {
+        // records, stored answers, the store port itself)
+        for path in ["confirm", "call::", "run_once", "idempotency", "Idempotency"] {
             assert!(
                 !code.contains(path),
                 "functions/{name} uses {path:?}: remove it from WITHOUT_IDEMPOTENCY_TABLE and grant the table"

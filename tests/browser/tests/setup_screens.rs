@@ -317,3 +317,83 @@ async fn a_conflicting_or_stale_save_is_told_at_the_field_and_nothing_is_saved()
 fn chrono_now() -> chrono::DateTime<chrono::Utc> {
     chrono::Utc::now()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn map_customers_imports_and_maps_a_few_hundred_and_confirms_the_ticked_pairs() {
+    // GIVEN a connected tenant whose ChannelOnline has 300 customers, 240 of them in Autotask
+    let (stack, _dir, tenant, key) = stack_with_new_tenant("mapping").await;
+    let b = Browser::start(&format!("http://{}", stack.addr)).await;
+    b.open(&signed_link(&stack, &tenant, &key, "settings", "/", &[])).await;
+    connect(&b, &stack).await;
+    for i in 0..300 {
+        let name = format!("Harbor{i} Freight");
+        let customer = shared::channelonline::Customer {
+            customer_id: format!("id-H{i:03}"),
+            number: format!("H{i:03}"),
+            company_name: name.clone(),
+            phone: Some(format!("555-{:03}-{:04}", 300 + i / 10, 2000 + i)),
+            modified_at: Some(chrono_now()),
+            ..Default::default()
+        };
+        stack.channelonline.state().insert_customer(customer);
+        if i < 240 {
+            stack
+                .autotask
+                .state()
+                .add_company(&format!("{} Inc", name.to_uppercase()), 29682885);
+        }
+    }
+
+    // WHEN the admin opens Map Customers THEN nothing has run yet
+    b.open(&signed_link(&stack, &tenant, &key, "map-customers", "/", &[]))
+        .await;
+    assert!(b.text().await.contains("Import and Map"), "{}", b.text().await);
+    b.check("30-map-customers-empty").await;
+    // WHEN Import and Map runs (the local stack runs its steps within the call)
+    b.press("Import and Map").await;
+    assert!(
+        b.text().await.contains("Import and Map read both systems"),
+        "{}",
+        b.text().await
+    );
+    b.follow("Back to Map Customers").await;
+    let text = b.text().await;
+    b.check("31-map-customers-proposals").await;
+    let boxes = b
+        .client
+        .find_all(fantoccini::Locator::Css("input[type=checkbox][name^=\"set.pair.\"]"))
+        .await
+        .unwrap();
+    assert!(boxes.len() >= 2 && boxes.len() <= 200, "{} boxes: {text}", boxes.len());
+    // AND the admin ticks two proposals and confirms them
+    let mut ticked = Vec::new();
+    for checkbox in boxes.iter().take(2) {
+        let name = checkbox.attr("name").await.unwrap().unwrap();
+        let company: i64 = checkbox.attr("value").await.unwrap().unwrap().parse().unwrap();
+        ticked.push((name["set.pair.".len()..].to_owned(), company));
+        checkbox.click().await.unwrap();
+    }
+    b.press("Confirm selected").await;
+    let result = b.text().await;
+    b.check("32-map-customers-confirmed").await;
+    // THEN exactly those two pairs are mapped
+    for (col, at) in &ticked {
+        let mapping = stack
+            .ctx
+            .mappings
+            .get_by_col(&tenant, shared::domain::mapping::MappingKind::Customer, col)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{col} is not mapped: {result}"));
+        assert_eq!(mapping.at_id, *at);
+    }
+    let mapped = stack
+        .ctx
+        .mappings
+        .list(&tenant, shared::domain::mapping::MappingKind::Customer, None, 100)
+        .await
+        .unwrap();
+    assert_eq!(mapped.items.len(), 2, "{result}");
+    b.close().await;
+    stack.stop().await;
+}

@@ -272,6 +272,44 @@ fn html_page(title: &str, body: &Value) -> String {
     )
 }
 
+/// A write's result page: the title, what happened, `extra` (links into Autotask, a retry; HTML
+/// the caller escaped), and a table of the records, each row a class (its status) and cells
+/// (HTML the caller escaped).
+pub struct ResultPage<'a> {
+    pub title: &'a str,
+    pub message: &'a str,
+    pub extra: String,
+    pub head: &'a [&'a str],
+    pub rows: Vec<(String, Vec<String>)>,
+}
+
+pub fn result_page(page: &ResultPage<'_>) -> String {
+    let head: String = page
+        .head
+        .iter()
+        .map(|h| format!("<th>{}</th>", escape_html(h)))
+        .collect();
+    let rows: String = page
+        .rows
+        .iter()
+        .map(|(class, cells)| {
+            let cells: String = cells.iter().map(|c| format!("<td>{c}</td>")).collect();
+            format!("<tr class=\"{}\">{cells}</tr>", escape_html(class))
+        })
+        .collect();
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\
+         <style>body{{font-family:sans-serif;margin:1em;max-width:60em}}table{{border-collapse:collapse;width:100%}}\
+         td,th{{border-bottom:1px solid #ddd;padding:.3em .5em;text-align:left;vertical-align:top}}\
+         tr.failed,tr.refused{{background:#fff6d5}}</style></head><body><h1>{t}</h1>\
+         <p class=\"message\">{m}</p>{extra}\
+         <table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></body></html>",
+        t = escape_html(page.title),
+        m = escape_html(page.message),
+        extra = page.extra,
+    )
+}
+
 pub fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {

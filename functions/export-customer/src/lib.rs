@@ -23,7 +23,7 @@ use shared::idempotency::payload_hash;
 use shared::sync::SyncError;
 use shared::sync::customers::{export_loaded, preview_export};
 use shared::sync::idempotent;
-use shared::web::{ApiError, Format};
+use shared::web::{self, ApiError, Format, escape_html};
 
 pub const FUNCTION: &str = "export-customer";
 
@@ -48,13 +48,69 @@ pub async fn handle(app: &AppContext, req: Request) -> Result<Response<Body>, la
     Ok(confirm::serve(app, &req, &EXPORT, export_request, preview, export, reply).await)
 }
 
+/// The export's answer: JSON, or the result page (the company and each contact, what was done
+/// to it, linked into Autotask when its address is known).
 fn reply(format: Format, result: Result<(Value, bool), ApiError>) -> Response<Body> {
     let title = if result.is_ok() {
         "Exported to Autotask"
     } else {
         "Not exported"
     };
-    call::reply(format, title, result)
+    call::reply_with_page(format, title, result, result_page)
+}
+
+fn result_page(title: &str, body: &Value) -> String {
+    let text = |v: &Value| escape_html(v.as_str().unwrap_or(""));
+    let linked = |name: String, url: &Value| match url.as_str() {
+        Some(url) => format!(
+            "<a href=\"{}\" target=\"_blank\" rel=\"noopener\">{name}</a>",
+            escape_html(url)
+        ),
+        None => name,
+    };
+    let changes = |v: &Value| {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| escape_html(c["field"].as_str().unwrap_or("")))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let company = linked(
+        format!(
+            "{} (Autotask company {})",
+            text(&body["company_name"]),
+            body["company_id"]
+        ),
+        &body["company_url"],
+    );
+    let mut rows = vec![(
+        text(&body["company"]["action"]),
+        vec![
+            "Company".to_owned(),
+            company.clone(),
+            text(&body["company"]["action"]),
+            changes(&body["company_changes"]),
+        ],
+    )];
+    rows.extend(body["contacts"].as_array().into_iter().flatten().map(|c| {
+        let action = text(&c["action"]);
+        let name = linked(
+            format!("{} (Autotask contact {})", text(&c["name"]), c["at_id"]),
+            &c["url"],
+        );
+        (
+            action.clone(),
+            vec!["Contact".to_owned(), name, action, changes(&c["changes"])],
+        )
+    }));
+    web::result_page(&web::ResultPage {
+        title,
+        message: body["message"].as_str().unwrap_or(""),
+        extra: format!("<p>{company}</p>"),
+        head: &["Record", "In Autotask", "Done", "Fields written"],
+        rows,
+    })
 }
 
 fn export_request(params: &BTreeMap<String, String>) -> Result<ExportBody, ApiError> {
@@ -129,5 +185,8 @@ async fn export(call: &Call, body: ExportBody) -> Result<(Value, bool), ApiError
         .unwrap_or_else(|| format!("{number}#{source}"));
     let payload = json!({ "customer_number": number, "source": source });
     let guarded = idempotent(ctx, FUNCTION, &key, &payload, || export_loaded(ctx, &customer)).await?;
-    Ok((guarded.answer, guarded.replayed))
+    Ok((
+        shared::app::with_autotask_links(ctx, guarded.answer).await,
+        guarded.replayed,
+    ))
 }

@@ -19,9 +19,9 @@ use shared::app::AppContext;
 use shared::app::call::{self, Call};
 use shared::app::confirm::{self, Page, WriteRoute};
 use shared::domain::document::plan::OpportunitySource;
-use shared::function_url::{self, flag, parsed, required};
+use shared::function_url::{flag, parsed, required};
 use shared::sync::documents::{CustomerLink, ExportDocumentRequest, ExportOutcome, LineStatus, export_document};
-use shared::web::{ApiError, Format, escape_html};
+use shared::web::{self, ApiError, Format, escape_html};
 
 pub const FUNCTION: &str = "export-document";
 /// The audience of the "export the customer first" links (export-customer's `FUNCTION`).
@@ -50,17 +50,7 @@ pub async fn handle(app: &AppContext, req: Request) -> Result<Response<Body>, la
 /// Autotask, and every line with its status and what to fix).
 fn reply(format: Format, result: Result<(Value, bool), ApiError>) -> Response<Body> {
     let title = title(&result);
-    match (&result, format) {
-        (Ok((body, replayed)), Format::Html) => {
-            let mut resp = function_url::html_response(result_page(title, body));
-            if *replayed {
-                resp.headers_mut()
-                    .insert("idempotent-replay", http::HeaderValue::from_static("true"));
-            }
-            resp
-        }
-        _ => call::reply(format, title, result),
-    }
+    call::reply_with_page(format, title, result, result_page)
 }
 
 fn title(result: &Result<(Value, bool), ApiError>) -> &'static str {
@@ -155,30 +145,27 @@ fn result_page(title: &str, body: &Value) -> String {
         })
         .unwrap_or_default();
     let lines = body["lines"].as_array().map(Vec::as_slice).unwrap_or_default();
-    let rows: String = lines
+    let rows = lines
         .iter()
         .map(|l| {
-            format!(
-                "<tr class=\"{status}\"><td>{}</td><td>{}</td><td>{status}</td><td>{}</td><td>{}</td></tr>",
+            let status = text(&l["status"]);
+            let cells = vec![
                 text(&l["line_id"]),
                 text(&l["item_type"]),
+                status.clone(),
                 l["item_id"].as_i64().map(|i| i.to_string()).unwrap_or_default(),
                 text(&l["error"]),
-                status = text(&l["status"]),
-            )
+            ];
+            (status, cells)
         })
         .collect();
-    format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{t}</title>\
-         <style>body{{font-family:sans-serif;margin:1em;max-width:60em}}table{{border-collapse:collapse;width:100%}}\
-         td,th{{border-bottom:1px solid #ddd;padding:.3em .5em;text-align:left;vertical-align:top}}\
-         tr.failed,tr.refused{{background:#fff6d5}}</style></head><body><h1>{t}</h1>\
-         <p class=\"message\">{m}</p><p>{opportunity}{quote}</p>{synced}{retry}\
-         <table><thead><tr><th>Line</th><th>Type</th><th>Status</th><th>Autotask item</th><th>What to fix</th></tr></thead>\
-         <tbody>{rows}</tbody></table></body></html>",
-        t = escape_html(title),
-        m = text(&body["message"]),
-    )
+    web::result_page(&web::ResultPage {
+        title,
+        message: body["message"].as_str().unwrap_or(""),
+        extra: format!("<p>{opportunity}{quote}</p>{synced}{retry}"),
+        head: &["Line", "Type", "Status", "Autotask item", "What to fix"],
+        rows,
+    })
 }
 
 /// The confirmation page: the dry run, told as what will happen in Autotask.

@@ -25,7 +25,7 @@ use shared::idempotency::payload_hash;
 use shared::sync::SyncError;
 use shared::sync::customers::{ImportRequest, account_contacts, import_customer, preview_import};
 use shared::sync::idempotent;
-use shared::web::{ApiError, Format};
+use shared::web::{self, ApiError, Format, escape_html};
 
 pub const FUNCTION: &str = "import-customer";
 
@@ -58,7 +58,57 @@ fn reply(format: Format, result: Result<(Value, bool), ApiError>) -> Response<Bo
     } else {
         "Not imported"
     };
-    call::reply(format, title, result)
+    call::reply_with_page(format, title, result, result_page)
+}
+
+/// The import's result page: the Autotask company it came from and each contact, what was done
+/// to it in ChannelOnline, linked to its Autotask page when the address is known.
+fn result_page(title: &str, body: &Value) -> String {
+    let text = |v: &Value| escape_html(v.as_str().unwrap_or(""));
+    let linked = |name: String, url: &Value| match url.as_str() {
+        Some(url) => format!(
+            "<a href=\"{}\" target=\"_blank\" rel=\"noopener\">{name}</a>",
+            escape_html(url)
+        ),
+        None => name,
+    };
+    let company = linked(
+        format!(
+            "{} (Autotask company {})",
+            text(&body["company_name"]),
+            body["company_id"]
+        ),
+        &body["company_url"],
+    );
+    let customer = format!(
+        "ChannelOnline customer {} ({})",
+        text(&body["customer_number"]),
+        if body["customer_created"] == true {
+            "created"
+        } else {
+            "updated"
+        }
+    );
+    let rows = body["contacts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let action = text(&c["action"]);
+            let name = linked(
+                format!("{} (Autotask contact {})", text(&c["name"]), c["at_id"]),
+                &c["url"],
+            );
+            (action.clone(), vec![name, action, text(&c["col_id"])])
+        })
+        .collect();
+    web::result_page(&web::ResultPage {
+        title,
+        message: body["message"].as_str().unwrap_or(""),
+        extra: format!("<p>{company} → {customer}</p>"),
+        head: &["Autotask contact", "Done in ChannelOnline", "ChannelOnline contact"],
+        rows,
+    })
 }
 
 /// The parameters as an [`ImportRequest`]; `contact_ids` is a comma-separated list (a JSON
@@ -148,7 +198,10 @@ async fn import(call: &Call, body: ImportRequest) -> Result<(Value, bool), ApiEr
         None => payload_hash(&body).map_err(SyncError::from)?,
     };
     let guarded = idempotent(ctx, FUNCTION, &key, &body, || import_customer(ctx, &body)).await?;
-    Ok((guarded.answer, guarded.replayed))
+    Ok((
+        shared::app::with_autotask_links(ctx, guarded.answer).await,
+        guarded.replayed,
+    ))
 }
 
 async fn contacts(call: &Call, req: &Request) -> Result<(Value, bool), ApiError> {

@@ -67,3 +67,20 @@ pub fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiEr
             .with_details(serde_json::json!({ "field": path }))
     })
 }
+
+/// Adds to a customer answer the Autotask page of its company (`company_url`, from
+/// `company_id`) and of each contact (`contacts[].url`, from `at_id`), for the result pages.
+pub async fn with_autotask_links(ctx: &super::TenantContext, mut body: Value) -> Value {
+    let Some(web) = ctx.autotask.web_base().await else {
+        return body;
+    };
+    if let Some(id) = body["company_id"].as_i64() {
+        body["company_url"] = crate::autotask::zone::company_page(&web, id).into();
+    }
+    for contact in body["contacts"].as_array_mut().into_iter().flatten() {
+        if let Some(id) = contact["at_id"].as_i64() {
+            contact["url"] = crate::autotask::zone::contact_page(&web, id).into();
+        }
+    }
+    body
+}

@@ -112,6 +112,26 @@ fn idempotency_key(req: &Request) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// [`reply`], with a success for a browser drawn by `page(title, body)` (a write's result page).
+pub fn reply_with_page(
+    format: Format,
+    title: &str,
+    result: Result<(Value, bool), ApiError>,
+    page: fn(&str, &Value) -> String,
+) -> Response<Body> {
+    match (&result, format) {
+        (Ok((body, replayed)), Format::Html) => {
+            let mut resp = crate::function_url::html_response(page(title, body));
+            if *replayed {
+                resp.headers_mut()
+                    .insert("idempotent-replay", HeaderValue::from_static("true"));
+            }
+            resp
+        }
+        _ => reply(format, title, result),
+    }
+}
+
 /// The answer: `{"ok":true,…}` (marked when replayed) or the error.
 pub fn reply(format: Format, title: &str, result: Result<(Value, bool), ApiError>) -> Response<Body> {
     match result {

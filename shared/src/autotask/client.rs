@@ -269,11 +269,16 @@ impl TenantClient {
     /// The Autotask page of an opportunity, for result pages; `None` when the web address is
     /// unknown (an override host that is not Autotask's, a failed zone lookup).
     pub async fn opportunity_page(&self, opportunity_id: i64) -> Option<String> {
-        let web = match &self.inner.config.base_url_override {
-            Some(base) => super::zone::web_base_of(base)?,
-            None => self.zone().await.ok()?.web_base()?,
-        };
-        Some(super::zone::opportunity_page(&web, opportunity_id))
+        Some(super::zone::opportunity_page(&self.web_base().await?, opportunity_id))
+    }
+
+    /// The tenant's Autotask web address (`https://wwN.autotask.net/`), for links into
+    /// Autotask's own pages; `None` when it is unknown.
+    pub async fn web_base(&self) -> Option<String> {
+        match &self.inner.config.base_url_override {
+            Some(base) => super::zone::web_base_of(base),
+            None => self.zone().await.ok()?.web_base(),
+        }
     }
 
     /// The tenant's zone, looked up once per tenant and API user (one lookup at a time).

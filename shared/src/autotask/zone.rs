@@ -53,6 +53,16 @@ pub fn opportunity_page(web_base: &str, opportunity_id: i64) -> String {
     format!("{web_base}Autotask/AutotaskExtend/ExecuteCommand.aspx?Code=OpenOpportunity&OpportunityID={opportunity_id}")
 }
 
+/// The Autotask page of a company (account).
+pub fn company_page(web_base: &str, company_id: i64) -> String {
+    format!("{web_base}Autotask/AutotaskExtend/ExecuteCommand.aspx?Code=OpenAccount&AccountID={company_id}")
+}
+
+/// The Autotask page of a contact.
+pub fn contact_page(web_base: &str, contact_id: i64) -> String {
+    format!("{web_base}Autotask/AutotaskExtend/ExecuteCommand.aspx?Code=OpenContact&ContactID={contact_id}")
+}
+
 /// The zone per (tenant, API user name).
 #[derive(Debug, Default)]
 pub struct ZoneCache {

@@ -181,6 +181,14 @@ async fn an_admin_sets_up_a_new_tenant_with_the_screens_and_exports_a_first_quot
     b.check("07-export-customer-confirm").await;
     assert_eq!(stack.autotask.state().count("Opportunities"), 1, "nothing written yet");
     b.submit().await;
+    let exported = b.text().await;
+    assert!(exported.contains("(Autotask company "), "{exported}");
+    let links = b
+        .client
+        .find_all(fantoccini::Locator::Css("a[href*=\"Code=OpenAccount\"]"))
+        .await
+        .unwrap();
+    assert!(!links.is_empty(), "the company is linked into Autotask: {exported}");
     b.check("08-export-customer-result").await;
     b.open(&signed_link(
         &stack,
@@ -221,6 +229,27 @@ async fn an_admin_sets_up_a_new_tenant_with_the_screens_and_exports_a_first_quot
         .filter(|i| i["quoteID"] == quote["id"])
         .count();
     assert!(items > 0, "{text}");
+
+    // WHEN the seller imports an Autotask company into ChannelOnline from its confirmation page
+    b.open(&signed_link(
+        &stack,
+        &tenant,
+        &key,
+        "import-customer",
+        "/",
+        &[("account_name", "Fabrikam Inc"), ("import_all_contacts", "true")],
+    ))
+    .await;
+    b.check("14-import-customer-confirm").await;
+    b.submit().await;
+    // THEN the result page names the ChannelOnline customer and links the Autotask company
+    let imported = b.text().await;
+    assert!(imported.contains("ChannelOnline customer"), "{imported}");
+    assert!(
+        imported.contains("Fabrikam Inc (Autotask company 29682851)"),
+        "{imported}"
+    );
+    b.check("15-import-customer-result").await;
 
     // WHEN the admin searches the audit trail for the quote THEN its export is there, with the
     // Autotask ids, and the setup's saves are not

@@ -230,6 +230,78 @@ async fn an_admin_sets_up_a_new_tenant_with_the_screens_and_exports_a_first_quot
         .count();
     assert!(items > 0, "{text}");
 
+    // WHEN the seller opens the opportunity picker for the quote THEN its opportunity is listed
+    b.open(&signed_link(
+        &stack,
+        &tenant,
+        &key,
+        "query-opportunities",
+        "/",
+        &[("document_number", QUOTE)],
+    ))
+    .await;
+    let opportunities = b.text().await;
+    assert!(
+        opportunities.contains(&quote["opportunityID"].to_string()),
+        "{opportunities}"
+    );
+    b.check("16-opportunity-picker").await;
+
+    // WHEN the seller searches services, filters the table (the page's one hashed script) and adds one
+    b.open(&signed_link(
+        &stack,
+        &tenant,
+        &key,
+        "query-services",
+        "/",
+        &[("document_number", QUOTE)],
+    ))
+    .await;
+    let rows = "tbody tr";
+    let all = b.client.find_all(fantoccini::Locator::Css(rows)).await.unwrap().len();
+    b.client
+        .find(fantoccini::Locator::Css("#filter"))
+        .await
+        .unwrap()
+        .send_keys("backup")
+        .await
+        .unwrap();
+    let mut shown = 0;
+    for row in b.client.find_all(fantoccini::Locator::Css(rows)).await.unwrap() {
+        if row.is_displayed().await.unwrap() {
+            shown += 1;
+        }
+    }
+    assert!(
+        all > 1 && shown == 1,
+        "the filter runs under the page's policy: {shown} of {all} shown"
+    );
+    b.check("17-services-picker-filtered").await;
+    let lines_before = stack.channelonline.state().documents[QUOTE].lines.len();
+    b.client
+        .find(fantoccini::Locator::Css("tbody tr:not([hidden]) a.choose"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.client
+        .wait()
+        .for_element(fantoccini::Locator::Css("form button[type=submit]"))
+        .await
+        .unwrap();
+    b.check("18-add-service-confirm").await;
+    assert_eq!(
+        stack.channelonline.state().documents[QUOTE].lines.len(),
+        lines_before,
+        "nothing written yet"
+    );
+    b.submit().await;
+    b.check("19-add-service-result").await;
+    // THEN the service is one new line on the ChannelOnline document
+    let lines_after = stack.channelonline.state().documents[QUOTE].lines.len();
+    assert_eq!(lines_after, lines_before + 1, "{}", b.text().await);
+
     // WHEN the seller imports an Autotask company into ChannelOnline from its confirmation page
     b.open(&signed_link(
         &stack,

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 
 use shared::domain::settings::{CategoryMapping, FieldMappings, SalesRepMapping, TenantSettings, ValueMapping};
 
+use shared::sync::documents::convert::DEFAULT_SHIPPING_KEY;
+
 use crate::options::{AutotaskOptions, ChannelOnlineValues, Choice};
 use crate::screens::{Field, Group, Input};
 
@@ -389,13 +391,7 @@ fn field_mapping_groups(s: &TenantSettings, at: &AutotaskOptions, col: &ChannelO
         Group {
             legend: "Shipping types".into(),
             intro: Some("The ChannelOnline delivery method sets the Autotask quote's shipping type.".into()),
-            fields: value_rows(
-                "ship",
-                "delivery method",
-                &col.shipping_types,
-                &fm.shipping_types,
-                &at.shipping_types,
-            ),
+            fields: shipping_fields(fm, at, col),
         },
         Group {
             legend: "Product categories".into(),
@@ -523,6 +519,32 @@ fn switch(values: &BTreeMap<String, String>, name: &str, errors: &mut FieldError
     }
 }
 
+/// The delivery-method rows, then the default (the mapping of [`DEFAULT_SHIPPING_KEY`]).
+fn shipping_fields(fm: &FieldMappings, at: &AutotaskOptions, col: &ChannelOnlineValues) -> Vec<Field> {
+    let (default, named): (Vec<ValueMapping>, Vec<ValueMapping>) = fm
+        .shipping_types
+        .iter()
+        .cloned()
+        .partition(|m| m.col.trim() == DEFAULT_SHIPPING_KEY);
+    let mut fields = value_rows(
+        "ship",
+        "delivery method",
+        &col.shipping_types,
+        &named,
+        &at.shipping_types,
+    );
+    fields.push(
+        Field::new(
+            "ship_default",
+            "Any other delivery method",
+            optional(&at.shipping_types),
+            id_text(default.first().map(|m| m.at_id)),
+        )
+        .hint("The shipping type of documents whose delivery method is not mapped, or has none."),
+    );
+    fields
+}
+
 fn probability(values: &BTreeMap<String, String>, name: &str, errors: &mut FieldErrors) -> Option<u8> {
     let value = text(values, name)?;
     match value.parse::<u8>() {
@@ -532,6 +554,22 @@ fn probability(values: &BTreeMap<String, String>, name: &str, errors: &mut Field
             None
         }
     }
+}
+
+fn shipping_of(
+    values: &BTreeMap<String, String>,
+    at: &AutotaskOptions,
+    current: &BTreeMap<String, String>,
+    errors: &mut FieldErrors,
+) -> Vec<ValueMapping> {
+    let mut out = values_of("ship", values, &at.shipping_types, current, errors);
+    if let Some(at_id) = chosen_id("ship_default", values, &at.shipping_types, current, errors) {
+        out.push(ValueMapping {
+            col: DEFAULT_SHIPPING_KEY.to_owned(),
+            at_id,
+        });
+    }
+    out
 }
 
 fn field_mappings_of(
@@ -562,7 +600,7 @@ fn field_mappings_of(
         .collect();
     FieldMappings {
         payment_terms: values_of("pay", values, &at.payment_terms, current, errors),
-        shipping_types: values_of("ship", values, &at.shipping_types, current, errors),
+        shipping_types: shipping_of(values, at, current, errors),
         categories,
         default_product_category_id,
         quote_opportunity: shared::domain::settings::OpportunityDefaults {
@@ -672,6 +710,35 @@ mod tests {
             .unwrap_err();
         assert_eq!(half["pay+at"], "Choose what this value maps to, or clear the value.");
         assert_eq!(half["quote.probability"], "Enter a whole percentage from 0 to 100.");
+    }
+
+    #[test]
+    fn the_default_shipping_type_is_its_own_field_not_a_row_named_star() {
+        let mut at = options();
+        at.shipping_types = vec![choice(1, "Ground"), choice(2, "Next Day Air")];
+        let mut s = TenantSettings::default();
+        s.field_mappings.shipping_types = vec![
+            ValueMapping {
+                col: "UPS Ground".into(),
+                at_id: 1,
+            },
+            ValueMapping {
+                col: DEFAULT_SHIPPING_KEY.into(),
+                at_id: 2,
+            },
+        ];
+        let current = flat(&Section::FieldMapping.groups(&s, &at, &ChannelOnlineValues::default()));
+        assert_eq!(current["ship_default"], "2");
+        assert!(
+            !current.contains_key(&format!("ship.{DEFAULT_SHIPPING_KEY}")),
+            "{current:?}"
+        );
+        let saved = Section::FieldMapping.apply(&s, &at, &current).unwrap();
+        assert_eq!(saved.field_mappings.shipping_types, s.field_mappings.shipping_types);
+        let mut cleared = current.clone();
+        cleared.insert("ship_default".into(), String::new());
+        let saved = Section::FieldMapping.apply(&s, &at, &cleared).unwrap();
+        assert_eq!(saved.field_mappings.shipping_types.len(), 1);
     }
 
     #[test]

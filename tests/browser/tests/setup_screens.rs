@@ -131,6 +131,7 @@ async fn an_admin_sets_up_a_new_tenant_with_the_screens_and_exports_a_first_quot
     for (field, value) in [
         ("pay.Net 30", "1"),
         ("ship.UPS Ground", "1"),
+        ("ship_default", "2"),
         ("cat.Computers / Notebooks", "2"),
         ("default_category", "3"),
         ("billing_code", "29682801"),

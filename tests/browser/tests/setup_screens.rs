@@ -356,6 +356,23 @@ async fn a_conflicting_or_stale_save_is_told_at_the_field_and_nothing_is_saved()
     let b = Browser::start(&format!("http://{}", stack.addr)).await;
     b.open(&signed_link(&stack, &tenant, &key, "settings", "/", &[])).await;
     connect(&b, &stack).await;
+
+    // WHEN the admin saves a wrong secret (the other values kept) and tests the connection
+    b.set("secret", "not-the-secret").await;
+    b.press("Save Autotask connection").await;
+    b.follow("Test connection").await;
+    // THEN the test says in words what is wrong
+    let text = b.text().await;
+    assert!(text.contains("Autotask refused the API user's secret"), "{text}");
+    assert!(text.contains("Something needs fixing"), "{text}");
+    b.check("20-test-connection-wrong-secret").await;
+    // AND with the right one again it works
+    b.follow("Back to the connection settings").await;
+    b.set("secret", &stack.autotask.config().secret).await;
+    b.press("Save Autotask connection").await;
+    b.follow("Test connection").await;
+    assert!(b.text().await.contains("Both connections work."), "{}", b.text().await);
+
     let mut settings = stored_settings(&stack, &tenant).await;
     settings["sales_reps"] = serde_json::json!([{ "col_sales_rep_id": "U999", "at_resource_id": 29682886 }]);
     let version = stack.ctx.settings.get_settings(&tenant).await.unwrap().unwrap().version;

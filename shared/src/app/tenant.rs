@@ -276,10 +276,13 @@ mod tests {
         let config = Config {
             mapping_table: "m".into(),
             idempotency_table: "i".into(),
-            dynamodb_endpoint: None,
             signature_window_secs: 300,
             secrets: SecretsConfig::File(path),
             secrets_cache_ttl_secs: 300,
+            endpoints: crate::config::Endpoints::default(),
+            queues: Default::default(),
+            clients: Default::default(),
+            links: Default::default(),
         };
         let stores = Stores::all(Arc::new(MemoryStore::new()));
         (

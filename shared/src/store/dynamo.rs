@@ -11,6 +11,8 @@ use std::time::Duration as StdDuration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+
+use crate::aws::AwsSdk;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
@@ -60,21 +62,24 @@ const BATCH_GET_MAX: usize = 100;
 /// Rounds of retrying `UnprocessedKeys` before reporting the store as unavailable.
 const BATCH_GET_ROUNDS: u32 = 8;
 
-/// Builds a client. With an endpoint (local emulator): static dummy credentials and us-east-1;
-/// without: the default AWS chain (Lambda role, region from the environment).
-pub async fn client(endpoint: Option<&str>) -> Client {
+/// Builds a client: for a local emulator at `endpoint` when set ([`local_client`]), else from
+/// the shared SDK configuration (Lambda role, region from the environment).
+pub async fn client(sdk: &AwsSdk, endpoint: Option<&str>) -> Client {
     match endpoint {
-        Some(url) => {
-            let config = aws_sdk_dynamodb::Config::builder()
-                .behavior_version(BehaviorVersion::latest())
-                .region(Region::new("us-east-1"))
-                .credentials_provider(Credentials::new("local", "local", None, None, "static-local"))
-                .endpoint_url(url)
-                .build();
-            Client::from_conf(config)
-        }
-        None => Client::new(&aws_config::load_defaults(BehaviorVersion::latest()).await),
+        Some(url) => local_client(url),
+        None => Client::new(sdk.config().await),
     }
+}
+
+/// A client for a local emulator: static dummy credentials and us-east-1.
+pub fn local_client(endpoint: &str) -> Client {
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("local", "local", None, None, "static-local"))
+        .endpoint_url(endpoint)
+        .build();
+    Client::from_conf(config)
 }
 
 #[derive(Clone, Debug)]

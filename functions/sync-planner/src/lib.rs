@@ -86,7 +86,7 @@ pub enum PlannerError {
     #[error("{message}{}", fix.as_ref().map(|f| format!(" — {f}")).unwrap_or_default())]
     Tenant { message: String, fix: Option<String> },
     #[error(transparent)]
-    Plan(#[from] shared::sync::bulk::PlanError),
+    Plan(#[from] shared::sync::bulk::BulkPlanError),
     #[error(transparent)]
     Config(#[from] shared::config::ConfigError),
     #[error(transparent)]
@@ -225,7 +225,7 @@ mod tests {
         let a = TenantId::parse("a").unwrap();
         let started = now - Duration::hours(1);
         let run = RunRecord::new(a.clone(), RunId::new(started), Trigger::Schedule, started);
-        let stored = shared::store::RunRecord {
+        let stored = shared::store::StoredRunRecord {
             run_id: run.run_id.to_string(),
             data: serde_json::to_value(&run).unwrap(),
         };

@@ -811,7 +811,7 @@ impl SyncStateStore for DynamoStore {
             .await
     }
 
-    async fn put_run(&self, tenant: &TenantId, run: &RunRecord) -> StoreResult<()> {
+    async fn put_run(&self, tenant: &TenantId, run: &StoredRunRecord) -> StoreResult<()> {
         let item = HashMap::from([
             (PK.to_owned(), s(keys::runs_pk(tenant))),
             (SK.to_owned(), s(keys::run_sk(&run.run_id))),
@@ -827,18 +827,23 @@ impl SyncStateStore for DynamoStore {
         Ok(())
     }
 
-    async fn get_run(&self, tenant: &TenantId, run_id: &str) -> StoreResult<Option<RunRecord>> {
+    async fn get_run(&self, tenant: &TenantId, run_id: &str) -> StoreResult<Option<StoredRunRecord>> {
         let k = key(keys::runs_pk(tenant), &keys::run_sk(run_id));
         let Some(item) = self.get_item(&self.tables.mappings, k).await? else {
             return Ok(None);
         };
-        Ok(Some(RunRecord {
+        Ok(Some(StoredRunRecord {
             run_id: run_id.to_owned(),
             data: get_json(&item, attr::DATA)?,
         }))
     }
 
-    async fn list_runs(&self, tenant: &TenantId, cursor: Option<&str>, limit: u32) -> StoreResult<Page<RunRecord>> {
+    async fn list_runs(
+        &self,
+        tenant: &TenantId,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Page<StoredRunRecord>> {
         let (items, next) = self
             .query_page(keys::runs_pk(tenant), keys::RUN_PREFIX, cursor, limit, true)
             .await?;
@@ -846,7 +851,7 @@ impl SyncStateStore for DynamoStore {
             .iter()
             .map(|i| {
                 let sk = get_s(i, SK)?;
-                Ok(RunRecord {
+                Ok(StoredRunRecord {
                     run_id: sk.strip_prefix(keys::RUN_PREFIX).unwrap_or(sk).to_owned(),
                     data: get_json(i, attr::DATA)?,
                 })

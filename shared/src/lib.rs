@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod autotask;
+pub mod aws;
 pub mod channelonline;
 pub mod clock;
 pub mod config;

@@ -226,11 +226,11 @@ async fn preview(app: &AppContext, call: &Call, request: &ExportDocumentRequest)
     })
 }
 
-/// Signed links to export-customer (its URL from `EXPORT_CUSTOMER_URL`), offered when the
+/// Signed links to export-customer (its URL from `EXPORT_CUSTOMER_URL`, [`shared::config::Links`]), offered when the
 /// document's customer is not mapped yet. They are signed for export-customer, the function
 /// that answers them (its confirmation page), with this call's signing time.
 async fn customer_link(app: &AppContext, call: &Call) -> Option<impl Fn(&str) -> String + Send + Sync + use<>> {
-    let base = shared::config::optional("EXPORT_CUSTOMER_URL")?;
+    let base = app.config.links.export_customer_url.clone()?;
     let sign = call::link_signer(app, call, EXPORT_CUSTOMER, Some(base)).await;
     Some(move |customer: &str| sign("/", &[("customer_number".to_owned(), customer.to_owned())]))
 }

@@ -11,7 +11,7 @@ use chrono::{NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde_json::Value;
 use shared::app::TenantContext;
-use shared::autotask::{AutotaskClient, AutotaskCredentials, ClientConfig, SharedLimit};
+use shared::autotask::{AutotaskClient, ClientConfig, ClientCredentials, SharedLimit};
 use shared::channelonline::types::{
     Address, AutotaskItemKind, AutotaskItemRef, CustomField, Document, DocumentContact, DocumentCustomer, DocumentLine,
     DocumentType, ProductType, SalesRep, Totals,
@@ -145,7 +145,7 @@ async fn env_with(read_timeout: Duration) -> Env {
     let sandbox_config = at.config().clone();
     let client = AutotaskClient::new(config).unwrap().for_tenant(
         tenant.clone(),
-        AutotaskCredentials {
+        ClientCredentials {
             username: sandbox_config.username.clone(),
             secret: SecretString::new(sandbox_config.secret.clone()),
             integration_code: sandbox_config.integration_code.clone(),
@@ -1187,7 +1187,7 @@ fn instance(env: &Env, ctx: &TenantContext, slots: &Arc<MemoryStore>) -> TenantC
         .unwrap()
         .for_tenant(
             ctx.tenant.clone(),
-            AutotaskCredentials {
+            ClientCredentials {
                 username: sandbox.username.clone(),
                 secret: SecretString::new(sandbox.secret.clone()),
                 integration_code: sandbox.integration_code.clone(),

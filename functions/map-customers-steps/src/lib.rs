@@ -9,7 +9,6 @@ use std::time::SystemTime;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, Utc};
 use shared::app::AppContext;
-use shared::config::parsed_or;
 use shared::queue::sqs::SqsQueue;
 use shared::queue::{OutgoingMessage, WorkQueue};
 use shared::sync::bulk::BatchFailures;
@@ -26,10 +25,17 @@ pub struct StepsApp {
 
 impl StepsApp {
     pub async fn from_env() -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        let app = AppContext::from_env().await?;
+        let queues = &app.config.queues;
+        let url = queues.map_customers_queue_url.as_deref();
+        let queue = SqsQueue::configured(&app.aws, &app.config.endpoints, JOB_QUEUE_URL_VAR, url).await?;
+        let max_receive_count = queues
+            .map_customers_max_receive_count
+            .unwrap_or(DEFAULT_MAX_RECEIVE_COUNT);
         Ok(Self {
-            app: AppContext::from_env().await?,
-            queue: Box::new(SqsQueue::from_env_named(JOB_QUEUE_URL_VAR).await?),
-            max_receive_count: parsed_or("MAP_CUSTOMERS_MAX_RECEIVE_COUNT", DEFAULT_MAX_RECEIVE_COUNT)?,
+            app,
+            queue: Box::new(queue),
+            max_receive_count,
         })
     }
 }

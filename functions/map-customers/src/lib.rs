@@ -168,7 +168,7 @@ async fn run_route(app: &AppContext, req: &Request) -> Response<Body> {
     if let Err(e) = function_url::known_only(confirmed.choices.keys().map(String::as_str), &[]) {
         return e.into_response(call.format);
     }
-    let result = confirm::run_once(&call.ctx, &confirmed.token, || start_in_background(&call)).await;
+    let result = confirm::run_once(&call.ctx, &confirmed.token, || start_in_background(app, &call)).await;
     match (call.format, result) {
         (Format::Html, Ok((body, replayed))) => {
             let sign = call::link_signer(app, &call, FUNCTION, None).await;
@@ -193,15 +193,15 @@ async fn run_route(app: &AppContext, req: &Request) -> Response<Body> {
 
 /// Records the job and sends its first step to the job queue; without a queue (the local
 /// stack) runs the steps here, one after the other.
-async fn start_in_background(call: &Call) -> Result<(Value, bool), ApiError> {
+async fn start_in_background(app: &AppContext, call: &Call) -> Result<(Value, bool), ApiError> {
     let ctx = &call.ctx;
     let (job, first) = start_job(ctx).await?;
-    if shared::config::optional(JOB_QUEUE_URL_VAR).is_none() {
+    let Some(queue_url) = app.config.queues.map_customers_queue_url.as_deref() else {
         run_to_end(ctx, first).await?;
         let message = "Import and Map read both systems; the screen shows the proposals.";
         return Ok((json!({ "message": message, "job_id": job.job_id }), false));
-    }
-    if let Err(why) = send_step(&first).await {
+    };
+    if let Err(why) = send_step(app, queue_url, &first).await {
         tracing::error!(reason = %why, "the first step of Import and Map was not sent");
         fail_job(ctx, &first, "The job could not be queued.".into()).await?;
         return Err(ApiError::new(
@@ -216,8 +216,8 @@ async fn start_in_background(call: &Call) -> Result<(Value, bool), ApiError> {
     Ok((json!({ "message": message, "job_id": job.job_id }), false))
 }
 
-async fn send_step(step: &StepMessage) -> Result<(), String> {
-    let queue = SqsQueue::from_env_named(JOB_QUEUE_URL_VAR)
+async fn send_step(app: &AppContext, queue_url: &str, step: &StepMessage) -> Result<(), String> {
+    let queue = SqsQueue::configured(&app.aws, &app.config.endpoints, JOB_QUEUE_URL_VAR, Some(queue_url))
         .await
         .map_err(|e| e.to_string())?;
     let body = serde_json::to_string(step).map_err(|e| e.to_string())?;

@@ -39,10 +39,13 @@ async fn harness() -> Harness {
     let config = Config {
         mapping_table: "mappings".into(),
         idempotency_table: "idempotency".into(),
-        dynamodb_endpoint: None,
         signature_window_secs: 300,
         secrets: SecretsConfig::File(path),
         secrets_cache_ttl_secs: 300,
+        endpoints: shared::config::Endpoints::default(),
+        queues: Default::default(),
+        clients: Default::default(),
+        links: Default::default(),
     };
     let clock = Arc::new(ManualClock::at(DateTime::from_timestamp(NOW, 0).unwrap()));
     let ctx = AppContext::new(

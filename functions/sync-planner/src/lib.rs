@@ -14,7 +14,6 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use shared::app::AppContext;
-use shared::config::{optional, parsed_or};
 use shared::queue::WorkQueue;
 use shared::queue::sqs::SqsQueue;
 use shared::sync::bulk::{BudgetPolicy, PlanOutcome, Planner, PlannerConfig, RunLedger, TenantFeed, Trigger};
@@ -87,7 +86,7 @@ pub enum PlannerError {
     #[error("{message}{}", fix.as_ref().map(|f| format!(" — {f}")).unwrap_or_default())]
     Tenant { message: String, fix: Option<String> },
     #[error(transparent)]
-    Plan(#[from] shared::sync::bulk::PlanError),
+    Plan(#[from] shared::sync::bulk::BulkPlanError),
     #[error(transparent)]
     Config(#[from] shared::config::ConfigError),
     #[error(transparent)]
@@ -101,11 +100,11 @@ pub enum PlannerError {
 impl PlannerApp {
     pub async fn from_env() -> Result<Self, PlannerError> {
         let app = AppContext::from_env().await?;
-        let queue: Arc<dyn WorkQueue> = Arc::new(SqsQueue::from_env().await?);
-        let max_share_cap = parsed_or("SYNC_BUDGET_SHARE", BudgetPolicy::default().max_share)?;
-        if optional("SYNC_QUEUE_URL").is_none() {
-            tracing::warn!("SYNC_QUEUE_URL unset");
-        }
+        let queues = &app.config.queues;
+        let url = queues.sync_queue_url.as_deref();
+        let queue: Arc<dyn WorkQueue> =
+            Arc::new(SqsQueue::configured(&app.aws, &app.config.endpoints, "SYNC_QUEUE_URL", url).await?);
+        let max_share_cap = queues.sync_budget_share.unwrap_or(BudgetPolicy::default().max_share);
         Ok(Self {
             app,
             queue,
@@ -226,7 +225,7 @@ mod tests {
         let a = TenantId::parse("a").unwrap();
         let started = now - Duration::hours(1);
         let run = RunRecord::new(a.clone(), RunId::new(started), Trigger::Schedule, started);
-        let stored = shared::store::RunRecord {
+        let stored = shared::store::StoredRunRecord {
             run_id: run.run_id.to_string(),
             data: serde_json::to_value(&run).unwrap(),
         };
@@ -235,10 +234,13 @@ mod tests {
         let config = Config {
             mapping_table: "mappings".into(),
             idempotency_table: "idempotency".into(),
-            dynamodb_endpoint: None,
             signature_window_secs: 300,
             secrets: SecretsConfig::File(path.clone()),
             secrets_cache_ttl_secs: 300,
+            endpoints: shared::config::Endpoints::default(),
+            queues: Default::default(),
+            clients: Default::default(),
+            links: Default::default(),
         };
         let clock = Arc::new(ManualClock::at(now));
         let app = AppContext::new(

@@ -5,7 +5,6 @@ use std::time::SystemTime;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::{DateTime, Duration, Utc};
 use shared::app::AppContext;
-use shared::config::parsed_or;
 use shared::sync::bulk::{TenantHandlers, Worker};
 
 /// The queue's `maxReceiveCount` when `SYNC_MAX_RECEIVE_COUNT` is unset (template: 5).
@@ -19,10 +18,12 @@ pub struct WorkerApp {
 impl WorkerApp {
     pub async fn from_env() -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let app = AppContext::from_env().await?;
-        Ok(Self::new(
-            app,
-            parsed_or("SYNC_MAX_RECEIVE_COUNT", DEFAULT_MAX_RECEIVE_COUNT)?,
-        ))
+        let max_receive_count = app
+            .config
+            .queues
+            .sync_max_receive_count
+            .unwrap_or(DEFAULT_MAX_RECEIVE_COUNT);
+        Ok(Self::new(app, max_receive_count))
     }
 
     pub fn new(app: AppContext, max_receive_count: u32) -> Self {

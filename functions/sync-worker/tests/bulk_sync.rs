@@ -10,7 +10,7 @@ use channelonline_sandbox::MemoryChannelOnline;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde_json::{Value, json};
 use shared::app::TenantContext;
-use shared::autotask::{AutotaskClient, AutotaskCredentials, ClientConfig};
+use shared::autotask::{AutotaskClient, ClientConfig, ClientCredentials};
 use shared::channelonline::protocol::RequestKind;
 use shared::channelonline::{Address, Customer};
 use shared::clock::{Clock, ManualClock};
@@ -73,7 +73,7 @@ async fn env_at(settings: TenantSettings, now: DateTime<Utc>) -> Env {
         .unwrap()
         .for_tenant(
             tenant.clone(),
-            AutotaskCredentials {
+            ClientCredentials {
                 username: at.config().username.clone(),
                 secret: SecretString::new(at.config().secret.clone()),
                 integration_code: at.config().integration_code.clone(),

@@ -11,7 +11,7 @@ use shared::app::{AppContext, ClientFactories, Stores};
 use shared::clock::SystemClock;
 use shared::config::{Config, DEFAULT_SECRETS_CACHE_TTL_SECS, SecretsConfig};
 use shared::signing::DEFAULT_WINDOW_SECS;
-use shared::store::dynamo::{DynamoStore, TableNames, client};
+use shared::store::dynamo::{DynamoStore, TableNames, local_client};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -86,14 +86,14 @@ impl LocalStack {
         let dynamo = LocalDynamo::start(&db_file, options.ttl_sweep_every).await?;
 
         let store = DynamoStore::new(
-            client(Some(&dynamo.endpoint)).await,
+            local_client(&dynamo.endpoint),
             TableNames {
                 mappings: MAPPING_TABLE.into(),
                 idempotency: IDEMPOTENCY_TABLE.into(),
             },
         );
         store.create_tables().await?;
-        let dynamo_client = client(Some(&dynamo.endpoint)).await;
+        let dynamo_client = local_client(&dynamo.endpoint);
         seed::forget_demo_sandbox_records(&store, &dynamo_client, IDEMPOTENCY_TABLE).await?;
         // Makes the idempotency table again, empty.
         store.create_tables().await?;
@@ -103,10 +103,16 @@ impl LocalStack {
         let config = Config {
             mapping_table: MAPPING_TABLE.into(),
             idempotency_table: IDEMPOTENCY_TABLE.into(),
-            dynamodb_endpoint: Some(dynamo.endpoint.clone()),
             signature_window_secs: DEFAULT_WINDOW_SECS,
             secrets: SecretsConfig::File(secrets_file.clone()),
             secrets_cache_ttl_secs: DEFAULT_SECRETS_CACHE_TTL_SECS,
+            endpoints: shared::config::Endpoints {
+                dynamodb: Some(dynamo.endpoint.clone()),
+                ..Default::default()
+            },
+            queues: Default::default(),
+            clients: Default::default(),
+            links: Default::default(),
         };
         let autotask = AutotaskSandbox::start(AutotaskConfig {
             demo_seed: true,

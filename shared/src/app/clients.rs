@@ -1,5 +1,5 @@
 //! Factories for the two outbound clients, built once per cold start and handed a tenant's
-//! credentials per call. Environment variables point them at sandboxes for local runs:
+//! credentials per call. Environment variables (read into [`Clients`]) point them at sandboxes for local runs:
 //! `AUTOTASK_ZONE_URL` (a zone-lookup URL), `AUTOTASK_BASE_URL` (skip zone discovery),
 //! `AUTOTASK_READ_TIMEOUT_MS`, `CHANNELONLINE_URL`, `CHANNELONLINE_USER_AGENT`, `CHANNELONLINE_PAUSE_MS`.
 
@@ -10,7 +10,7 @@ use crate::autotask::{AutotaskClient, AutotaskError, ClientConfig};
 use crate::channelonline::{
     ChannelOnline, ChannelOnlineError, ColCredentials, XmlChannelOnline, XmlChannelOnlineConfig,
 };
-use crate::config::{ConfigError, optional, parsed_or};
+use crate::config::Clients;
 use crate::secrets::ChannelOnlineCredentials;
 use crate::tenant::TenantId;
 
@@ -56,8 +56,6 @@ impl ChannelOnlineFactory for XmlChannelOnlineFactory {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientsError {
-    #[error(transparent)]
-    Config(#[from] ConfigError),
     #[error("cannot build the Autotask client: {0}")]
     Autotask(#[from] AutotaskError),
 }
@@ -71,25 +69,26 @@ pub struct ClientFactories {
 }
 
 impl ClientFactories {
-    /// Production endpoints unless the environment points elsewhere (see the module doc).
-    pub fn from_env() -> Result<Self, ClientsError> {
-        let mut at = match optional("AUTOTASK_ZONE_URL") {
+    /// Production endpoints unless the configuration points elsewhere (see the module doc).
+    pub fn from_config(config: &Clients) -> Result<Self, ClientsError> {
+        let mut at = match &config.autotask_zone_url {
             Some(url) => ClientConfig {
-                zone_lookup_url: url,
+                zone_lookup_url: url.clone(),
                 ..ClientConfig::default()
             },
             None => ClientConfig::default(),
         };
-        at.base_url_override = optional("AUTOTASK_BASE_URL");
-        if optional("AUTOTASK_READ_TIMEOUT_MS").is_some() {
-            at.read_timeout = Duration::from_millis(parsed_or("AUTOTASK_READ_TIMEOUT_MS", 30_000)?);
+        at.base_url_override = config.autotask_base_url.clone();
+        if let Some(ms) = config.autotask_read_timeout_ms {
+            at.read_timeout = Duration::from_millis(ms);
         }
-        let col_url = optional("CHANNELONLINE_URL").unwrap_or_else(|| XmlChannelOnlineConfig::PRODUCTION_URL.into());
+        let col_url =
+            (config.channelonline_url.clone()).unwrap_or_else(|| XmlChannelOnlineConfig::PRODUCTION_URL.into());
         let mut col = XmlChannelOnlineConfig::for_base_url(col_url);
-        if optional("CHANNELONLINE_PAUSE_MS").is_some() {
-            col = col.with_pause(Duration::from_millis(parsed_or("CHANNELONLINE_PAUSE_MS", 0)?));
+        if let Some(ms) = config.channelonline_pause_ms {
+            col = col.with_pause(Duration::from_millis(ms));
         }
-        let user_agent = optional("CHANNELONLINE_USER_AGENT").unwrap_or_else(|| DEFAULT_COL_USER_AGENT.into());
+        let user_agent = (config.channelonline_user_agent.clone()).unwrap_or_else(|| DEFAULT_COL_USER_AGENT.into());
         Self::new(at, col, user_agent)
     }
 

@@ -6,6 +6,7 @@ use lambda_http::Request;
 
 use super::auth::UnknownTenants;
 use super::clients::{ClientFactories, ClientsError};
+use crate::aws::AwsSdk;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError, SecretsConfig};
 use crate::idempotency::IdempotencyStore;
@@ -46,6 +47,8 @@ pub struct AppContext {
     pub clients: ClientFactories,
     /// Tenants without signing keys, remembered briefly (shared by every clone of the context).
     pub unknown_tenants: Arc<UnknownTenants>,
+    /// The AWS SDK configuration the context's AWS clients share (for queues built later).
+    pub aws: AwsSdk,
 }
 
 /// The store ports, usually all one adapter (`DynamoStore` or `MemoryStore`).
@@ -84,16 +87,19 @@ impl AppContext {
 
     /// DynamoDB (with the configured endpoint override) and the configured secret source.
     pub async fn from_config(config: Config) -> Result<Self, AppError> {
-        let ddb = crate::store::dynamo::client(config.dynamodb_endpoint.as_deref()).await;
+        let aws = AwsSdk::default();
+        let ddb = crate::store::dynamo::client(&aws, config.endpoints.dynamodb.as_deref()).await;
         let tables = TableNames {
             mappings: config.mapping_table.clone(),
             idempotency: config.idempotency_table.clone(),
         };
         let store = Arc::new(DynamoStore::new(ddb, tables));
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let secrets = build_secrets(&config, clock.clone()).await;
-        let clients = ClientFactories::from_env()?;
-        Ok(Self::new(config, clock, secrets, Stores::all(store)).with_clients(clients))
+        let secrets = build_secrets(&config, &aws, clock.clone()).await;
+        let clients = ClientFactories::from_config(&config.clients)?;
+        let mut app = Self::new(config, clock, secrets, Stores::all(store)).with_clients(clients);
+        app.aws = aws;
+        Ok(app)
     }
 
     pub fn new(config: Config, clock: Arc<dyn Clock>, secrets: Arc<dyn SecretSource>, stores: Stores) -> Self {
@@ -109,6 +115,7 @@ impl AppContext {
             idempotency: stores.idempotency,
             clients: ClientFactories::production(),
             unknown_tenants: Arc::new(UnknownTenants::default()),
+            aws: AwsSdk::default(),
         }
     }
 
@@ -135,12 +142,11 @@ impl AppContext {
 
 /// The configured secret source behind a TTL cache. The file source is not cached: it is
 /// local and cheap, and hand edits should show at once.
-pub async fn build_secrets(config: &Config, clock: Arc<dyn Clock>) -> Arc<dyn SecretSource> {
+pub async fn build_secrets(config: &Config, aws: &AwsSdk, clock: Arc<dyn Clock>) -> Arc<dyn SecretSource> {
     match &config.secrets {
         SecretsConfig::File(path) => Arc::new(FileSecretSource::new(path)),
         SecretsConfig::SecretsManager { prefix } => {
-            let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-            let client = aws_sdk_secretsmanager::Client::new(&aws);
+            let client = aws_sdk_secretsmanager::Client::new(aws.config().await);
             let source = Arc::new(SecretsManagerSource::new(client, prefix.clone()));
             let ttl = chrono::Duration::seconds(config.secrets_cache_ttl_secs);
             Arc::new(CachedSecretSource::new(source, clock, ttl))

@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 use http::StatusCode;
 
 use super::context::AppContext;
-use crate::autotask::{AutotaskCredentials as AtClientCredentials, CredentialSource, SharedLimit, TenantClient};
+use crate::autotask::{ClientCredentials, CredentialSource, SharedLimit, TenantClient};
 use crate::channelonline::ChannelOnline;
 use crate::clock::Clock;
 use crate::domain::settings::{AUTOTASK_MAX_CONCURRENT_CALLS, TenantSettings};
@@ -54,8 +54,8 @@ fn precondition(code: &str, message: &str, fix: &str) -> ApiError {
 }
 
 /// The client's view of the tenant's Autotask secret.
-fn client_credentials(at: AutotaskCredentials, impersonation: Option<i64>) -> AtClientCredentials {
-    AtClientCredentials {
+fn client_credentials(at: AutotaskCredentials, impersonation: Option<i64>) -> ClientCredentials {
+    ClientCredentials {
         username: at.username,
         secret: at.secret,
         integration_code: at.integration_code.expose().to_owned(),
@@ -71,7 +71,7 @@ struct SecretCredentials {
 }
 
 impl CredentialSource for SecretCredentials {
-    fn fresh(&self) -> futures_util::future::BoxFuture<'_, Option<AtClientCredentials>> {
+    fn fresh(&self) -> futures_util::future::BoxFuture<'_, Option<ClientCredentials>> {
         Box::pin(async move {
             self.secrets.invalidate(&self.tenant, SecretKind::Autotask);
             match (*self.secrets).autotask(&self.tenant).await {
@@ -276,10 +276,13 @@ mod tests {
         let config = Config {
             mapping_table: "m".into(),
             idempotency_table: "i".into(),
-            dynamodb_endpoint: None,
             signature_window_secs: 300,
             secrets: SecretsConfig::File(path),
             secrets_cache_ttl_secs: 300,
+            endpoints: crate::config::Endpoints::default(),
+            queues: Default::default(),
+            clients: Default::default(),
+            links: Default::default(),
         };
         let stores = Stores::all(Arc::new(MemoryStore::new()));
         (

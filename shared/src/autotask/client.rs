@@ -25,7 +25,7 @@ pub const DEFAULT_ZONE_LOOKUP_URL: &str = "https://webservices.autotask.net/atse
 
 /// One tenant's Autotask API user.
 #[derive(Clone, Debug)]
-pub struct AutotaskCredentials {
+pub struct ClientCredentials {
     pub username: String,
     pub secret: SecretString,
     /// The API tracking identifier (`ApiIntegrationCode`).
@@ -125,7 +125,7 @@ impl AutotaskClient {
     }
 
     /// A handle for one tenant; cheap (two `Arc`s).
-    pub fn for_tenant(&self, tenant: TenantId, credentials: AutotaskCredentials) -> TenantClient {
+    pub fn for_tenant(&self, tenant: TenantId, credentials: ClientCredentials) -> TenantClient {
         TenantClient {
             inner: self.inner.clone(),
             tenant,
@@ -145,7 +145,7 @@ enum Target {
     Url(String),
 }
 
-struct Call<'a> {
+struct ApiRequest<'a> {
     method: Method,
     /// Thread-limit bucket: the collection name.
     endpoint: &'a str,
@@ -162,7 +162,7 @@ pub struct TenantClient {
     inner: Arc<Inner>,
     tenant: TenantId,
     /// Replaced once by `refresh` after a 401 (the secret may have been rotated).
-    creds: Arc<std::sync::RwLock<Arc<AutotaskCredentials>>>,
+    creds: Arc<std::sync::RwLock<Arc<ClientCredentials>>>,
     refresh: Option<Arc<dyn CredentialSource>>,
     deadline: Option<Instant>,
     /// Tenant-wide call slots shared with every other instance (see `limiter`).
@@ -172,7 +172,7 @@ pub struct TenantClient {
 /// Where a tenant client re-reads its credentials after Autotask refused them (401), bypassing
 /// any cache.
 pub trait CredentialSource: Send + Sync {
-    fn fresh(&self) -> futures_util::future::BoxFuture<'_, Option<AutotaskCredentials>>;
+    fn fresh(&self) -> futures_util::future::BoxFuture<'_, Option<ClientCredentials>>;
 }
 
 #[derive(serde::Deserialize)]
@@ -208,7 +208,7 @@ impl TenantClient {
         self
     }
 
-    fn creds(&self) -> Arc<AutotaskCredentials> {
+    fn creds(&self) -> Arc<ClientCredentials> {
         self.creds.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
@@ -352,7 +352,7 @@ impl TenantClient {
         for part in query.split()? {
             let body = serde_json::to_value(&part).map_err(invalid)?;
             let c: CountEnvelope = self
-                .call(Call {
+                .call(ApiRequest {
                     method: Method::POST,
                     endpoint: E::COLLECTION,
                     target: Target::Path(format!("/V1.0/{}/query/count", E::COLLECTION)),
@@ -389,7 +389,7 @@ impl TenantClient {
             None => Target::Path(format!("/V1.0/{}/query", E::COLLECTION)),
         };
         let page: Page<E> = self
-            .call(Call {
+            .call(ApiRequest {
                 method: Method::POST,
                 endpoint: E::COLLECTION,
                 target,
@@ -408,7 +408,7 @@ impl TenantClient {
     /// `GET /V1.0/{C}/{id}`; `None` when Autotask answers 404 or `{"item": null}`.
     pub async fn get<E: Entity>(&self, id: i64) -> Result<Option<E>, AutotaskError> {
         let r: Result<ItemEnvelope<E>, _> = self
-            .call(Call {
+            .call(ApiRequest {
                 method: Method::GET,
                 endpoint: E::COLLECTION,
                 target: Target::Path(format!("/V1.0/{}/{id}", E::COLLECTION)),
@@ -564,7 +564,7 @@ impl TenantClient {
             return Ok(f);
         }
         let env: FieldsEnvelope = self
-            .call(Call {
+            .call(ApiRequest {
                 method: Method::GET,
                 endpoint: E::COLLECTION,
                 target: Target::Path(format!("/V1.0/{}/entityInformation/fields", E::COLLECTION)),
@@ -608,7 +608,7 @@ impl TenantClient {
 
     /// `GET /V1.0/ThresholdInformation`: the hourly budget and its use (this call counts too).
     pub async fn threshold_information(&self) -> Result<ThresholdInformation, AutotaskError> {
-        self.call(Call {
+        self.call(ApiRequest {
             method: Method::GET,
             endpoint: "ThresholdInformation",
             target: Target::Path("/V1.0/ThresholdInformation".to_owned()),
@@ -629,7 +629,7 @@ impl TenantClient {
     ) -> Result<i64, AutotaskError> {
         let body = serde_json::to_value(body).map_err(invalid)?;
         let env: ItemIdEnvelope = self
-            .call(Call {
+            .call(ApiRequest {
                 method,
                 endpoint,
                 target: Target::Path(path),
@@ -645,7 +645,7 @@ impl TenantClient {
     /// answer finds nothing: 404, or Autotask's 500 "No matching records found").
     async fn delete_at(&self, endpoint: &str, path: String, id: i64) -> Result<i64, AutotaskError> {
         let r: Result<ItemIdEnvelope, _> = self
-            .call(Call {
+            .call(ApiRequest {
                 method: Method::DELETE,
                 endpoint,
                 target: Target::Path(path),
@@ -670,7 +670,7 @@ impl TenantClient {
 
     /// One logical call: the shared retry policy around attempts; a 401 re-resolves the zone
     /// once, then re-reads the credentials once (a rotated secret) before it is final.
-    async fn call<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<T, AutotaskError> {
+    async fn call<T: DeserializeOwned>(&self, call: ApiRequest<'_>) -> Result<T, AutotaskError> {
         let policy = &self.inner.config.retry;
         let (mut zone_refreshed, mut creds_refreshed) = (false, false);
         loop {
@@ -702,7 +702,7 @@ impl TenantClient {
         }
     }
 
-    async fn attempt<T: DeserializeOwned>(&self, call: &Call<'_>) -> Result<T, AutotaskError> {
+    async fn attempt<T: DeserializeOwned>(&self, call: &ApiRequest<'_>) -> Result<T, AutotaskError> {
         let base = self.base_url().await?;
         let url = match &call.target {
             Target::Path(p) => format!("{base}{p}"),
@@ -734,7 +734,7 @@ impl TenantClient {
 
     /// One HTTP exchange within a held call slot, the answer read and classified. It ends before
     /// the deadline (the time a slot took to get is already spent).
-    async fn send<T: DeserializeOwned>(&self, call: &Call<'_>, url: &str) -> Result<T, AutotaskError> {
+    async fn send<T: DeserializeOwned>(&self, call: &ApiRequest<'_>, url: &str) -> Result<T, AutotaskError> {
         let Some(timeout) = crate::http::request_timeout(self.inner.config.read_timeout, self.deadline) else {
             return Err(told(call, out_of_time(), false));
         };
@@ -824,7 +824,7 @@ const SLOT_LEASE_MARGIN: Duration = Duration::from_secs(5);
 pub const CREATE_ATTEMPTS: u32 = 3;
 
 /// A failed create is told as `Ambiguous` when it may have been applied.
-fn told(call: &Call<'_>, err: AutotaskError, sent: bool) -> AutotaskError {
+fn told(call: &ApiRequest<'_>, err: AutotaskError, sent: bool) -> AutotaskError {
     if call.creates {
         err.of_create(call.endpoint, sent)
     } else {

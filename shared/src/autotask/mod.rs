@@ -14,7 +14,7 @@ pub mod query;
 pub mod zone;
 
 pub use client::{
-    AutotaskClient, AutotaskCredentials, CREATE_ATTEMPTS, ClientConfig, Created, CredentialSource, TenantClient,
+    AutotaskClient, CREATE_ATTEMPTS, ClientConfig, ClientCredentials, Created, CredentialSource, TenantClient,
 };
 pub use entities::*;
 pub use error::AutotaskError;

@@ -8,6 +8,9 @@ use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, SendMessageBatchRequestEntry};
 use chrono::{DateTime, Utc};
 
+use crate::aws::AwsSdk;
+use crate::config::{ConfigError, Endpoints};
+
 use super::{OutgoingMessage, QueueError, ReceivedMessage, SendFailure, SendOutcome, WorkQueue, send_batches};
 
 #[derive(Clone, Debug)]
@@ -24,19 +27,20 @@ impl SqsQueue {
         }
     }
 
-    /// `SYNC_QUEUE_URL` names the queue; `SQS_ENDPOINT` points at an emulator when set.
-    pub async fn from_env() -> Result<Self, QueueError> {
-        Self::from_env_named("SYNC_QUEUE_URL").await
-    }
-
-    /// The queue the environment variable `url_var` names (`SQS_ENDPOINT` as in [`Self::from_env`]).
-    pub async fn from_env_named(url_var: &'static str) -> Result<Self, QueueError> {
-        let url = crate::config::required(url_var).map_err(|e| QueueError::Config(e.to_string()))?;
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        if let Some(endpoint) = crate::config::optional("SQS_ENDPOINT") {
-            loader = loader.endpoint_url(endpoint);
+    /// The queue at `queue_url` (a [`crate::config::Queues`] entry, named by `url_var` in the
+    /// error when unset), through the shared SDK configuration and the `SQS_ENDPOINT` override.
+    pub async fn configured(
+        sdk: &AwsSdk,
+        endpoints: &Endpoints,
+        url_var: &'static str,
+        queue_url: Option<&str>,
+    ) -> Result<Self, QueueError> {
+        let url = queue_url.ok_or_else(|| QueueError::Config(ConfigError::Missing(url_var).to_string()))?;
+        let mut config = aws_sdk_sqs::config::Builder::from(sdk.config().await);
+        if let Some(endpoint) = &endpoints.sqs {
+            config = config.endpoint_url(endpoint);
         }
-        Ok(Self::new(Client::new(&loader.load().await), url))
+        Ok(Self::new(Client::from_conf(config.build()), url))
     }
 
     pub fn queue_url(&self) -> &str {

@@ -350,8 +350,8 @@ pub async fn tenant_b_cannot_see_tenant_a<S: TestStore>(store: Arc<S>) {
         .acquire_lease(&a, "planner", "a-1", t0(), t0() + Duration::minutes(5))
         .await
         .unwrap();
-    let run = RunRecord {
-        run_id: RunRecord::new_id(t0()),
+    let run = StoredRunRecord {
+        run_id: StoredRunRecord::new_id(t0()),
         data: json!({"tenant": "acme"}),
     };
     SyncStateStore::put_run(&*store, &a, &run).await.unwrap();
@@ -703,15 +703,17 @@ pub async fn checkpoints_are_versioned_and_runs_listed_newest_first<S: TestStore
         2
     );
 
-    let ids: Vec<String> = (0..3).map(|i| RunRecord::new_id(t0() + Duration::seconds(i))).collect();
+    let ids: Vec<String> = (0..3)
+        .map(|i| StoredRunRecord::new_id(t0() + Duration::seconds(i)))
+        .collect();
     for (i, id) in ids.iter().enumerate() {
-        let run = RunRecord {
+        let run = StoredRunRecord {
             run_id: id.clone(),
             data: json!({"n": i}),
         };
         SyncStateStore::put_run(&*store, &acme, &run).await.unwrap();
     }
-    let updated = RunRecord {
+    let updated = StoredRunRecord {
         run_id: ids[1].clone(),
         data: json!({"n": 1, "done": true}),
     };

@@ -11,6 +11,8 @@ use std::time::Duration as StdDuration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+
+use crate::aws::AwsSdk;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
@@ -60,21 +62,24 @@ const BATCH_GET_MAX: usize = 100;
 /// Rounds of retrying `UnprocessedKeys` before reporting the store as unavailable.
 const BATCH_GET_ROUNDS: u32 = 8;
 
-/// Builds a client. With an endpoint (local emulator): static dummy credentials and us-east-1;
-/// without: the default AWS chain (Lambda role, region from the environment).
-pub async fn client(endpoint: Option<&str>) -> Client {
+/// Builds a client: for a local emulator at `endpoint` when set ([`local_client`]), else from
+/// the shared SDK configuration (Lambda role, region from the environment).
+pub async fn client(sdk: &AwsSdk, endpoint: Option<&str>) -> Client {
     match endpoint {
-        Some(url) => {
-            let config = aws_sdk_dynamodb::Config::builder()
-                .behavior_version(BehaviorVersion::latest())
-                .region(Region::new("us-east-1"))
-                .credentials_provider(Credentials::new("local", "local", None, None, "static-local"))
-                .endpoint_url(url)
-                .build();
-            Client::from_conf(config)
-        }
-        None => Client::new(&aws_config::load_defaults(BehaviorVersion::latest()).await),
+        Some(url) => local_client(url),
+        None => Client::new(sdk.config().await),
     }
+}
+
+/// A client for a local emulator: static dummy credentials and us-east-1.
+pub fn local_client(endpoint: &str) -> Client {
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("local", "local", None, None, "static-local"))
+        .endpoint_url(endpoint)
+        .build();
+    Client::from_conf(config)
 }
 
 #[derive(Clone, Debug)]
@@ -806,7 +811,7 @@ impl SyncStateStore for DynamoStore {
             .await
     }
 
-    async fn put_run(&self, tenant: &TenantId, run: &RunRecord) -> StoreResult<()> {
+    async fn put_run(&self, tenant: &TenantId, run: &StoredRunRecord) -> StoreResult<()> {
         let item = HashMap::from([
             (PK.to_owned(), s(keys::runs_pk(tenant))),
             (SK.to_owned(), s(keys::run_sk(&run.run_id))),
@@ -822,18 +827,23 @@ impl SyncStateStore for DynamoStore {
         Ok(())
     }
 
-    async fn get_run(&self, tenant: &TenantId, run_id: &str) -> StoreResult<Option<RunRecord>> {
+    async fn get_run(&self, tenant: &TenantId, run_id: &str) -> StoreResult<Option<StoredRunRecord>> {
         let k = key(keys::runs_pk(tenant), &keys::run_sk(run_id));
         let Some(item) = self.get_item(&self.tables.mappings, k).await? else {
             return Ok(None);
         };
-        Ok(Some(RunRecord {
+        Ok(Some(StoredRunRecord {
             run_id: run_id.to_owned(),
             data: get_json(&item, attr::DATA)?,
         }))
     }
 
-    async fn list_runs(&self, tenant: &TenantId, cursor: Option<&str>, limit: u32) -> StoreResult<Page<RunRecord>> {
+    async fn list_runs(
+        &self,
+        tenant: &TenantId,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Page<StoredRunRecord>> {
         let (items, next) = self
             .query_page(keys::runs_pk(tenant), keys::RUN_PREFIX, cursor, limit, true)
             .await?;
@@ -841,7 +851,7 @@ impl SyncStateStore for DynamoStore {
             .iter()
             .map(|i| {
                 let sk = get_s(i, SK)?;
-                Ok(RunRecord {
+                Ok(StoredRunRecord {
                     run_id: sk.strip_prefix(keys::RUN_PREFIX).unwrap_or(sk).to_owned(),
                     data: get_json(i, attr::DATA)?,
                 })

@@ -32,7 +32,7 @@ struct State {
     /// (tenant, bucket, slot) -> lease of its holder.
     slots: HashMap<(TenantId, String, u32), Lease>,
     checkpoints: HashMap<(TenantId, String), VersionedDoc>,
-    runs: BTreeMap<(TenantId, String), RunRecord>,
+    runs: BTreeMap<(TenantId, String), StoredRunRecord>,
     idempotency: HashMap<String, IdempotencyRecord>,
 }
 
@@ -339,18 +339,23 @@ impl SyncStateStore for MemoryStore {
         Ok(version)
     }
 
-    async fn put_run(&self, tenant: &TenantId, run: &RunRecord) -> StoreResult<()> {
+    async fn put_run(&self, tenant: &TenantId, run: &StoredRunRecord) -> StoreResult<()> {
         self.state()
             .runs
             .insert((tenant.clone(), run.run_id.clone()), run.clone());
         Ok(())
     }
 
-    async fn get_run(&self, tenant: &TenantId, run_id: &str) -> StoreResult<Option<RunRecord>> {
+    async fn get_run(&self, tenant: &TenantId, run_id: &str) -> StoreResult<Option<StoredRunRecord>> {
         Ok(self.state().runs.get(&(tenant.clone(), run_id.to_owned())).cloned())
     }
 
-    async fn list_runs(&self, tenant: &TenantId, cursor: Option<&str>, limit: u32) -> StoreResult<Page<RunRecord>> {
+    async fn list_runs(
+        &self,
+        tenant: &TenantId,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Page<StoredRunRecord>> {
         let limit = limit.max(1) as usize;
         let state = self.state();
         let upper = match cursor {

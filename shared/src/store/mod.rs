@@ -12,8 +12,8 @@ pub mod conformance;
 
 pub use error::StoreError;
 pub use ports::{
-    AuditLog, AuditOutcome, AuditRecord, Lease, MappingStore, Page, RunRecord, SettingsStore, SlotStore, StoreResult,
-    SyncStateStore, VersionedDoc,
+    AuditLog, AuditOutcome, AuditRecord, Lease, MappingStore, Page, SettingsStore, SlotStore, StoreResult,
+    StoredRunRecord, SyncStateStore, VersionedDoc,
 };
 
 #[cfg(test)]

@@ -136,13 +136,13 @@ pub struct Lease {
 
 /// A record of one sync run, stored as JSON.
 #[derive(Clone, Debug, PartialEq)]
-pub struct RunRecord {
-    /// Sortable by start time (see [`RunRecord::new_id`]): listings are newest first by id.
+pub struct StoredRunRecord {
+    /// Sortable by start time (see [`StoredRunRecord::new_id`]): listings are newest first by id.
     pub run_id: String,
     pub data: Value,
 }
 
-impl RunRecord {
+impl StoredRunRecord {
     /// A run id that sorts by start time: `20261127T160102.345Z-1a2b3c4d`.
     pub fn new_id(started_at: DateTime<Utc>) -> String {
         format!("{}-{:08x}", started_at.format("%Y%m%dT%H%M%S%.3fZ"), fastrand::u32(..))
@@ -180,12 +180,17 @@ pub trait SyncStateStore: Send + Sync {
     ) -> StoreResult<u64>;
 
     /// Creates or replaces the run record with this id.
-    async fn put_run(&self, tenant: &TenantId, run: &RunRecord) -> StoreResult<()>;
+    async fn put_run(&self, tenant: &TenantId, run: &StoredRunRecord) -> StoreResult<()>;
 
-    async fn get_run(&self, tenant: &TenantId, run_id: &str) -> StoreResult<Option<RunRecord>>;
+    async fn get_run(&self, tenant: &TenantId, run_id: &str) -> StoreResult<Option<StoredRunRecord>>;
 
     /// Newest first, at most `limit` (min 1) per page (paging as in `MappingStore::list`).
-    async fn list_runs(&self, tenant: &TenantId, cursor: Option<&str>, limit: u32) -> StoreResult<Page<RunRecord>>;
+    async fn list_runs(
+        &self,
+        tenant: &TenantId,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Page<StoredRunRecord>>;
 }
 
 /// Tenant-wide slots of a concurrency limit shared by every function instance: Autotask allows 3

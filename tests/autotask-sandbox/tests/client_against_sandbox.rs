@@ -6,7 +6,7 @@ use std::time::Duration;
 use autotask_sandbox::{AutotaskSandbox, FaultKind, RunningSandbox, SandboxConfig};
 use futures_util::future::join_all;
 use shared::autotask::{
-    AutotaskClient, AutotaskCredentials, AutotaskError, ClientConfig, Company, CompanyPatch, Contact, ContactPatch,
+    AutotaskClient, AutotaskError, ClientConfig, ClientCredentials, Company, CompanyPatch, Contact, ContactPatch,
     Filter, Patch, Query, Quote, QuoteItem, QuoteLocation, TenantClient,
 };
 use shared::http::retry::{FixedJitter, RetryPolicy};
@@ -27,8 +27,8 @@ fn fast_retry() -> RetryPolicy {
     }
 }
 
-fn creds(sb: &RunningSandbox, username: &str) -> AutotaskCredentials {
-    AutotaskCredentials {
+fn creds(sb: &RunningSandbox, username: &str) -> ClientCredentials {
+    ClientCredentials {
         username: username.to_owned(),
         secret: SecretString::new(sb.config().secret.clone()),
         integration_code: sb.config().integration_code.clone(),
@@ -339,10 +339,10 @@ async fn threshold_information_reports_the_hourly_budget() {
 }
 
 /// Hands out fixed credentials, counting the re-reads.
-struct Rotated(AutotaskCredentials, std::sync::atomic::AtomicU32);
+struct Rotated(ClientCredentials, std::sync::atomic::AtomicU32);
 
 impl shared::autotask::CredentialSource for Rotated {
-    fn fresh(&self) -> futures_util::future::BoxFuture<'_, Option<AutotaskCredentials>> {
+    fn fresh(&self) -> futures_util::future::BoxFuture<'_, Option<ClientCredentials>> {
         self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Box::pin(async move { Some(self.0.clone()) })
     }
@@ -355,7 +355,7 @@ async fn a_401_re_reads_the_credentials_once_then_is_a_412_to_check_the_api_user
         retry: fast_retry(),
         ..ClientConfig::with_zone_host(&sb.base_url())
     };
-    let stale = AutotaskCredentials {
+    let stale = ClientCredentials {
         secret: SecretString::new("rotated-away".to_owned()),
         ..creds(&sb, &sb.config().username)
     };

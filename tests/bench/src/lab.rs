@@ -132,10 +132,16 @@ impl Lab {
         let config = Config {
             mapping_table: MAPPING_TABLE.into(),
             idempotency_table: IDEMPOTENCY_TABLE.into(),
-            dynamodb_endpoint: dynamo.as_ref().map(|d| d.endpoint().to_owned()),
             signature_window_secs: 300,
             secrets: SecretsConfig::File(secrets_file.to_owned()),
             secrets_cache_ttl_secs: 300,
+            endpoints: shared::config::Endpoints {
+                dynamodb: dynamo.as_ref().map(|d| d.endpoint().to_owned()),
+                ..Default::default()
+            },
+            queues: Default::default(),
+            clients: Default::default(),
+            links: Default::default(),
         };
         let clients = ClientFactories::for_sandboxes(&autotask.base_url(), &col.base_url(), &col.config().user_agent)
             .map_err(|e| LabError::Wiring(e.to_string()))?;

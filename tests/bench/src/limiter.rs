@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use autotask_sandbox::{AutotaskSandbox, RunningSandbox, SandboxConfig};
 use chrono::{DateTime, Utc};
-use shared::autotask::{AutotaskClient, AutotaskCredentials, ClientConfig, SharedLimit, TenantClient};
+use shared::autotask::{AutotaskClient, ClientConfig, ClientCredentials, SharedLimit, TenantClient};
 use shared::clock::SystemClock;
 use shared::secret::SecretString;
 use shared::store::dynamo::{DynamoStore, TableNames};
@@ -73,7 +73,7 @@ fn client(at: &RunningSandbox, tenant: &TenantId) -> Result<TenantClient, String
     let client = AutotaskClient::new(ClientConfig::with_zone_host(&at.base_url())).map_err(|e| e.to_string())?;
     Ok(client.for_tenant(
         tenant.clone(),
-        AutotaskCredentials {
+        ClientCredentials {
             username: sandbox.username.clone(),
             secret: SecretString::new(sandbox.secret.clone()),
             integration_code: sandbox.integration_code.clone(),

@@ -7,7 +7,7 @@
 
 use aws_sdk_dynamodb::Client;
 use shared::store::conformance::Fixture;
-use shared::store::dynamo::{DynamoStore, TableNames, client};
+use shared::store::dynamo::{DynamoStore, TableNames, local_client};
 use tokio::sync::oneshot;
 
 use crate::moto::{MotoError, MotoServer};
@@ -102,7 +102,7 @@ impl EmbeddedDynamo {
 
     /// A client for this server, built by the same factory the functions use.
     pub async fn client(&self) -> Client {
-        client(Some(&self.endpoint)).await
+        local_client(&self.endpoint)
     }
 
     /// A `DynamoStore` on freshly created tables with unique names.

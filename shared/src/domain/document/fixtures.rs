@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 
 use super::input::{
-    Address, AutotaskIdentity, AutotaskItemKind, ContactRef, DocumentInput, DocumentLine, DocumentType, LineKind,
+    AutotaskIdentity, AutotaskItemKind, ContactRef, DocumentAddress, DocumentInput, DocumentKind, DocumentLine,
+    LineKind,
 };
 use super::lines::QuoteItemTypes;
 use super::preconditions::Ready;
-use super::settings::{DocumentSettings, OpportunityDefaults};
+use super::settings::{DocumentOpportunityDefaults, DocumentSettings};
 
 /// A tenant whose `quoteItemType` codes are not the ones third-party code guesses.
 pub fn item_types() -> QuoteItemTypes {
@@ -38,7 +39,7 @@ pub fn today() -> NaiveDate {
 pub fn doc() -> DocumentInput {
     DocumentInput {
         number: "Q1001".into(),
-        doc_type: DocumentType::Quote,
+        doc_type: DocumentKind::Quote,
         customer_number: "AC0001".into(),
         contact: Some(ContactRef {
             col_id: "c1".into(),
@@ -52,12 +53,12 @@ pub fn doc() -> DocumentInput {
         po_number: None,
         created: NaiveDate::from_ymd_opt(2026, 11, 20),
         expires: NaiveDate::from_ymd_opt(2026, 12, 20),
-        bill_to: Some(Address {
+        bill_to: Some(DocumentAddress {
             address1: Some("1 Main St".into()),
             city: Some("Springfield".into()),
             state: Some("IL".into()),
             postal_code: Some("62701".into()),
-            ..Address::default()
+            ..DocumentAddress::default()
         }),
         ship_to: None,
         sold_to: None,
@@ -67,7 +68,7 @@ pub fn doc() -> DocumentInput {
 }
 
 pub fn settings() -> DocumentSettings {
-    let defaults = OpportunityDefaults {
+    let defaults = DocumentOpportunityDefaults {
         status: 1,
         stage: 2,
         probability: 50,
@@ -79,7 +80,7 @@ pub fn settings() -> DocumentSettings {
         default_category: Some(1),
         default_billing_code: Some(55),
         quote_defaults: Some(defaults),
-        sales_order_defaults: Some(OpportunityDefaults {
+        sales_order_defaults: Some(DocumentOpportunityDefaults {
             status: 3,
             stage: 5,
             probability: 100,

@@ -8,14 +8,14 @@ use serde::{Deserialize, Serialize};
 /// The ChannelOnline document types; only quotes and sales orders can be exported.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum DocumentType {
+pub enum DocumentKind {
     Quote,
     SalesOrder,
     /// Invoices, purchase orders, RMAs…: shown in the refusal message by their COL name.
     Other(String),
 }
 
-impl DocumentType {
+impl DocumentKind {
     /// Parses the COL spelling (`Quote`, `SalesOrder`, `Sales Order`), case-insensitively.
     pub fn parse(raw: &str) -> Self {
         let squashed: String = raw.chars().filter(|c| !c.is_whitespace() && *c != '_').collect();
@@ -35,7 +35,7 @@ impl DocumentType {
     }
 }
 
-impl fmt::Display for DocumentType {
+impl fmt::Display for DocumentKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.label())
     }
@@ -43,7 +43,7 @@ impl fmt::Display for DocumentType {
 
 /// A postal address as the document carries it (bill-to, ship-to, sold-to).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Address {
+pub struct DocumentAddress {
     pub company_name: Option<String>,
     pub address1: Option<String>,
     pub address2: Option<String>,
@@ -63,7 +63,7 @@ pub struct ContactRef {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DocumentInput {
     pub number: String,
-    pub doc_type: DocumentType,
+    pub doc_type: DocumentKind,
     pub customer_number: String,
     pub contact: Option<ContactRef>,
     pub sales_rep_id: Option<String>,
@@ -77,10 +77,10 @@ pub struct DocumentInput {
     pub po_number: Option<String>,
     pub created: Option<NaiveDate>,
     pub expires: Option<NaiveDate>,
-    pub bill_to: Option<Address>,
-    pub ship_to: Option<Address>,
+    pub bill_to: Option<DocumentAddress>,
+    pub ship_to: Option<DocumentAddress>,
     /// The customer's own address; bill-to stands in when the document has none.
-    pub sold_to: Option<Address>,
+    pub sold_to: Option<DocumentAddress>,
     /// Value of the document-level custom field that names an Autotask opportunity.
     pub opportunity_field: Option<String>,
     /// Lines in document order.
@@ -158,9 +158,9 @@ mod tests {
 
     #[test]
     fn document_types_parse_col_spellings() {
-        assert_eq!(DocumentType::parse("Quote"), DocumentType::Quote);
-        assert_eq!(DocumentType::parse("SalesOrder"), DocumentType::SalesOrder);
-        assert_eq!(DocumentType::parse("sales order"), DocumentType::SalesOrder);
-        assert_eq!(DocumentType::parse(" Invoice "), DocumentType::Other("Invoice".into()));
+        assert_eq!(DocumentKind::parse("Quote"), DocumentKind::Quote);
+        assert_eq!(DocumentKind::parse("SalesOrder"), DocumentKind::SalesOrder);
+        assert_eq!(DocumentKind::parse("sales order"), DocumentKind::SalesOrder);
+        assert_eq!(DocumentKind::parse(" Invoice "), DocumentKind::Other("Invoice".into()));
     }
 }

@@ -19,9 +19,11 @@ pub mod quote;
 pub mod record;
 pub mod settings;
 
-pub use input::{Address, AutotaskIdentity, AutotaskItemKind, DocumentInput, DocumentLine, DocumentType, LineKind};
+pub use input::{
+    AutotaskIdentity, AutotaskItemKind, DocumentAddress, DocumentInput, DocumentKind, DocumentLine, LineKind,
+};
 pub use plan::{ApiCall, Pending, Plan, Step, StepKind};
 pub use planner::{AutotaskState, ExportRequest, PlanError, PlanInput, plan_export};
 pub use preconditions::{Ready, Unmet, check_preconditions};
 pub use record::{ExportRecord, LineRecord, LineState};
-pub use settings::{DocumentSettings, OpportunityDefaults};
+pub use settings::{DocumentOpportunityDefaults, DocumentSettings};

@@ -130,8 +130,8 @@ pub fn tracked_opportunity_fields(doc: &DocumentInput) -> serde_json::Map<String
 
 #[cfg(test)]
 mod tests {
-    use super::super::input::{DocumentLine, DocumentType, LineKind};
-    use super::super::settings::OpportunityDefaults;
+    use super::super::input::{DocumentKind, DocumentLine, LineKind};
+    use super::super::settings::DocumentOpportunityDefaults;
     use super::*;
 
     fn doc() -> DocumentInput {
@@ -153,7 +153,7 @@ mod tests {
         };
         DocumentInput {
             number: "Q7".into(),
-            doc_type: DocumentType::Quote,
+            doc_type: DocumentKind::Quote,
             customer_number: "C1".into(),
             contact: None,
             sales_rep_id: None,
@@ -231,7 +231,7 @@ mod tests {
             owner_resource_id: 30,
             payment_term_id: 1,
             shipping_type_id: None,
-            defaults: OpportunityDefaults {
+            defaults: DocumentOpportunityDefaults {
                 status: 1,
                 stage: 4,
                 probability: 60,

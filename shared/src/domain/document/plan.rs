@@ -146,7 +146,7 @@ fn as_placeholder(map: &Map<String, Value>) -> Option<Pending> {
 
 /// The Autotask collections the export writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-pub enum Entity {
+pub enum PlanEntity {
     Opportunities,
     QuoteLocations,
     Products,
@@ -177,7 +177,7 @@ impl fmt::Display for Method {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ApiCall {
     pub method: Method,
-    pub entity: Entity,
+    pub entity: PlanEntity,
     /// The quote a QuoteItems call is written under.
     pub parent: Option<IdRef>,
     /// The record a DELETE removes.
@@ -186,7 +186,7 @@ pub struct ApiCall {
 }
 
 impl ApiCall {
-    pub fn post(entity: Entity, body: Value) -> Self {
+    pub fn post(entity: PlanEntity, body: Value) -> Self {
         Self {
             method: Method::Post,
             entity,
@@ -196,7 +196,7 @@ impl ApiCall {
         }
     }
 
-    pub fn patch(entity: Entity, body: Value) -> Self {
+    pub fn patch(entity: PlanEntity, body: Value) -> Self {
         Self {
             method: Method::Patch,
             entity,
@@ -219,11 +219,11 @@ impl ApiCall {
             None => "{missing}".into(),
         };
         let base = match self.entity {
-            Entity::Opportunities => "/V1.0/Opportunities".to_owned(),
-            Entity::QuoteLocations => "/V1.0/QuoteLocations".to_owned(),
-            Entity::Products => "/V1.0/Products".to_owned(),
-            Entity::Quotes => "/V1.0/Quotes".to_owned(),
-            Entity::QuoteItems => format!("/V1.0/Quotes/{}/Items", parent(&self.parent)),
+            PlanEntity::Opportunities => "/V1.0/Opportunities".to_owned(),
+            PlanEntity::QuoteLocations => "/V1.0/QuoteLocations".to_owned(),
+            PlanEntity::Products => "/V1.0/Products".to_owned(),
+            PlanEntity::Quotes => "/V1.0/Quotes".to_owned(),
+            PlanEntity::QuoteItems => format!("/V1.0/Quotes/{}/Items", parent(&self.parent)),
         };
         match self.id {
             Some(id) => format!("{base}/{id}"),
@@ -378,11 +378,11 @@ mod tests {
 
     #[test]
     fn item_paths_name_the_parent_quote() {
-        let call = ApiCall::post(Entity::QuoteItems, json!({})).under_quote(IdRef::Pending(Pending::Quote));
+        let call = ApiCall::post(PlanEntity::QuoteItems, json!({})).under_quote(IdRef::Pending(Pending::Quote));
         assert_eq!(call.path(), "/V1.0/Quotes/{$ref:quote}/Items");
         let delete = ApiCall {
             method: Method::Delete,
-            entity: Entity::QuoteItems,
+            entity: PlanEntity::QuoteItems,
             parent: Some(IdRef::Id(5)),
             id: Some(9),
             body: None,

@@ -13,7 +13,7 @@ use super::lines::{
 };
 use super::opportunity::{BadOpportunityField, OpportunityChoice, new_opportunity_body, tracked_opportunity_fields};
 use super::plan::{
-    ApiCall, Entity, IdRef, LineAction, LinePlan, LocationRole, Method, OpportunitySource, Pending, Plan, Step,
+    ApiCall, IdRef, LineAction, LinePlan, LocationRole, Method, OpportunitySource, Pending, Plan, PlanEntity, Step,
     StepKind,
 };
 use super::preconditions::Ready;
@@ -96,7 +96,10 @@ pub fn plan_export(input: PlanInput<'_>) -> Result<Plan, PlanError> {
                 summary: format!("Create opportunity \"{title}\""),
                 line_ids: vec![],
                 creates: Some(Pending::Opportunity),
-                call: ApiCall::post(Entity::Opportunities, new_opportunity_body(doc, ready, &title, today)),
+                call: ApiCall::post(
+                    PlanEntity::Opportunities,
+                    new_opportunity_body(doc, ready, &title, today),
+                ),
             });
             (IdRef::Pending(Pending::Opportunity), OpportunitySource::New)
         }
@@ -117,7 +120,7 @@ pub fn plan_export(input: PlanInput<'_>) -> Result<Plan, PlanError> {
                 if !changes.is_empty() {
                     steps.push(update_step(
                         StepKind::UpdateOpportunity,
-                        Entity::Opportunities,
+                        PlanEntity::Opportunities,
                         id,
                         changes,
                         "opportunity totals",
@@ -147,7 +150,7 @@ pub fn plan_export(input: PlanInput<'_>) -> Result<Plan, PlanError> {
                 summary: format!("Create quote \"{title}\""),
                 line_ids: vec![],
                 creates: Some(Pending::Quote),
-                call: ApiCall::post(Entity::Quotes, body),
+                call: ApiCall::post(PlanEntity::Quotes, body),
             });
             IdRef::Pending(Pending::Quote)
         }
@@ -164,7 +167,7 @@ pub fn plan_export(input: PlanInput<'_>) -> Result<Plan, PlanError> {
                             let what = format!("{} address", role.tag().replace('_', "-"));
                             steps.push(update_step(
                                 StepKind::UpdateLocation,
-                                Entity::QuoteLocations,
+                                PlanEntity::QuoteLocations,
                                 lid,
                                 changes,
                                 &what,
@@ -181,7 +184,7 @@ pub fn plan_export(input: PlanInput<'_>) -> Result<Plan, PlanError> {
             if !changes.is_empty() {
                 steps.push(update_step(
                     StepKind::UpdateQuote,
-                    Entity::Quotes,
+                    PlanEntity::Quotes,
                     quote_id,
                     changes,
                     "quote",
@@ -218,7 +221,10 @@ pub fn plan_export(input: PlanInput<'_>) -> Result<Plan, PlanError> {
                                 summary: format!("Create product \"{}\" ({key})", line.name),
                                 line_ids: vec![line.line_id.clone()],
                                 creates: Some(Pending::Product(key.clone())),
-                                call: ApiCall::post(Entity::Products, new_product_body(line, settings, billing_code)),
+                                call: ApiCall::post(
+                                    PlanEntity::Products,
+                                    new_product_body(line, settings, billing_code),
+                                ),
                             });
                             Some(pending_product(&key))
                         }
@@ -279,13 +285,13 @@ fn create_location(doc: &DocumentInput, role: LocationRole) -> Step {
         line_ids: vec![],
         creates: Some(Pending::Location(role)),
         call: ApiCall::post(
-            Entity::QuoteLocations,
+            PlanEntity::QuoteLocations,
             Value::Object(location_body(&location_address(doc, role))),
         ),
     }
 }
 
-fn update_step(kind: StepKind, entity: Entity, id: i64, mut changes: Map<String, Value>, what: &str) -> Step {
+fn update_step(kind: StepKind, entity: PlanEntity, id: i64, mut changes: Map<String, Value>, what: &str) -> Step {
     let fields: Vec<_> = changes.keys().cloned().collect();
     changes.insert("id".into(), json!(id));
     Step {
@@ -366,7 +372,7 @@ fn diff_items(
             creates: None,
             call: ApiCall {
                 method: Method::Delete,
-                entity: Entity::QuoteItems,
+                entity: PlanEntity::QuoteItems,
                 parent: Some(quote.clone()),
                 id: Some(id),
                 body: None,
@@ -402,7 +408,7 @@ fn diff_items(
                         ),
                         line_ids: vec![item.line_id.clone()],
                         creates: None,
-                        call: ApiCall::patch(Entity::QuoteItems, Value::Object(changes)).under_quote(quote.clone()),
+                        call: ApiCall::patch(PlanEntity::QuoteItems, Value::Object(changes)).under_quote(quote.clone()),
                     });
                 }
             }
@@ -413,7 +419,7 @@ fn diff_items(
                     summary: format!("Add {} item for line {}", item.item_type.label(), item.line_id),
                     line_ids: vec![item.line_id.clone()],
                     creates: None,
-                    call: ApiCall::post(Entity::QuoteItems, item.create_body()).under_quote(quote.clone()),
+                    call: ApiCall::post(PlanEntity::QuoteItems, item.create_body()).under_quote(quote.clone()),
                 });
             }
         }
@@ -451,11 +457,11 @@ mod tests {
                 ids.resolve_body(&mut body).unwrap();
                 let mut body = body.as_object().cloned().unwrap_or_default();
                 let table = match step.call.entity {
-                    Entity::Opportunities => &mut self.opportunities,
-                    Entity::Quotes => &mut self.quotes,
-                    Entity::QuoteLocations => &mut self.locations,
-                    Entity::QuoteItems => &mut self.items,
-                    Entity::Products => &mut self.products,
+                    PlanEntity::Opportunities => &mut self.opportunities,
+                    PlanEntity::Quotes => &mut self.quotes,
+                    PlanEntity::QuoteLocations => &mut self.locations,
+                    PlanEntity::QuoteItems => &mut self.items,
+                    PlanEntity::Products => &mut self.products,
                 };
                 match step.call.method {
                     Method::Post => {
@@ -781,7 +787,7 @@ mod tests {
     fn a_changed_address_updates_only_that_location() {
         let (mut d, mut at) = twenty_line_quote();
         let record = at.run(&plan(&d, None, &at.state(&ExportRecord::default())).unwrap(), None);
-        d.ship_to = Some(super::super::input::Address {
+        d.ship_to = Some(super::super::input::DocumentAddress {
             address1: Some("9 Dock Rd".into()),
             ..Default::default()
         });
@@ -875,7 +881,7 @@ mod tests {
     #[test]
     fn a_sales_order_uses_its_own_title() {
         let mut d = doc();
-        d.doc_type = super::super::input::DocumentType::SalesOrder;
+        d.doc_type = super::super::input::DocumentKind::SalesOrder;
         let plan = plan(&d, None, &AutotaskState::default()).unwrap();
         assert_eq!(plan.steps[0].call.body.as_ref().unwrap()["title"], "Sales Order Q1001");
     }

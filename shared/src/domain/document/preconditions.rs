@@ -2,8 +2,8 @@
 
 use serde::Serialize;
 
-use super::input::{DocumentInput, DocumentType};
-use super::settings::{DocumentSettings, OpportunityDefaults};
+use super::input::{DocumentInput, DocumentKind};
+use super::settings::{DocumentOpportunityDefaults, DocumentSettings};
 
 /// The Autotask ids our mappings give for the document's customer, contact and sales rep.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -21,7 +21,7 @@ pub struct Ready {
     pub owner_resource_id: i64,
     pub payment_term_id: i64,
     pub shipping_type_id: Option<i64>,
-    pub defaults: OpportunityDefaults,
+    pub defaults: DocumentOpportunityDefaults,
 }
 
 /// One unmet precondition.
@@ -141,7 +141,7 @@ pub fn check_preconditions(
     let mut unmet = Vec::new();
 
     let defaults = match &doc.doc_type {
-        DocumentType::Other(name) => {
+        DocumentKind::Other(name) => {
             unmet.push(Unmet::NotExportable { doc_type: name.clone() });
             None
         }
@@ -236,7 +236,7 @@ mod tests {
     use super::super::fixtures::doc;
 
     fn settings() -> DocumentSettings {
-        let defaults = OpportunityDefaults {
+        let defaults = DocumentOpportunityDefaults {
             status: 1,
             stage: 2,
             probability: 50,
@@ -330,7 +330,7 @@ mod tests {
             ["shipping_type_not_mapped"]
         );
         let mut d = doc();
-        d.doc_type = DocumentType::Other("Invoice".into());
+        d.doc_type = DocumentKind::Other("Invoice".into());
         assert_eq!(
             codes(check_preconditions(&d, &s, &mapped(), None)),
             ["document_type_not_exportable"]

@@ -3,7 +3,7 @@
 use chrono::{Days, NaiveDate};
 use serde_json::{Map, Value, json};
 
-use super::input::{Address, DocumentInput};
+use super::input::{DocumentAddress, DocumentInput};
 use super::opportunity::{DEFAULT_CLOSE_DAYS, at_date, truncate};
 use super::plan::LocationRole;
 use super::preconditions::Ready;
@@ -59,7 +59,7 @@ pub fn id_of(record: &Map<String, Value>) -> Option<i64> {
 
 /// The address each QuoteLocation gets: sold-to falls back to bill-to, ship-to and bill-to to
 /// each other, so a document with one address still fills all three.
-pub fn location_address(doc: &DocumentInput, role: LocationRole) -> Address {
+pub fn location_address(doc: &DocumentInput, role: LocationRole) -> DocumentAddress {
     let bill = doc.bill_to.as_ref();
     let ship = doc.ship_to.as_ref();
     let chosen = match role {
@@ -71,7 +71,7 @@ pub fn location_address(doc: &DocumentInput, role: LocationRole) -> Address {
 }
 
 /// QuoteLocation fields (Autotask keeps no country or company name on them).
-pub fn location_body(address: &Address) -> Map<String, Value> {
+pub fn location_body(address: &DocumentAddress) -> Map<String, Value> {
     let field = |v: &Option<String>, max: usize| match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(s) => json!(truncate(s, max)),
         None => Value::Null,
@@ -194,10 +194,10 @@ mod tests {
 
     #[test]
     fn locations_fall_back_so_all_three_are_filled() {
-        let bill = Address {
+        let bill = DocumentAddress {
             address1: Some("1 Main St".into()),
             city: Some("Springfield".into()),
-            ..Address::default()
+            ..DocumentAddress::default()
         };
         let doc = DocumentInput {
             bill_to: Some(bill.clone()),

@@ -4,11 +4,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::input::DocumentType;
+use super::input::DocumentKind;
 
 /// Status, stage and probability given to an opportunity created for one document type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OpportunityDefaults {
+pub struct DocumentOpportunityDefaults {
     pub status: i64,
     pub stage: i64,
     pub probability: i64,
@@ -27,18 +27,18 @@ pub struct DocumentSettings {
     pub default_category: Option<i64>,
     /// Billing code given to the products this integration creates (Products require one).
     pub default_billing_code: Option<i64>,
-    pub quote_defaults: Option<OpportunityDefaults>,
-    pub sales_order_defaults: Option<OpportunityDefaults>,
+    pub quote_defaults: Option<DocumentOpportunityDefaults>,
+    pub sales_order_defaults: Option<DocumentOpportunityDefaults>,
     /// Name of the COL document-level custom field that holds the Autotask opportunity id.
     pub opportunity_field_name: Option<String>,
 }
 
 impl DocumentSettings {
-    pub fn opportunity_defaults(&self, doc_type: &DocumentType) -> Option<OpportunityDefaults> {
+    pub fn opportunity_defaults(&self, doc_type: &DocumentKind) -> Option<DocumentOpportunityDefaults> {
         match doc_type {
-            DocumentType::Quote => self.quote_defaults,
-            DocumentType::SalesOrder => self.sales_order_defaults,
-            DocumentType::Other(_) => None,
+            DocumentKind::Quote => self.quote_defaults,
+            DocumentKind::SalesOrder => self.sales_order_defaults,
+            DocumentKind::Other(_) => None,
         }
     }
 

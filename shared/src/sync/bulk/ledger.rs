@@ -9,7 +9,7 @@ use chrono::Duration;
 
 use super::run_record::{RunId, RunRecord};
 use crate::clock::Clock;
-use crate::store::ports::{Page, RunRecord as StoredRun};
+use crate::store::ports::{Page, StoredRunRecord};
 use crate::store::{StoreError, SyncStateStore};
 use crate::tenant::TenantId;
 
@@ -33,7 +33,7 @@ impl RunLedger {
     }
 
     pub async fn put(&self, record: &RunRecord) -> Result<(), StoreError> {
-        let stored = StoredRun {
+        let stored = StoredRunRecord {
             run_id: record.run_id.to_string(),
             data: record.to_view(),
         };

@@ -38,7 +38,7 @@ pub use handler::{TenantHandlers, TenantItemHandler};
 pub use ledger::RunLedger;
 pub use on_demand::{OnDemandError, run_on_demand};
 pub use pair_sync::{PairSync, sync_pair};
-pub use planner::{PLANNER_LEASE, PlanError, PlanOutcome, Planner, PlannerConfig};
+pub use planner::{BulkPlanError, PLANNER_LEASE, PlanOutcome, Planner, PlannerConfig};
 pub use run_record::{Counts, ItemFailure, ItemOutcome, RunId, RunRecord, RunStatus, StopReason, StreamPlan, Trigger};
 pub use stream::Stream;
 pub use tenant_feed::TenantFeed;

@@ -9,7 +9,7 @@ use chrono::Duration;
 
 use super::drain::drain_visible;
 use super::ledger::RunLedger;
-use super::planner::{PlanError, PlanOutcome, Planner, PlannerConfig};
+use super::planner::{BulkPlanError, PlanOutcome, Planner, PlannerConfig};
 use super::run_record::{RunRecord, Trigger};
 use super::tenant_feed::TenantFeed;
 use super::worker::{HandlerFactory, Worker};
@@ -19,7 +19,7 @@ use crate::queue::{InProcessQueue, QueueError};
 #[derive(Debug, thiserror::Error)]
 pub enum OnDemandError {
     #[error(transparent)]
-    Plan(#[from] PlanError),
+    Plan(#[from] BulkPlanError),
     #[error(transparent)]
     Queue(#[from] QueueError),
     #[error("another bulk sync of this tenant is planning (lease held by {0}); try again when it finishes")]

@@ -116,7 +116,7 @@ pub enum PlanOutcome {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum PlanError {
+pub enum BulkPlanError {
     #[error("sync state store: {0}")]
     Store(#[from] StoreError),
 }
@@ -146,7 +146,7 @@ impl Planner {
         tenant: &TenantId,
         trigger: Trigger,
         feed: &dyn ChangeFeed,
-    ) -> Result<PlanOutcome, PlanError> {
+    ) -> Result<PlanOutcome, BulkPlanError> {
         let started = self.clock.now();
         let run_id = RunId::new(started);
         let owner = run_id.to_string();
@@ -176,7 +176,7 @@ impl Planner {
         feed: &dyn ChangeFeed,
         run_id: RunId,
         started: DateTime<Utc>,
-    ) -> Result<RunRecord, PlanError> {
+    ) -> Result<RunRecord, BulkPlanError> {
         let ledger = self.ledger();
         let mut record = RunRecord::new(tenant.clone(), run_id.clone(), trigger, started);
         ledger.put(&record).await?;
@@ -238,7 +238,7 @@ fn unavailable(stream: Stream, e: FeedError) -> StopReason {
 
 impl StreamRun<'_> {
     /// Plans one stream window by window; returns why it stopped early, if it did.
-    async fn plan_stream(&mut self) -> Result<Option<Halt>, PlanError> {
+    async fn plan_stream(&mut self) -> Result<Option<Halt>, BulkPlanError> {
         let cfg = &self.planner.config;
         let now = self.planner.clock.now();
         let checkpoint = self
@@ -298,7 +298,7 @@ impl StreamRun<'_> {
     }
 
     /// Reads and enqueues one window; `Err(halt)` when it could not finish.
-    async fn plan_window(&mut self, window: Window) -> Result<Result<(), Halt>, PlanError> {
+    async fn plan_window(&mut self, window: Window) -> Result<Result<(), Halt>, BulkPlanError> {
         if self.stream == Stream::ColDocuments {
             let feed = self.feed;
             let parts = collect_split_on_cap(

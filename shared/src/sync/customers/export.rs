@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::convert::{self, company_from_at, company_from_col, contact_from_at, contact_from_col};
 use super::lookup;
-use super::outcome::{CompanyCandidate, ContactOutcome, ExportOutcome, RecordAction};
+use super::outcome::{CompanyCandidate, ContactOutcome, CustomerExportOutcome, RecordAction};
 use crate::app::TenantContext;
 use crate::autotask::{Company, Contact as AtContact};
 use crate::channelonline::{Contact as ColContact, Customer};
@@ -28,13 +28,13 @@ use crate::sync::{Busy, with_lease};
 pub const ACTION: &str = "export-customer";
 
 /// Re-reads `customer_number` from ChannelOnline and exports it.
-pub async fn export_customer(ctx: &TenantContext, customer_number: &str) -> SyncResult<ExportOutcome> {
+pub async fn export_customer(ctx: &TenantContext, customer_number: &str) -> SyncResult<CustomerExportOutcome> {
     let customer = ctx.channelonline.get_customer(customer_number).await?;
     export_loaded(ctx, &customer).await
 }
 
 /// Exports a customer already read from ChannelOnline (the caller read it to key idempotency).
-pub async fn export_loaded(ctx: &TenantContext, customer: &Customer) -> SyncResult<ExportOutcome> {
+pub async fn export_loaded(ctx: &TenantContext, customer: &Customer) -> SyncResult<CustomerExportOutcome> {
     check_exportable(customer)?;
     let lease_name = format!("{ACTION}#{}", customer.number);
     let busy = Busy {
@@ -167,7 +167,7 @@ impl<'a> Run<'a> {
         )
     }
 
-    async fn export(&mut self, ctx: &TenantContext) -> SyncResult<ExportOutcome> {
+    async fn export(&mut self, ctx: &TenantContext) -> SyncResult<CustomerExportOutcome> {
         let number = self.customer.number.clone();
         let mapping = ctx
             .mappings
@@ -202,7 +202,7 @@ impl<'a> Run<'a> {
         };
         self.export_contacts(ctx, company_id).await?;
         let message = self.message(&action);
-        Ok(ExportOutcome {
+        Ok(CustomerExportOutcome {
             customer_number: number,
             company_id,
             company_name: company.company_name.clone().unwrap_or_default(),

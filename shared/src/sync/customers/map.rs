@@ -22,7 +22,7 @@ use crate::channelonline::{Customer, PageRequest};
 use crate::domain::customer::contacts::match_contacts;
 use crate::domain::customer::matching::{MatchKeys, MatchReason, PROPOSE_MIN_CONFIDENCE, Side, assign, score};
 use crate::domain::mapping::{Mapping, MappingKind};
-use crate::store::{AuditOutcome, RunRecord, StoreError};
+use crate::store::{AuditOutcome, StoreError, StoredRunRecord};
 use crate::sync::error::{SyncError, SyncResult};
 use crate::sync::{Busy, with_lease};
 
@@ -164,7 +164,7 @@ pub(super) async fn match_and_store(
         .collect();
     let run = ProposalRun {
         kind: ACTION.into(),
-        run_id: RunRecord::new_id(started_at),
+        run_id: StoredRunRecord::new_id(started_at),
         started_at,
         finished_at: ctx.clock.now(),
         col_customers: customers.len(),
@@ -349,7 +349,7 @@ async fn store_run(ctx: &TenantContext, run: &ProposalRun) -> SyncResult<()> {
     ctx.sync_state
         .put_run(
             &ctx.tenant,
-            &RunRecord {
+            &StoredRunRecord {
                 run_id: run.run_id.clone(),
                 data: head,
             },

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::map::{RUN_LEASE, latest_run, match_and_store};
 use crate::app::TenantContext;
 use crate::channelonline::{Customer, PageRequest};
-use crate::store::{RunRecord, StoreError};
+use crate::store::{StoreError, StoredRunRecord};
 use crate::sync::error::{SyncError, SyncResult};
 use crate::sync::{Busy, with_lease};
 use crate::tenant::TenantId;
@@ -153,7 +153,7 @@ pub async fn start_job(ctx: &TenantContext) -> SyncResult<(MapJob, StepMessage)>
         }
     }
     let job = MapJob {
-        job_id: RunRecord::new_id(now),
+        job_id: StoredRunRecord::new_id(now),
         started_at: now,
         updated_at: now,
         steps_done: 0,

@@ -42,7 +42,7 @@ pub struct ContactOutcome {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ExportOutcome {
+pub struct CustomerExportOutcome {
     pub customer_number: String,
     pub company_id: i64,
     pub company_name: String,

@@ -9,10 +9,10 @@ use rust_decimal::prelude::ToPrimitive;
 use crate::channelonline::types as col;
 use crate::domain::document::input::ContactRef;
 use crate::domain::document::{
-    Address, AutotaskIdentity, AutotaskItemKind, DocumentInput, DocumentLine, DocumentSettings, DocumentType, LineKind,
-    OpportunityDefaults,
+    AutotaskIdentity, AutotaskItemKind, DocumentAddress, DocumentInput, DocumentKind, DocumentLine,
+    DocumentOpportunityDefaults, DocumentSettings, LineKind,
 };
-use crate::domain::settings::{OpportunityDefaults as SettingsDefaults, TenantSettings};
+use crate::domain::settings::{OpportunityDefaults, TenantSettings};
 
 /// A shipping-type mapping whose ChannelOnline value is `*` is the default shipping type.
 pub const DEFAULT_SHIPPING_KEY: &str = "*";
@@ -22,8 +22,8 @@ pub fn document_input(doc: &col::Document, opportunity_field: Option<&str>) -> D
     DocumentInput {
         number: doc.number.clone(),
         doc_type: match doc.doc_type {
-            col::DocumentType::Quote => DocumentType::Quote,
-            col::DocumentType::SalesOrder => DocumentType::SalesOrder,
+            col::DocumentType::Quote => DocumentKind::Quote,
+            col::DocumentType::SalesOrder => DocumentKind::SalesOrder,
         },
         customer_number: doc.customer.number.clone(),
         contact: doc.contact.as_ref().map(|c| ContactRef {
@@ -97,8 +97,8 @@ fn line(l: &col::DocumentLine) -> DocumentLine {
     }
 }
 
-fn address(a: &col::Address) -> Address {
-    Address {
+fn address(a: &col::Address) -> DocumentAddress {
+    DocumentAddress {
         company_name: a.company_name.clone(),
         address1: a.line1.clone(),
         address2: a.line2.clone(),
@@ -148,8 +148,8 @@ pub fn document_settings(s: &TenantSettings) -> DocumentSettings {
     }
 }
 
-fn opportunity_defaults(d: &SettingsDefaults) -> Option<OpportunityDefaults> {
-    Some(OpportunityDefaults {
+fn opportunity_defaults(d: &OpportunityDefaults) -> Option<DocumentOpportunityDefaults> {
+    Some(DocumentOpportunityDefaults {
         status: d.status_id?,
         stage: d.stage_id?,
         probability: i64::from(d.probability?),

@@ -8,7 +8,7 @@ use super::raw;
 use super::reconcile::RunContext;
 use crate::autotask::{AutotaskError, EntityFields, QuoteItem, TenantClient};
 use crate::domain::document::lines::{QuoteItemType, QuoteItemTypes};
-use crate::domain::document::plan::{ApiCall, Entity};
+use crate::domain::document::plan::{ApiCall, PlanEntity};
 use crate::sync::error::field_named_in;
 
 const FIELD: &str = "quoteItemType";
@@ -53,7 +53,7 @@ impl ItemTypeRefresh {
         body: Option<Value>,
         run: &RunContext,
     ) -> Result<i64, AutotaskError> {
-        if call.entity != Entity::QuoteItems {
+        if call.entity != PlanEntity::QuoteItems {
             return raw::execute(at, call, parent, body, run).await;
         }
         let sent = match self.fresh.get() {

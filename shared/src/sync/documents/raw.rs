@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use super::reconcile::{CreateMode, NaturalKey, RunContext, find_existing};
 use crate::autotask::entities::{DeleteRoute, Entity, WriteRoute};
 use crate::autotask::{AutotaskError, TenantClient};
-use crate::domain::document::plan::{ApiCall, Entity as PlanEntity, Method};
+use crate::domain::document::plan::{ApiCall, Method, PlanEntity};
 
 /// What the raw record needs to know about its collection.
 pub trait RawKind: Send + Sync + Unpin + 'static {

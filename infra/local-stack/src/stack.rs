@@ -99,6 +99,12 @@ impl LocalStack {
         store.create_tables().await?;
         let (secrets, seeded_now) = seed::secrets(&secrets_file).await?;
 
+        let listener = TcpListener::bind(options.listen)
+            .await
+            .map_err(|e| StackError::Listen(options.listen, e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| StackError::Listen(options.listen, e))?;
         // The same Config the functions read on AWS, filled in for the local stack.
         let config = Config {
             mapping_table: MAPPING_TABLE.into(),
@@ -112,7 +118,10 @@ impl LocalStack {
             },
             queues: Default::default(),
             clients: Default::default(),
-            links: Default::default(),
+            // export-document offers a signed link to export an unmapped customer first.
+            links: shared::config::Links {
+                export_customer_url: Some(format!("http://{addr}/export-customer")),
+            },
         };
         let autotask = AutotaskSandbox::start(AutotaskConfig {
             demo_seed: true,
@@ -132,12 +141,6 @@ impl LocalStack {
             AppContext::new(config, Arc::new(SystemClock), secrets, Stores::all(Arc::new(store))).with_clients(clients),
         );
 
-        let listener = TcpListener::bind(options.listen)
-            .await
-            .map_err(|e| StackError::Listen(options.listen, e))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| StackError::Listen(options.listen, e))?;
         let app = gateway::router(ctx.clone(), functions::all());
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {

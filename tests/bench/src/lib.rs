@@ -139,11 +139,12 @@ async fn cold_starts(
     })
 }
 
-/// What Lambda sets from the template (logging config, the planner's queue URL; the queue is
-/// never reached: the planner's first answer is for a tenant without secrets).
+/// What Lambda sets from the template (logging config, the queue URLs; the queues are never
+/// reached: the planner's first answer is for a tenant without secrets, the steps get no message).
 const LAMBDA_ENV: &[(&str, &str)] = &[
     ("STAGE", "bench"),
     ("SYNC_QUEUE_URL", "http://127.0.0.1:9/123456789012/bench-sync"),
+    ("MAP_CUSTOMERS_QUEUE_URL", "http://127.0.0.1:9/123456789012/bench-map-customers"),
     ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
     ("AWS_LAMBDA_LOG_LEVEL", "INFO"),
 ];

@@ -144,7 +144,10 @@ async fn cold_starts(
 const LAMBDA_ENV: &[(&str, &str)] = &[
     ("STAGE", "bench"),
     ("SYNC_QUEUE_URL", "http://127.0.0.1:9/123456789012/bench-sync"),
-    ("MAP_CUSTOMERS_QUEUE_URL", "http://127.0.0.1:9/123456789012/bench-map-customers"),
+    (
+        "MAP_CUSTOMERS_QUEUE_URL",
+        "http://127.0.0.1:9/123456789012/bench-map-customers",
+    ),
     ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
     ("AWS_LAMBDA_LOG_LEVEL", "INFO"),
 ];

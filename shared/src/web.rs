@@ -283,6 +283,18 @@ pub struct ResultPage<'a> {
     pub rows: Vec<(String, Vec<String>)>,
 }
 
+/// `text` (HTML the caller escaped) as a link that opens `url` (a page in Autotask) in a new
+/// window, or plain when the address is unknown.
+pub fn external_link(url: Option<&str>, text: String) -> String {
+    match url {
+        Some(url) => format!(
+            "<a href=\"{}\" target=\"_blank\" rel=\"noopener\">{text}</a>",
+            escape_html(url)
+        ),
+        None => text,
+    }
+}
+
 pub fn result_page(page: &ResultPage<'_>) -> String {
     let head: String = page
         .head
@@ -307,6 +319,15 @@ pub fn result_page(page: &ResultPage<'_>) -> String {
         t = escape_html(page.title),
         m = escape_html(page.message),
         extra = page.extra,
+    )
+}
+
+/// A form's hidden `<input>`, name and value escaped.
+pub fn hidden_input(name: &str, value: &str) -> String {
+    format!(
+        "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+        escape_html(name),
+        escape_html(value)
     )
 }
 

@@ -61,13 +61,6 @@ fn reply(format: Format, result: Result<(Value, bool), ApiError>) -> Response<Bo
 
 fn result_page(title: &str, body: &Value) -> String {
     let text = |v: &Value| escape_html(v.as_str().unwrap_or(""));
-    let linked = |name: String, url: &Value| match url.as_str() {
-        Some(url) => format!(
-            "<a href=\"{}\" target=\"_blank\" rel=\"noopener\">{name}</a>",
-            escape_html(url)
-        ),
-        None => name,
-    };
     let changes = |v: &Value| {
         v.as_array()
             .into_iter()
@@ -76,14 +69,7 @@ fn result_page(title: &str, body: &Value) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let company = linked(
-        format!(
-            "{} (Autotask company {})",
-            text(&body["company_name"]),
-            body["company_id"]
-        ),
-        &body["company_url"],
-    );
+    let company = shared::app::company_html(body);
     let mut rows = vec![(
         text(&body["company"]["action"]),
         vec![
@@ -95,10 +81,7 @@ fn result_page(title: &str, body: &Value) -> String {
     )];
     rows.extend(body["contacts"].as_array().into_iter().flatten().map(|c| {
         let action = text(&c["action"]);
-        let name = linked(
-            format!("{} (Autotask contact {})", text(&c["name"]), c["at_id"]),
-            &c["url"],
-        );
+        let name = shared::app::contact_html(c);
         (
             action.clone(),
             vec!["Contact".to_owned(), name, action, changes(&c["changes"])],

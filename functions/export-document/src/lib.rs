@@ -111,10 +111,7 @@ async fn retry_link(app: &AppContext, call: &Call, outcome: &ExportOutcome) -> S
 fn result_page(title: &str, body: &Value) -> String {
     let text = |v: &Value| escape_html(v.as_str().unwrap_or(""));
     let opportunity = match (body["opportunity_id"].as_i64(), body["opportunity_url"].as_str()) {
-        (Some(id), Some(url)) => format!(
-            "<a href=\"{}\" target=\"_blank\" rel=\"noopener\">Open opportunity {id} in Autotask</a>",
-            escape_html(url)
-        ),
+        (Some(id), Some(url)) => web::external_link(Some(url), format!("Open opportunity {id} in Autotask")),
         (Some(id), None) => format!("Autotask opportunity {id}"),
         _ => String::new(),
     };

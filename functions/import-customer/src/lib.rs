@@ -65,21 +65,7 @@ fn reply(format: Format, result: Result<(Value, bool), ApiError>) -> Response<Bo
 /// to it in ChannelOnline, linked to its Autotask page when the address is known.
 fn result_page(title: &str, body: &Value) -> String {
     let text = |v: &Value| escape_html(v.as_str().unwrap_or(""));
-    let linked = |name: String, url: &Value| match url.as_str() {
-        Some(url) => format!(
-            "<a href=\"{}\" target=\"_blank\" rel=\"noopener\">{name}</a>",
-            escape_html(url)
-        ),
-        None => name,
-    };
-    let company = linked(
-        format!(
-            "{} (Autotask company {})",
-            text(&body["company_name"]),
-            body["company_id"]
-        ),
-        &body["company_url"],
-    );
+    let company = shared::app::company_html(body);
     let customer = format!(
         "ChannelOnline customer {} ({})",
         text(&body["customer_number"]),
@@ -95,10 +81,7 @@ fn result_page(title: &str, body: &Value) -> String {
         .flatten()
         .map(|c| {
             let action = text(&c["action"]);
-            let name = linked(
-                format!("{} (Autotask contact {})", text(&c["name"]), c["at_id"]),
-                &c["url"],
-            );
+            let name = shared::app::contact_html(c);
             (action.clone(), vec![name, action, text(&c["col_id"])])
         })
         .collect();

@@ -1,12 +1,12 @@
 //! The `map-customers` function ("Import and Map" / "Map Customers").
 //!
 //! - `GET /` (signed): as HTML, the Map Customers screen ([`screen`]); it reads only. Query:
-//!   `q` and `min_confidence` filter the proposed pairs, `col_q` / `at_q` the unmatched
-//!   ChannelOnline customers / Autotask companies, `page` / `col_page` / `at_page` choose the
-//!   page of each table (at most 200 rows a page; the links between pages are signed). As JSON:
-//!   everything mapped, proposed and unmatched ([`MapView`](shared::sync::customers::MapView)).
-//! - `POST /filter` (the screen's filter form): answers `303 See Other` to the signed screen
-//!   with the filters chosen; writes nothing.
+//!   `q.pairs` and `q.min_confidence` filter the proposed pairs, `q.customers` / `q.companies`
+//!   the unmatched ChannelOnline customers / Autotask companies (search words: the filter form is
+//!   a signed GET that adds them, see `signing::SEARCH_PREFIX`), `page` / `col_page` / `at_page`
+//!   choose the page of each table (at most 200 rows a page; the links between pages are
+//!   signed). As JSON: everything mapped, proposed and unmatched
+//!   ([`MapView`](shared::sync::customers::MapView)).
 //! - `POST /run`: reads every ChannelOnline customer and Autotask company, stores proposed
 //!   pairs with a confidence and reasons. Signed (server-to-server): answers the run as JSON;
 //!   from the screen's form: once per form, answered as a page.
@@ -26,7 +26,7 @@ use http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use shared::app::AppContext;
-use shared::app::call::{self, Call};
+use shared::app::call::{self, Call, SearchBox};
 use shared::app::confirm::{self, CHOICE_PREFIX, Confirmed};
 use shared::function_url::{self, flag};
 use shared::idempotency::payload_hash;
@@ -40,12 +40,11 @@ use shared::sync::customers::{
 use shared::sync::idempotent;
 use shared::web::{ApiError, Format};
 
-use screen::{FILTER_CHOICES, Filters, SCREEN_PARAMS, Tokens};
+use screen::{Filters, SCREEN_PARAMS, Tokens};
 
 pub const FUNCTION: &str = "map-customers";
 /// The actions the screen's forms confirm (each form's token names one).
 const RUN: &str = "run";
-const FILTER: &str = "filter";
 const CONFIRM: &str = "confirm";
 
 /// Handles one function-URL request. Never fails: every error becomes an answer.
@@ -53,11 +52,10 @@ pub async fn handle(app: &AppContext, req: Request) -> Result<Response<Body>, la
     let route = req.uri().path().trim_end_matches('/').to_owned();
     Ok(match (req.method(), route.as_str()) {
         (&Method::GET, "") => screen_route(app, &req).await,
-        (&Method::POST, "/filter") => filter_route(app, &req).await,
         (&Method::POST, "/run") => run_route(app, &req).await,
         (&Method::POST, "/confirm") => confirm_route(app, &req).await,
         (method, "") => refuse(&req, ApiError::method_not_allowed(method, "GET")),
-        (method, "/run" | "/confirm" | "/filter") => refuse(&req, ApiError::method_not_allowed(method, "POST")),
+        (method, "/run" | "/confirm") => refuse(&req, ApiError::method_not_allowed(method, "POST")),
         _ => refuse(
             &req,
             ApiError::not_found("no_such_route", "There is nothing at this address")
@@ -93,7 +91,7 @@ async fn show(app: &AppContext, call: &Call, req: &Request) -> Result<Response<B
         async |action: &str| confirm::form_token(app, &call.ctx.tenant, FUNCTION, action, &BTreeMap::new()).await;
     let tokens = Tokens {
         run: token(RUN).await?,
-        filter: token(FILTER).await?,
+        filter_form: filter_form(app, call, &filters).await,
         confirm: token(CONFIRM).await?,
         pair: token(CONFIRM).await?,
     };
@@ -121,37 +119,43 @@ async fn open_form(app: &AppContext, req: &Request, action: &str) -> Result<(Cal
     Ok((call, confirmed))
 }
 
-/// `POST /filter`: the screen again with the chosen filters, by a signed link (nothing written).
-async fn filter_route(app: &AppContext, req: &Request) -> Response<Body> {
-    let (call, confirmed) = match open_form(app, req, FILTER).await {
-        Ok(opened) => opened,
-        Err(answer) => return answer,
+/// The filter form: a signed GET of the screen whose boxes add the search words.
+async fn filter_form(app: &AppContext, call: &Call, f: &Filters) -> String {
+    let search = "type=\"search\"";
+    let boxes = [
+        SearchBox {
+            name: "pairs",
+            label: "Proposed pairs containing",
+            value: f.q.clone(),
+            attrs: search,
+        },
+        SearchBox {
+            name: "min_confidence",
+            label: "Minimum confidence (%)",
+            value: f.min_confidence_text(),
+            attrs: "type=\"number\" min=\"0\" max=\"100\"",
+        },
+        SearchBox {
+            name: "customers",
+            label: "Unmatched customers containing",
+            value: f.col_q.clone(),
+            attrs: search,
+        },
+        SearchBox {
+            name: "companies",
+            label: "Unmatched companies containing",
+            value: f.at_q.clone(),
+            attrs: search,
+        },
+    ];
+    let form = call::SearchForm {
+        audience: FUNCTION,
+        route: "/",
+        fixed: &[],
+        legend: "Filter the lists",
+        boxes: &boxes,
     };
-    let Some(confirmed) = confirmed else {
-        return ApiError::bad_request("not_a_form", "/filter takes the Map Customers screen's filter form.")
-            .with_fix("Send GET / with the filters in the query instead.")
-            .into_response(call.format);
-    };
-    let filters = match chosen_filters(&confirmed.choices) {
-        Ok(f) => f,
-        Err(e) => return e.into_response(call.format),
-    };
-    let sign = call::link_signer(app, &call, FUNCTION, None).await;
-    let target = sign("/", &filters.query());
-    let body = screen::page("Map Customers", None, &screen::back_link(&target));
-    let mut resp = shared::web::html(http::StatusCode::SEE_OTHER, body);
-    if let Ok(location) = http::HeaderValue::from_str(&target) {
-        resp.headers_mut().insert(http::header::LOCATION, location);
-    }
-    resp
-}
-
-fn chosen_filters(choices: &BTreeMap<String, String>) -> Result<Filters, ApiError> {
-    let names: Vec<String> = choices.keys().map(|k| format!("{CHOICE_PREFIX}{k}")).collect();
-    let allowed: Vec<String> = FILTER_CHOICES.iter().map(|k| format!("{CHOICE_PREFIX}{k}")).collect();
-    let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
-    function_url::known_only(names.iter().map(String::as_str), &allowed)?;
-    Filters::parse(choices)
+    call::search_form(app, &call.ctx.tenant, call.signed_at, &form).await
 }
 
 /// `POST /run`: the proposal job. Signed: the whole run in the call, answered as JSON. The
@@ -279,12 +283,8 @@ async fn confirm_route(app: &AppContext, req: &Request) -> Response<Body> {
 
 /// A form's answer page, marked `Idempotent-Replay: true` when it is the first answer again.
 fn html_answer(page: String, replayed: bool) -> Response<Body> {
-    let mut resp = function_url::html_response(page);
-    if replayed {
-        resp.headers_mut()
-            .insert("idempotent-replay", http::HeaderValue::from_static("true"));
-    }
-    resp
+    let resp = function_url::html_response(page);
+    shared::app::call::marked_replayed(resp, replayed)
 }
 
 /// The pairs a form chose: each ticked `pair.<col_id>` (its value the Autotask id), and the
@@ -399,13 +399,5 @@ mod tests {
             chosen_pairs(&choices(&[("colour", "red")])).unwrap_err().code,
             "unknown_parameter"
         );
-    }
-
-    #[test]
-    fn the_filter_form_takes_only_its_filters() {
-        let f = chosen_filters(&choices(&[("q", "acme"), ("min_confidence", "60")])).unwrap();
-        assert_eq!((f.q.as_str(), f.min_confidence, f.page), ("acme", 60, 1));
-        let e = chosen_filters(&choices(&[("page", "2")])).unwrap_err();
-        assert_eq!(e.details["field"], "set.page");
     }
 }

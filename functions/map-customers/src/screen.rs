@@ -16,10 +16,18 @@ use shared::web::{ApiError, escape_html};
 pub const PROPOSALS_PER_PAGE: usize = 100;
 pub const UNMATCHED_PER_PAGE: usize = 40;
 
-/// The query parameters of `GET /` (HTML).
-pub const SCREEN_PARAMS: &[&str] = &["q", "min_confidence", "page", "col_q", "col_page", "at_q", "at_page"];
-/// The choices of the filter form (each `set.<name>`); filtering starts every table at page 1.
-pub const FILTER_CHOICES: &[&str] = &["q", "min_confidence", "col_q", "at_q"];
+/// The query parameters of `GET /` (HTML): the pages (signed) and the filter form's search
+/// words (`q.*`, typed into the form and not covered by the signature). Searching starts every
+/// table at page 1.
+pub const SCREEN_PARAMS: &[&str] = &[
+    "q.pairs",
+    "q.min_confidence",
+    "page",
+    "q.customers",
+    "col_page",
+    "q.companies",
+    "at_page",
+];
 
 /// What the screen shows: the text filters and confidence floor, and the page of each table.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,35 +58,41 @@ impl Default for Filters {
 impl Filters {
     pub fn parse(params: &BTreeMap<String, String>) -> Result<Self, ApiError> {
         let text = |name: &str| params.get(name).map(|v| v.trim().to_owned()).unwrap_or_default();
-        let min_confidence = parsed::<u8>(params, "min_confidence")?.unwrap_or(0);
+        let min_confidence = parsed::<u8>(params, "q.min_confidence")?.unwrap_or(0);
         if min_confidence > 100 {
             return Err(ApiError::bad_request(
                 "invalid_parameter",
-                format!("min_confidence is {min_confidence}; it is a percentage from 0 to 100"),
+                format!("the minimum confidence is {min_confidence}; it is a percentage from 0 to 100"),
             )
             .with_fix("Enter a minimum confidence from 0 to 100.")
-            .with_details(serde_json::json!({ "field": "min_confidence" })));
+            .with_details(serde_json::json!({ "field": "q.min_confidence" })));
         }
         Ok(Self {
-            q: text("q"),
+            q: text("q.pairs"),
             min_confidence,
             page: page_number(params, "page")?,
-            col_q: text("col_q"),
+            col_q: text("q.customers"),
             col_page: page_number(params, "col_page")?,
-            at_q: text("at_q"),
+            at_q: text("q.companies"),
             at_page: page_number(params, "at_page")?,
         })
     }
 
-    /// The query that shows this screen again (defaults left out).
+    /// The minimum confidence as the filter form shows it (empty for none).
+    pub fn min_confidence_text(&self) -> String {
+        number_or_empty(self.min_confidence as usize, 0)
+    }
+
+    /// The query that shows this screen again (defaults left out; the search words ride along
+    /// uncovered, as the filter form sends them).
     pub fn query(&self) -> Vec<(String, String)> {
         let pairs = [
-            ("q", self.q.clone()),
-            ("min_confidence", number_or_empty(self.min_confidence as usize, 0)),
+            ("q.pairs", self.q.clone()),
+            ("q.min_confidence", self.min_confidence_text()),
             ("page", number_or_empty(self.page, 1)),
-            ("col_q", self.col_q.clone()),
+            ("q.customers", self.col_q.clone()),
             ("col_page", number_or_empty(self.col_page, 1)),
-            ("at_q", self.at_q.clone()),
+            ("q.companies", self.at_q.clone()),
             ("at_page", number_or_empty(self.at_page, 1)),
         ];
         pairs
@@ -164,10 +178,11 @@ pub fn unmatched_shown<'a, Id: ToString>(list: &'a [Named<Id>], q: &str, page: u
     paginate(rows, page, UNMATCHED_PER_PAGE)
 }
 
-/// The single-use confirmations of the screen's forms.
+/// The single-use confirmations of the screen's forms, and its filter form (a signed GET,
+/// `shared::app::call::search_form`).
 pub struct Tokens {
     pub run: String,
-    pub filter: String,
+    pub filter_form: String,
     pub confirm: String,
     pub pair: String,
 }
@@ -195,11 +210,7 @@ pub fn page(title: &str, refresh: Option<&str>, body: &str) -> String {
 }
 
 fn hidden_token(token: &str) -> String {
-    format!(
-        "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
-        shared::confirmation::FIELD,
-        escape_html(token)
-    )
+    shared::web::hidden_input(shared::confirmation::FIELD, token)
 }
 
 fn when(at: Option<DateTime<Utc>>) -> String {
@@ -237,7 +248,7 @@ pub fn render_screen(
     let body = [
         counts,
         job_section(job, running, &tokens.run),
-        filter_form(f, &tokens.filter),
+        tokens.filter_form.clone(),
         proposals_form(&proposals, f, &tokens.confirm, link),
         pair_form(&cols, &ats, f, &tokens.pair, link),
     ]
@@ -279,34 +290,6 @@ fn job_section(job: Option<&MapJob>, running: bool, token: &str) -> String {
          Reads every ChannelOnline customer and Autotask company in the background and proposes pairs. \
          Nothing is mapped until you confirm.</form>",
         hidden_token(token)
-    )
-}
-
-fn filter_form(f: &Filters, token: &str) -> String {
-    let field = |id: &str, label: &str, value: &str, kind: &str| {
-        format!(
-            "<label for=\"{id}\">{label}<input id=\"{id}\" name=\"set.{id}\" {kind} value=\"{}\"></label>",
-            escape_html(value)
-        )
-    };
-    let min = if f.min_confidence == 0 {
-        String::new()
-    } else {
-        f.min_confidence.to_string()
-    };
-    format!(
-        "<form method=\"post\" action=\"filter\" role=\"search\"><fieldset><legend>Filter the lists</legend>{}{}{}{}{}\
-         <button type=\"submit\">Filter</button></fieldset></form>",
-        field("q", "Proposed pairs containing", &f.q, "type=\"search\""),
-        field(
-            "min_confidence",
-            "Minimum confidence (%)",
-            &min,
-            "type=\"number\" min=\"0\" max=\"100\""
-        ),
-        field("col_q", "Unmatched customers containing", &f.col_q, "type=\"search\""),
-        field("at_q", "Unmatched companies containing", &f.at_q, "type=\"search\""),
-        hidden_token(token),
     )
 }
 
@@ -527,7 +510,7 @@ mod tests {
 
     #[test]
     fn filters_round_trip_through_their_query_and_bad_values_are_refused() {
-        let params: BTreeMap<String, String> = [("q", "acme"), ("min_confidence", "70"), ("at_page", "3")]
+        let params: BTreeMap<String, String> = [("q.pairs", "acme"), ("q.min_confidence", "70"), ("at_page", "3")]
             .map(|(k, v)| (k.into(), v.into()))
             .into();
         let f = Filters::parse(&params).unwrap();
@@ -535,7 +518,7 @@ mod tests {
         let back: BTreeMap<String, String> = f.query().into_iter().collect();
         assert_eq!(back, params);
         let bad = |k: &str, v: &str| Filters::parse(&BTreeMap::from([(k.to_owned(), v.to_owned())])).unwrap_err();
-        assert_eq!(bad("min_confidence", "101").details["field"], "min_confidence");
+        assert_eq!(bad("q.min_confidence", "101").details["field"], "q.min_confidence");
         assert_eq!(bad("page", "0").details["field"], "page");
         assert_eq!(bad("col_page", "x").code, "invalid_parameter");
     }
@@ -555,7 +538,7 @@ mod tests {
         };
         let tokens = Tokens {
             run: "r".into(),
-            filter: "f".into(),
+            filter_form: String::new(),
             confirm: "c".into(),
             pair: "p".into(),
         };
@@ -591,7 +574,7 @@ mod tests {
         };
         let tokens = Tokens {
             run: "r".into(),
-            filter: "f".into(),
+            filter_form: String::new(),
             confirm: "c".into(),
             pair: "p".into(),
         };

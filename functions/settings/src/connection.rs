@@ -282,7 +282,7 @@ pub async fn submit(app: &AppContext, req: &Request, action: &'static str) -> Re
     } else {
         "ChannelOnline"
     };
-    let mut resp = if answer["outcome"] == "saved" {
+    let resp = if answer["outcome"] == "saved" {
         let notice = format!("{system} connection saved. Test the connection to check it.");
         render(
             &screen,
@@ -304,11 +304,7 @@ pub async fn submit(app: &AppContext, req: &Request, action: &'static str) -> Re
         )
         .await
     };
-    if replayed {
-        resp.headers_mut()
-            .insert("idempotent-replay", http::HeaderValue::from_static("true"));
-    }
-    resp
+    shared::app::call::marked_replayed(resp, replayed)
 }
 
 enum Refused {

@@ -198,14 +198,21 @@ fn named(rows: impl Iterator<Item = (Option<i64>, Option<String>)>) -> Vec<Choic
 }
 
 fn resource_label(r: &Resource) -> String {
-    let name = [r.first_name.as_deref(), r.last_name.as_deref()]
+    person_label(r.first_name.as_deref(), r.last_name.as_deref(), r.email.as_deref())
+}
+
+/// `First Last <e-mail>`, leaving out what is missing.
+fn person_label(first: Option<&str>, last: Option<&str>, email: Option<&str>) -> String {
+    let name = [first, last]
         .into_iter()
         .flatten()
+        .filter(|n| !n.trim().is_empty())
         .collect::<Vec<_>>()
         .join(" ");
-    match &r.email {
-        Some(email) if !email.is_empty() => format!("{name} <{email}>"),
-        _ => name,
+    match email.filter(|e| !e.trim().is_empty()) {
+        Some(email) if name.is_empty() => email.to_owned(),
+        Some(email) => format!("{name} <{email}>"),
+        None => name,
     }
 }
 
@@ -262,15 +269,10 @@ pub async fn channelonline(
 fn add_rep(reps: &mut BTreeMap<String, Choice>, rep: Option<&shared::channelonline::SalesRep>) {
     let Some(rep) = rep else { return };
     let Some(key) = sales_rep_key(rep) else { return };
-    let name = [rep.first_name.as_deref(), rep.last_name.as_deref()]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" ");
-    let label = match (&rep.email, name.is_empty()) {
-        (Some(email), false) => format!("{name} <{email}>"),
-        (Some(email), true) => email.clone(),
-        (None, _) => name,
-    };
+    let label = person_label(
+        rep.first_name.as_deref(),
+        rep.last_name.as_deref(),
+        rep.email.as_deref(),
+    );
     reps.entry(key.to_lowercase()).or_insert(Choice::new(key, label));
 }

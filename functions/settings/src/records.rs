@@ -10,6 +10,8 @@ use shared::tenant::TenantId;
 use shared::web::{self, ApiError, escape_html};
 
 use crate::screens;
+use shared::app::call::SearchBox;
+
 use crate::setup::Screen;
 
 const DEFAULT_LIMIT: u32 = 20;
@@ -111,8 +113,13 @@ pub async fn audit_screen(screen: &Screen<'_>, req: &Request) -> Response<Body> 
     let search = screen
         .search_form(
             "/audit",
-            &[],
-            &[("record", "Record (customer, document or Autotask id)", &record)],
+            "Find a record",
+            &[SearchBox {
+                name: "record",
+                label: "Customer, document or Autotask id",
+                value: record,
+                attrs: "type=\"search\"",
+            }],
         )
         .await;
     let summary = match &page.record {

@@ -129,9 +129,9 @@ pub fn form(
     errors: &BTreeMap<String, String>,
     button: &str,
 ) -> String {
-    let mut hidden = hidden_field(confirmation::FIELD, token);
+    let mut hidden = shared::web::hidden_input(confirmation::FIELD, token);
     for (k, v) in fixed {
-        hidden.push_str(&hidden_field(k, v));
+        hidden.push_str(&shared::web::hidden_input(k, v));
     }
     let mut n = 0;
     let body: String = groups
@@ -161,14 +161,6 @@ pub fn form(
         "<form method=\"post\" action=\"{}\">{hidden}{body}<p><button type=\"submit\">{}</button></p></form>",
         escape_html(action),
         escape_html(button)
-    )
-}
-
-fn hidden_field(name: &str, value: &str) -> String {
-    format!(
-        "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
-        escape_html(name),
-        escape_html(value)
     )
 }
 

@@ -13,7 +13,7 @@ use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use shared::app::AppContext;
-use shared::app::call::tenant_link_signer;
+use shared::app::call::{SearchBox, SearchForm, search_form, tenant_link_signer};
 use shared::app::confirm::{self, Confirmed};
 use shared::confirmation;
 use shared::domain::settings::TenantSettings;
@@ -41,39 +41,17 @@ impl Screen<'_> {
         tenant_link_signer(self.app, &self.tenant, self.signed_at, FUNCTION, None).await
     }
 
-    /// A search form on `route`: a GET whose hidden fields carry this request's signature (and
-    /// `fixed`), and whose `q.*` text boxes (`search`: name, label, value) add the typed words.
-    pub async fn search_form(&self, route: &str, fixed: &[(String, String)], search: &[(&str, &str, &str)]) -> String {
-        let keys = self.app.secrets.signing_keys(&self.tenant).await.ok().flatten();
-        let Some(keys) = keys else { return String::new() };
-        let pairs = shared::signing::signed_pairs(&keys.current, &self.tenant, FUNCTION, route, fixed, self.signed_at);
-        let hidden: String = pairs
-            .iter()
-            .map(|(k, v)| {
-                format!(
-                    "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
-                    web::escape_html(k),
-                    web::escape_html(v)
-                )
-            })
-            .collect();
-        let boxes: String = search
-            .iter()
-            .map(|(name, label, value)| {
-                format!(
-                    "<label for=\"search-{name}\">{}</label> <input type=\"search\" id=\"search-{name}\" \
-                     name=\"{}{name}\" value=\"{}\"> ",
-                    web::escape_html(label),
-                    shared::signing::SEARCH_PREFIX,
-                    web::escape_html(value)
-                )
-            })
-            .collect();
-        let action = route.rsplit('/').next().unwrap_or("");
-        format!(
-            "<form method=\"get\" action=\"{}\" role=\"search\">{hidden}{boxes}<button type=\"submit\">Search</button></form>",
-            web::escape_html(if action.is_empty() { "./" } else { action })
-        )
+    /// A search form on `route` (see [`shared::app::call::search_form`]), signed like this
+    /// request's links.
+    pub async fn search_form(&self, route: &str, legend: &str, boxes: &[SearchBox<'_>]) -> String {
+        let form = SearchForm {
+            audience: FUNCTION,
+            route,
+            fixed: &[],
+            legend,
+            boxes,
+        };
+        search_form(self.app, &self.tenant, self.signed_at, &form).await
     }
 
     /// The screen of a verified form: links carry the time its token was issued.
@@ -255,7 +233,7 @@ pub async fn submit(app: &AppContext, req: &Request, section: Section) -> Respon
     } else {
         state
     };
-    let mut resp = render(
+    let resp = render(
         &screen,
         section,
         &state,
@@ -263,11 +241,7 @@ pub async fn submit(app: &AppContext, req: &Request, section: Section) -> Respon
         status_of(&answer),
     )
     .await;
-    if replayed {
-        resp.headers_mut()
-            .insert("idempotent-replay", http::HeaderValue::from_static("true"));
-    }
-    resp
+    shared::app::call::marked_replayed(resp, replayed)
 }
 
 pub fn not_a_form() -> ApiError {

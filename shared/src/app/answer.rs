@@ -84,3 +84,18 @@ pub async fn with_autotask_links(ctx: &super::TenantContext, mut body: Value) ->
     }
     body
 }
+
+/// The company of a customer answer (after [`with_autotask_links`]) as HTML: its name and
+/// Autotask id, linked to its Autotask page when known.
+pub fn company_html(body: &Value) -> String {
+    let name = crate::web::escape_html(body["company_name"].as_str().unwrap_or(""));
+    let text = format!("{name} (Autotask company {})", body["company_id"]);
+    crate::web::external_link(body["company_url"].as_str(), text)
+}
+
+/// One contact of a customer answer (`contacts[]`) as HTML, like [`company_html`].
+pub fn contact_html(contact: &Value) -> String {
+    let name = crate::web::escape_html(contact["name"].as_str().unwrap_or(""));
+    let text = format!("{name} (Autotask contact {})", contact["at_id"]);
+    crate::web::external_link(contact["url"].as_str(), text)
+}

@@ -91,6 +91,76 @@ pub async fn tenant_link_signer(
     }
 }
 
+/// A box of a search form: the search word's name (posted as `q.<name>`), its label, its value
+/// and the input's attributes (`type="search"`, `type="number" min="0"`).
+pub struct SearchBox<'a> {
+    pub name: &'a str,
+    pub label: &'a str,
+    pub value: String,
+    pub attrs: &'a str,
+}
+
+/// What a search form shows: the screen it searches (function and route), the signed
+/// parameters it keeps, its legend and its boxes.
+pub struct SearchForm<'a> {
+    pub audience: &'a str,
+    pub route: &'a str,
+    pub fixed: &'a [(String, String)],
+    pub legend: &'a str,
+    pub boxes: &'a [SearchBox<'a>],
+}
+
+/// A search form on `route` of `audience`: a plain GET (no token: it reads only) whose hidden
+/// fields carry `fixed` and a signature made at `signed_at`, and whose boxes add the typed words
+/// as `q.<name>`, which the signature does not cover (`signing::SEARCH_PREFIX`). The form is
+/// empty when the tenant has no signing key.
+pub async fn search_form(
+    app: &AppContext,
+    tenant: &crate::tenant::TenantId,
+    signed_at: i64,
+    form: &SearchForm<'_>,
+) -> String {
+    use crate::web::escape_html;
+    let SearchForm {
+        audience,
+        route,
+        fixed,
+        legend,
+        boxes,
+    } = form;
+    let Some(keys) = app.secrets.signing_keys(tenant).await.ok().flatten() else {
+        return String::new();
+    };
+    let hidden: String = crate::signing::signed_pairs(&keys.current, tenant, audience, route, fixed, signed_at)
+        .iter()
+        .map(|(k, v)| crate::web::hidden_input(k, v))
+        .collect();
+    let boxes: String = boxes
+        .iter()
+        .map(|b| {
+            format!(
+                "<label for=\"search-{n}\">{} <input id=\"search-{n}\" name=\"{}{n}\" {} value=\"{}\"></label> ",
+                escape_html(b.label),
+                crate::signing::SEARCH_PREFIX,
+                b.attrs,
+                escape_html(&b.value),
+                n = escape_html(b.name),
+            )
+        })
+        .collect();
+    // Relative, like every link of a screen: the last segment of the route, `./` for the root.
+    let action = match route.rsplit('/').next() {
+        None | Some("") => "./",
+        Some(last) => last,
+    };
+    format!(
+        "<form method=\"get\" action=\"{}\" role=\"search\">{hidden}<fieldset><legend>{}</legend>{boxes}\
+         <button type=\"submit\">Search</button></fieldset></form>",
+        escape_html(action),
+        escape_html(legend)
+    )
+}
+
 /// The acting user when ChannelOnline passes one (`X-Col-User`, covered by the signature), else
 /// the function: the audit names whom the signature vouched for.
 fn actor(req: &Request, function: &str) -> String {
@@ -121,28 +191,25 @@ pub fn reply_with_page(
 ) -> Response<Body> {
     match (&result, format) {
         (Ok((body, replayed)), Format::Html) => {
-            let mut resp = crate::function_url::html_response(page(title, body));
-            if *replayed {
-                resp.headers_mut()
-                    .insert("idempotent-replay", HeaderValue::from_static("true"));
-            }
-            resp
+            marked_replayed(crate::function_url::html_response(page(title, body)), *replayed)
         }
         _ => reply(format, title, result),
     }
 }
 
+/// `resp` with `Idempotent-Replay: true` when it is a stored answer given again.
+pub fn marked_replayed(mut resp: Response<Body>, replayed: bool) -> Response<Body> {
+    if replayed {
+        resp.headers_mut()
+            .insert("idempotent-replay", HeaderValue::from_static("true"));
+    }
+    resp
+}
+
 /// The answer: `{"ok":true,…}` (marked when replayed) or the error.
 pub fn reply(format: Format, title: &str, result: Result<(Value, bool), ApiError>) -> Response<Body> {
     match result {
-        Ok((body, replayed)) => {
-            let mut resp = web::ok(format, title, body);
-            if replayed {
-                resp.headers_mut()
-                    .insert("idempotent-replay", HeaderValue::from_static("true"));
-            }
-            resp
-        }
+        Ok((body, replayed)) => marked_replayed(web::ok(format, title, body), replayed),
         Err(e) => {
             let retry = e.retryable && e.status == http::StatusCode::CONFLICT;
             let mut resp = e.into_response(format);

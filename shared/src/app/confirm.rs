@@ -80,14 +80,7 @@ pub async fn form_token(
     action: &str,
     params: &BTreeMap<String, String>,
 ) -> Result<String, ApiError> {
-    let keys = match app.secrets.signing_keys(tenant).await {
-        Ok(Some(keys)) => keys,
-        Ok(None) => return Err(ApiError::unauthorized()),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot load signing keys");
-            return Err(ApiError::internal());
-        }
-    };
+    let keys = tenant_keys(app, tenant).await?.ok_or_else(ApiError::unauthorized)?;
     let purpose = Purpose {
         audience: function,
         action,
@@ -197,20 +190,27 @@ async fn verify(
     let Some(tenant) = confirmation::claimed_tenant(token) else {
         return Err(refused(TokenError::Invalid));
     };
-    let keys = match app.secrets.signing_keys(&tenant).await {
-        Ok(Some(keys)) => keys,
-        Ok(None) => return Err(refused(TokenError::Invalid)),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot load signing keys");
-            return Err(ApiError::internal());
-        }
-    };
+    let keys = tenant_keys(app, &tenant)
+        .await?
+        .ok_or_else(|| refused(TokenError::Invalid))?;
     let purpose = Purpose {
         audience: function,
         action,
         params,
     };
     confirmation::verify(token, &keys, &purpose, app.clock.now()).map_err(refused)
+}
+
+/// The tenant's signing keys (`None`: an unknown tenant); a store failure is logged and told
+/// as an internal error.
+async fn tenant_keys(
+    app: &AppContext,
+    tenant: &crate::tenant::TenantId,
+) -> Result<Option<signing::SigningKeys>, ApiError> {
+    app.secrets.signing_keys(tenant).await.map_err(|e| {
+        tracing::error!(error = %e, "cannot load signing keys");
+        ApiError::internal()
+    })
 }
 
 fn refused(why: TokenError) -> ApiError {
@@ -453,16 +453,7 @@ fn page_html(page: &Page, action: &str, fields: &BTreeMap<String, String>) -> St
         .iter()
         .map(|(k, v)| format!("<tr><th>{}</th><td>{}</td></tr>", escape_html(k), escape_html(v)))
         .collect();
-    let hidden: String = fields
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
-                escape_html(k),
-                escape_html(v)
-            )
-        })
-        .collect();
+    let hidden: String = fields.iter().map(|(k, v)| web::hidden_input(k, v)).collect();
     let details = serde_json::to_string_pretty(&page.preview).unwrap_or_default();
     format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>{t}</title>\

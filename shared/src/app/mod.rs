@@ -9,7 +9,7 @@ pub mod confirm;
 mod context;
 mod tenant;
 
-pub use answer::{answer, json_body, with_autotask_links};
+pub use answer::{answer, company_html, contact_html, json_body, with_autotask_links};
 pub use auth::authenticate;
 pub use clients::{ChannelOnlineFactory, ClientFactories, ClientsError, XmlChannelOnlineFactory};
 pub use context::{AppContext, AppError, Stores, build_secrets};
